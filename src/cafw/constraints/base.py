@@ -1,0 +1,262 @@
+"""The common machinery of every feasible region: radius and k conventions, the batched LMO
+contract, and how a group of several tensors is viewed as one tensor.
+
+Every set implements its linear minimization oracle on a *batch* of same-shaped tensors
+``g`` of shape ``(B, *shape)`` with one radius per item.  The single-tensor ``lmo(g)`` is that
+batched code with ``B = 1``, so the optimizer's fast path (which stacks tensors of equal
+shape) and the per-tensor path run the same mathematics.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+
+# Below this norm a gradient counts as zero and every LMO returns 0 (a valid minimizer, since
+# every set here is a centrally symmetric ball around 0); the reference code uses the same 1e-10.
+ZERO_NORM = 1e-10
+
+Shape = tuple[int, ...]
+
+
+def resolve_k(k: int | float, n: int, *, what: str = "entries") -> int:
+    """Turn a k specification into a count in [1, n].
+
+    An ``int`` is a count; a ``float`` in (0, 1] is a fraction of ``n`` (floor, at least 1),
+    as the authors' code does it.  ``n`` is what the set counts (entries, filters or rank).
+    """
+    validate_k(k)
+    if isinstance(k, float):
+        return max(1, min(math.floor(k * n), n))
+    if k > n:
+        raise ValueError(f"k={k} is larger than the {n} {what} of this tensor; "
+                         f"use a count in [1, {n}] or a fraction in (0, 1]")
+    return k
+
+
+def validate_k(k: object) -> None:
+    if isinstance(k, bool) or not isinstance(k, (int, float)):
+        raise ValueError(f"k must be an int count >= 1 or a float fraction in (0, 1], got {k!r}")
+    if isinstance(k, int) and k < 1:
+        raise ValueError(f"k must be an int count >= 1 or a float fraction in (0, 1], got {k}")
+    if isinstance(k, float) and not 0.0 < k <= 1.0:
+        raise ValueError(f"k={k} is a float, so it must be a fraction in (0, 1]; "
+                         "pass an int for an absolute count")
+
+
+def validate_radius(radius: object) -> float:
+    if isinstance(radius, bool) or not isinstance(radius, (int, float)):
+        raise ValueError(f"radius must be a positive number, got {radius!r}")
+    if not (radius > 0 and math.isfinite(radius)):
+        raise ValueError(f"radius must be positive and finite, got {radius}")
+    return float(radius)
+
+
+def inverse_or_zero(norm: Tensor) -> Tensor:
+    """1/norm where norm is above ZERO_NORM, else 0 (so a zero gradient gives v = 0)."""
+    return torch.where(norm > ZERO_NORM, norm.clamp_min(ZERO_NORM).reciprocal(), 0.0)
+
+
+def top_k_mask(scores: Tensor, k: int) -> Tensor:
+    """Boolean mask selecting exactly k largest entries per row of a (B, n) tensor.
+
+    A threshold from ``kthvalue`` plus a mask is 3-5x cheaper than ``topk`` + scatter at
+    k >= 10% (performance.md §3).  Entries tied with the threshold are admitted left to right
+    until the row has exactly k, so LMO outputs stay vertices even with tied scores.
+    """
+    n = scores.shape[1]
+    if k >= n:
+        return torch.ones_like(scores, dtype=torch.bool)
+    threshold = scores.kthvalue(n - k + 1, dim=1, keepdim=True).values
+    above = scores > threshold
+    tied = scores == threshold
+    missing = k - above.sum(dim=1, keepdim=True)
+    return above | (tied & (tied.cumsum(dim=1) <= missing))
+
+
+def k_support_norm(x: Tensor, k: int) -> Tensor:
+    """Row-wise k-support norm of a (B, d) tensor (Argyriou, Foygel, Srebro 2012, Prop. 2.1).
+
+    With z the absolute values sorted in decreasing order (z_0 = +inf), r in {0..k-1} is the
+    unique index with z_{k-r-1} > (1/(r+1)) sum_{i>=k-r} z_i >= z_{k-r}, and then
+    norm^2 = sum_{i<k-r} z_i^2 + (sum_{i>=k-r} z_i)^2 / (r+1).  All r are tested at once.
+    """
+    z = x.abs().sort(dim=1, descending=True).values
+    d = z.shape[1]
+    k = min(k, d)
+    tail = z.flip(1).cumsum(1).flip(1)  # tail[:, j] = sum_{i>=j} z_i (0-indexed)
+    r = torch.arange(k, device=x.device)
+    j = k - r - 1  # 0-indexed position of z_{k-r}
+    mean_tail = tail[:, j] / (r + 1)
+    inf = torch.full_like(z[:, :1], math.inf)
+    above = torch.cat([inf, z], dim=1)[:, j]  # z_{k-r-1}, with z_0 = +inf
+    at = z[:, j]
+    tol = 1e-7 * (1.0 + mean_tail)
+    ok = (above > mean_tail - tol) & (mean_tail >= at - tol)
+    # the unique valid r; numerically several may pass, the smallest is the textbook choice
+    r_star = torch.where(ok.any(dim=1), ok.float().argmax(dim=1), k - 1)
+    j_star = k - r_star - 1
+    head_sq = torch.cat([torch.zeros_like(z[:, :1]), (z * z).cumsum(1)], dim=1)
+    head = head_sq.gather(1, j_star[:, None]).squeeze(1)
+    tail_j = tail.gather(1, j_star[:, None]).squeeze(1)
+    return (head + tail_j.square() / (r_star + 1)).sqrt()
+
+
+class Constraint:
+    """A closed convex norm ball C = {x : norm(x) <= radius} acting on one tensor.
+
+    Subclasses define what ``k`` counts, the Euclidean diameter per unit radius, the gauge
+    ``norm``, its dual and the batched LMO.  ``shape`` is optional: when given, k and the
+    diameter are resolved and checked at construction; otherwise at each call.
+    """
+
+    #: how the tensors of a multi-tensor (global) group are viewed as one tensor:
+    #: "entries" flattens and concatenates, "filters" stacks output filters as rows,
+    #: "matrix" cannot be packed (spectral sets are per layer).
+    grouping: ClassVar[str] = "entries"
+    #: what k counts, for messages
+    k_counts: ClassVar[str] = "entries"
+    #: whether the set has a k; sets without one reject k=
+    has_k: ClassVar[bool] = False
+
+    def __init__(self, *, radius: float, k: int | float | None = None,
+                 shape: Sequence[int] | None = None) -> None:
+        self.radius = validate_radius(radius)
+        if self.has_k:
+            if k is None:
+                raise ValueError(f"{type(self).__name__} needs k= (an int count or a float "
+                                 f"fraction in (0, 1] of its {self.k_counts})")
+            validate_k(k)
+        self.k = k
+        self.shape: Shape | None = None if shape is None else tuple(int(s) for s in shape)
+        if self.shape is not None:
+            self.check_shape(self.shape)
+            if self.has_k:
+                self.k_for(self.shape)  # raises if k does not fit this shape
+
+    # -- hooks for subclasses -------------------------------------------------------------
+    def check_shape(self, shape: Shape) -> None:
+        """Raise ValueError if the set is not defined on tensors of this shape."""
+
+    def count(self, shape: Shape) -> int:
+        """The n that a fractional k refers to (entries, filters or maximal rank)."""
+        return math.prod(shape)
+
+    def diameter_per_radius(self, shape: Shape | None) -> float:
+        """Euclidean diameter of the set divided by its radius."""
+        return 2.0
+
+    def _lmo(self, g: Tensor, radius: Tensor, k: int, state: dict | None) -> Tensor:
+        """Batched LMO: g is (B, *shape), radius is (B,); returns argmin_v <g_b, v_b>."""
+        raise NotImplementedError
+
+    def _norm(self, x: Tensor, k: int) -> Tensor:
+        """Batched gauge: (B, *shape) -> (B,)."""
+        raise NotImplementedError
+
+    def _dual_norm(self, g: Tensor, k: int) -> Tensor:
+        """Batched dual norm, so that min over the unit ball of <g, v> = -dual_norm(g)."""
+        raise NotImplementedError
+
+    def batch_key(self, shape: Shape) -> tuple:
+        """Everything but the radius that must agree for two tensors to share one LMO call."""
+        return (type(self), shape, self.k_for(shape) if self.has_k else None)
+
+    # -- public API -----------------------------------------------------------------------
+    def k_for(self, shape: Sequence[int]) -> int:
+        """The integer k used on a tensor of this shape (1 for sets without k)."""
+        shape = tuple(shape)
+        if not self.has_k:
+            return 1
+        return resolve_k(self.k, self.count(shape), what=self.k_counts)
+
+    @property
+    def diameter(self) -> float:
+        return self.diameter_per_radius(self.shape) * self.radius
+
+    @classmethod
+    def from_diameter(cls, diameter: float, **kwargs) -> "Constraint":
+        """Build the set whose Euclidean diameter is ``diameter`` (needs shape= where the
+        ratio of diameter to radius depends on it)."""
+        probe = cls(radius=1.0, **kwargs)
+        return cls(radius=validate_radius(diameter) / probe.diameter, **kwargs)
+
+    def lmo(self, g: Tensor) -> Tensor:
+        """argmin over v in the set of <g, v>, with g's shape, dtype and device."""
+        self._check_input(g)
+        radius = torch.full((1,), self.radius, dtype=g.dtype, device=g.device)
+        return self._lmo(g.unsqueeze(0), radius, self.k_for(g.shape), None)[0]
+
+    def norm(self, x: Tensor) -> Tensor:
+        """The gauge: x is in the set iff norm(x) <= radius."""
+        self._check_input(x)
+        return self._norm(x.unsqueeze(0), self.k_for(x.shape))[0]
+
+    def dual_norm(self, g: Tensor) -> Tensor:
+        """The dual norm: <g, lmo(g)> = -radius * dual_norm(g)."""
+        self._check_input(g)
+        return self._dual_norm(g.unsqueeze(0), self.k_for(g.shape))[0]
+
+    def shift_inside(self, x: Tensor) -> Tensor:
+        """Rescale x onto the set if it lies outside (the authors' rule; not a projection)."""
+        n = self.norm(x)
+        return torch.where(n > self.radius, x * (self.radius / n.clamp_min(ZERO_NORM)), x)
+
+    def _check_input(self, x: Tensor) -> None:
+        shape = tuple(x.shape)
+        if self.shape is not None and shape != self.shape:
+            raise ValueError(f"{type(self).__name__} was built for shape {self.shape}, "
+                             f"got a tensor of shape {shape}")
+        self.check_shape(shape)
+
+    def __repr__(self) -> str:
+        extra = f", k={self.k}" if self.has_k else ""
+        shape = f", shape={self.shape}" if self.shape is not None else ""
+        return f"{type(self).__name__}(radius={self.radius:.6g}{extra}{shape})"
+
+
+def pack(tensors: Sequence[Tensor], grouping: str) -> Tensor:
+    """View a group of tensors as one tensor so that one set can act on all of them."""
+    if len(tensors) == 1:
+        return tensors[0]
+    if grouping == "entries":
+        return torch.cat([t.reshape(-1) for t in tensors])
+    if grouping == "filters":
+        # output filters of all tensors as rows; zero padding changes no filter norm and the
+        # LMO output is zero there, so the packed set is exactly the set over all filters
+        rows = [t.reshape(t.shape[0], -1) for t in tensors]
+        width = max(r.shape[1] for r in rows)
+        return torch.cat([torch.nn.functional.pad(r, (0, width - r.shape[1])) for r in rows])
+    raise ValueError(f"a set with grouping {grouping!r} acts on one tensor at a time; "
+                     "use per-layer constraints (global_=False)")
+
+
+def packed_shape(shapes: Sequence[Shape], grouping: str) -> Shape:
+    if len(shapes) == 1:
+        return tuple(shapes[0])
+    if grouping == "entries":
+        return (sum(math.prod(s) for s in shapes),)
+    if grouping == "filters":
+        return (sum(s[0] for s in shapes), max(math.prod(s[1:]) for s in shapes))
+    raise ValueError(f"a set with grouping {grouping!r} acts on one tensor at a time; "
+                     "use per-layer constraints (global_=False)")
+
+
+def unpack(packed: Tensor, like: Sequence[Tensor], grouping: str) -> list[Tensor]:
+    """Inverse of ``pack``: views (or slices) of ``packed`` shaped like ``like``."""
+    if len(like) == 1:
+        return [packed]
+    out, start = [], 0
+    for t in like:
+        if grouping == "entries":
+            out.append(packed[start:start + t.numel()].view_as(t))
+            start += t.numel()
+        else:
+            rows, width = t.shape[0], t[0].numel()
+            out.append(packed[start:start + rows, :width].reshape(t.shape))
+            start += rows
+    return out

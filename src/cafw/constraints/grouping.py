@@ -1,0 +1,177 @@
+"""Build SFW param groups for a model: which set each tensor gets and how large it is.
+
+As in the authors' code (method.md 1.1-1.2): a structured family (group-k-support, spectral
+k-support / k-sparse, nuclear) goes on Conv2d weights and an L2 ball on every other tensor;
+an unstructured family goes on every tensor.  ``value`` is read according to ``mode``:
+the radius, the Euclidean diameter, or (``initialization``) a multiplier w with diameter
+D = 2 w rho, rho being the tensor's mean L2 norm under its module's default initialization.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+from .base import Constraint, packed_shape
+from .group import GroupKSupportNormBall
+from .lp import L1Ball, L2Ball, LInfBall
+from .sparse import KSparsePolytope, KSupportNormBall
+from .spectral import NuclearNormBall, SpectralKSparsePolytope, SpectralKSupportNormBall
+
+FAMILIES: dict[str, type[Constraint]] = {
+    "l2": L2Ball,
+    "l1": L1Ball,
+    "linf": LInfBall,
+    "k_sparse": KSparsePolytope,
+    "k_support": KSupportNormBall,
+    "group_k_support": GroupKSupportNormBall,
+    "spectral_k_support": SpectralKSupportNormBall,
+    "spectral_k_sparse": SpectralKSparsePolytope,
+    "nuclear": NuclearNormBall,
+}
+STRUCTURED = ("group_k_support", "spectral_k_support", "spectral_k_sparse", "nuclear")
+MODES = ("radius", "diameter", "initialization")
+SPECTRAL = ("spectral_k_support", "spectral_k_sparse", "nuclear")
+
+
+def param_groups(model: nn.Module, family: str, k: int | float | None = None,
+                 value: float = 10.0, mode: str = "initialization", global_: bool = False, *,
+                 init_samples: int = 100, init_norms_by_shape: bool = False,
+                 lmo_method: str = "subspace", lmo_iterations: int = 1) -> list[dict]:
+    """SFW param groups ``{"params": [...], "constraint": set, "name": ...}`` for ``model``.
+
+    Per layer (default), every trainable tensor is its own group.  With ``global_=True`` the
+    tensors sharing a set type form one group over their concatenation (structured families:
+    all Conv2d weights in one group over all filters, the rest in one L2 group).
+
+    ``init_norms_by_shape=True`` reproduces the authors' estimate keyed by tensor shape
+    (BatchNorm weight and bias collide), for bit-parity only; the default is per module.
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"unknown constraint family {family!r}; allowed: {sorted(FAMILIES)}")
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; allowed: {list(MODES)}")
+    if global_ and family in SPECTRAL:
+        raise ValueError(f"family {family!r} constrains each weight matrix's singular values, "
+                         "so it is per layer only; use global_=False")
+    value = float(value)
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"value must be positive and finite, got {value}")
+
+    named = [(name, module, param) for name, module, param in _trainable(model)]
+    if not named:
+        raise ValueError("the model has no trainable parameters to constrain")
+
+    def set_type(module: nn.Module, pname: str) -> str:
+        structured_target = isinstance(module, nn.Conv2d) and pname.endswith("weight")
+        if family in STRUCTURED and not structured_target:
+            return "l2"
+        return family
+
+    rho = initial_norms(model, init_samples, by_shape=init_norms_by_shape) \
+        if mode == "initialization" else {}
+
+    # one unit = the tensors that share one set (one tensor each unless global_)
+    units: dict[str, list[tuple[str, torch.Tensor]]] = {}
+    for name, module, param in named:
+        key = set_type(module, name.rsplit(".", 1)[-1])
+        units.setdefault(key if global_ else name, []).append((name, param))
+
+    groups = []
+    for unit_name, members in units.items():
+        fam = set_type(*_owner(model, members[0][0]))
+        cls = FAMILIES[fam]
+        shape = packed_shape([tuple(p.shape) for _, p in members], cls.grouping)
+        kwargs: dict = {"shape": shape}
+        if cls.has_k:
+            if k is None:
+                raise ValueError(f"family {fam!r} needs k (an int count or a float fraction)")
+            kwargs["k"] = k
+        if fam in SPECTRAL:
+            kwargs.update(method=lmo_method, iterations=lmo_iterations)
+        if mode == "radius":
+            constraint = cls(radius=value, **kwargs)
+        else:
+            if mode == "diameter":
+                diameter = value
+            elif len(members) == 1:
+                diameter = 2.0 * value * (rho[members[0][0]] or 1.0)
+            else:  # global: no 0 -> 1 substitution, as in the authors' code
+                diameter = 2.0 * value * math.sqrt(sum(rho[n] ** 2 for n, _ in members))
+            constraint = cls.from_diameter(diameter, **kwargs)
+        groups.append({"params": [p for _, p in members], "constraint": constraint,
+                       "name": unit_name})
+    return groups
+
+
+def _trainable(model: nn.Module) -> Iterator[tuple[str, nn.Module, torch.nn.Parameter]]:
+    seen = set()
+    for mname, module in model.named_modules():
+        for pname, param in module.named_parameters(recurse=False):
+            if param.requires_grad and id(param) not in seen:
+                seen.add(id(param))
+                yield (f"{mname}.{pname}" if mname else pname), module, param
+
+
+def _owner(model: nn.Module, name: str) -> tuple[nn.Module, str]:
+    mname, _, pname = name.rpartition(".")
+    return (model.get_submodule(mname) if mname else model), pname
+
+
+@torch.no_grad()
+def initial_norms(model: nn.Module, samples: int = 100, *,
+                  by_shape: bool = False) -> dict[str, float]:
+    """Mean L2 norm of each parameter over ``samples`` draws of its module's own
+    ``reset_parameters()``, computed on copies so the model's weights are untouched.
+
+    Every module is sampled from the same seed, so the estimate is deterministic and equal for
+    identically configured modules (which are therefore computed once).  Modules without
+    ``reset_parameters`` keep their current norm.  ``by_shape`` mimics the authors' dict keyed
+    by tensor shape, where a later module overwrites an earlier one of the same shape.
+    """
+    if samples < 1:
+        raise ValueError(f"samples must be >= 1, got {samples}")
+    cache: dict[tuple, dict[str, float]] = {}
+    norms: dict[str, float] = {}
+    by_shape_table: dict[tuple, float] = {}
+    for mname, module, param in _trainable(model):
+        pname = mname.rsplit(".", 1)[-1]
+        owner, _ = _owner(model, mname)
+        key = (type(owner), owner.extra_repr(),
+               tuple((n, tuple(p.shape)) for n, p in owner.named_parameters(recurse=False)))
+        if key not in cache:
+            cache[key] = _sample_norms(owner, samples)
+        norms[mname] = cache[key][pname]
+        by_shape_table[tuple(param.shape)] = norms[mname] or 1.0
+    if by_shape:
+        return {name: by_shape_table[tuple(p.shape)] for name, _, p in _trainable(model)}
+    return norms
+
+
+def _sample_norms(module: nn.Module, samples: int) -> dict[str, float]:
+    own = dict(module.named_parameters(recurse=False))
+    if not hasattr(module, "reset_parameters"):
+        return {n: float(torch.linalg.vector_norm(p)) for n, p in own.items()}
+    # a CPU copy holding only the module's own tensors: the model's weights, its children and
+    # the device RNGs are never touched
+    clone = copy.copy(module)
+    clone._parameters = {n: _cpu_copy(p, nn.Parameter) for n, p in module._parameters.items()}
+    clone._buffers = {n: _cpu_copy(b) for n, b in module._buffers.items()}
+    clone._modules = {}
+    acc = {n: torch.zeros((), dtype=torch.float64) for n in own}
+    with torch.random.fork_rng(devices=[]):
+        torch.random.default_generator.manual_seed(0)  # CPU only; torch.manual_seed would reseed CUDA
+        for _ in range(samples):
+            clone.reset_parameters()
+            for n in acc:
+                acc[n] += torch.linalg.vector_norm(clone._parameters[n].detach(),
+                                                   dtype=torch.float64)
+    return {n: float(a) / samples for n, a in acc.items()}
+
+
+def _cpu_copy(t, wrap=lambda x: x):
+    return None if t is None else wrap(t.detach().to("cpu", copy=True))

@@ -1,0 +1,152 @@
+"""Sets over the singular values of a weight reshaped to (C_out, C_in*kh*kw): the spectral
+k-support norm ball (proposed for low rank), the spectral k-sparse polytope and the nuclear
+norm ball.
+
+The LMOs need only the top-k singular subspace of the gradient.  ``method="svd"`` computes it
+exactly with a full SVD.  ``method="subspace"`` (the default) keeps the previous step's right
+basis in the optimizer state and refines it with ``iterations`` rounds of block subspace
+iteration (two matmuls and two QRs each): performance.md measured one warm round 13-15x
+cheaper than a full SVD at 0.97-0.99 of the exact LMO value.  Without a warm basis (the first
+step, or a stand-alone ``lmo`` call) the subspace method falls back to the exact SVD, which
+also seeds the basis.  The vertex U (U^T M) / ||U^T M||_F built from any orthonormal U has rank
+<= k and Frobenius norm radius, so an approximate basis still yields a feasible point.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from .base import Constraint, Shape, inverse_or_zero, k_support_norm
+
+METHODS = ("subspace", "svd")
+
+
+def _orthonormal(a: Tensor) -> Tensor:
+    return torch.linalg.qr(a).Q
+
+
+class _SpectralSet(Constraint):
+    has_k = True
+    grouping = "matrix"
+    k_counts = "singular values (the smaller dimension of the reshaped weight)"
+
+    def __init__(self, *, radius: float, k: int | float | None = None,
+                 shape: Sequence[int] | None = None, method: str = "subspace",
+                 iterations: int = 1) -> None:
+        if method not in METHODS:
+            raise ValueError(f"unknown spectral LMO method {method!r}; allowed: {METHODS}")
+        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+            raise ValueError(f"iterations must be an int >= 1, got {iterations!r}")
+        self.method, self.iterations = method, iterations
+        super().__init__(radius=radius, k=k, shape=shape)
+
+    def check_shape(self, shape: Shape) -> None:
+        if len(shape) < 2:
+            raise ValueError(f"{type(self).__name__} acts on a weight with >= 2 dims, reshaped "
+                             f"to (C_out, C_in*kh*kw); got shape {shape}. Give 1-d tensors "
+                             "(biases, BatchNorm) an L2Ball")
+
+    def count(self, shape: Shape) -> int:
+        return min(shape[0], math.prod(shape[1:]))
+
+    def batch_key(self, shape: Shape) -> tuple:
+        return (*super().batch_key(shape), self.method, self.iterations)
+
+    @staticmethod
+    def _matrix(x: Tensor) -> Tensor:
+        return x.reshape(x.shape[0], x.shape[1], -1)
+
+    def _lmo(self, g: Tensor, radius: Tensor, k: int, state: dict | None) -> Tensor:
+        m = self._matrix(g)
+        if self.method == "svd" or state is None or "basis" not in state:
+            u, s, vh = torch.linalg.svd(m, full_matrices=False)
+            u, s, vh = u[..., :k], s[..., :k], vh[..., :k, :]
+            if state is not None and self.method == "subspace":
+                state["basis"] = vh.mT.contiguous()
+            v = self._vertex_from_svd(u, s, vh, radius)
+        else:
+            basis = state["basis"]
+            for _ in range(self.iterations):
+                u = _orthonormal(m @ basis)
+                w = u.mT @ m  # (B, k, n): the gradient's coordinates in the left subspace
+                basis = _orthonormal(w.mT)
+            state["basis"] = basis
+            v = self._vertex_from_subspace(u, w, radius)
+        return v.view_as(g)
+
+    def _vertex_from_svd(self, u: Tensor, s: Tensor, vh: Tensor, radius: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def _vertex_from_subspace(self, u: Tensor, w: Tensor, radius: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def _singular_values(self, x: Tensor) -> Tensor:
+        return torch.linalg.svdvals(self._matrix(x))
+
+    def __repr__(self) -> str:
+        return super().__repr__()[:-1] + f", method={self.method!r}, iterations={self.iterations})"
+
+
+class SpectralKSupportNormBall(_SpectralSet):
+    """conv{W : rank W <= k, ||W||_F <= radius} (McDonald, Pontil, Stamos 2014).
+
+    Gauge: the k-support norm of the singular values.  LMO: -radius [M]_k / ||[M]_k||_F with
+    [M]_k the rank-k truncated SVD of the gradient.
+    """
+
+    def _norm(self, x: Tensor, k: int) -> Tensor:
+        return k_support_norm(self._singular_values(x), k)
+
+    def _dual_norm(self, g: Tensor, k: int) -> Tensor:
+        return self._singular_values(g)[:, :k].square().sum(dim=1).sqrt()
+
+    def _vertex_from_svd(self, u, s, vh, radius):
+        scale = -radius * inverse_or_zero(torch.linalg.vector_norm(s, dim=1))
+        return (u * (s * scale[:, None])[:, None, :]) @ vh
+
+    def _vertex_from_subspace(self, u, w, radius):
+        scale = -radius * inverse_or_zero(torch.linalg.matrix_norm(w))
+        return u @ (w * scale[:, None, None])
+
+
+class NuclearNormBall(SpectralKSupportNormBall):
+    """{W : ||W||_* <= radius}, the spectral k-support ball with k = 1.  LMO: -radius u1 v1^T."""
+
+    has_k = False
+
+    def __init__(self, *, radius: float, shape: Sequence[int] | None = None,
+                 method: str = "subspace", iterations: int = 1) -> None:
+        super().__init__(radius=radius, shape=shape, method=method, iterations=iterations)
+
+
+class SpectralKSparsePolytope(_SpectralSet):
+    """conv{W : rank W <= k, singular values in {0, r}} = {sigma_max <= r, ||W||_* <= k r}.
+    ``radius`` is the singular-value bound r.  LMO: -r U_k V_k^T.
+    """
+
+    def diameter_per_radius(self, shape: Shape | None) -> float:
+        if shape is None and not isinstance(self.k, int):
+            raise ValueError("the diameter of a spectral k-sparse polytope with a fractional k "
+                             "depends on the weight's shape; build it with shape=")
+        k = self.k if shape is None else self.k_for(shape)
+        return 2.0 * math.sqrt(k)
+
+    def _norm(self, x: Tensor, k: int) -> Tensor:
+        s = self._singular_values(x)
+        return torch.maximum(s[:, 0], s.sum(dim=1) / k)
+
+    def _dual_norm(self, g: Tensor, k: int) -> Tensor:
+        return self._singular_values(g)[:, :k].sum(dim=1)
+
+    def _vertex_from_svd(self, u, s, vh, radius):
+        nonzero = (torch.linalg.vector_norm(s, dim=1) > 1e-10).to(u.dtype)
+        return (u @ vh) * (-radius * nonzero)[:, None, None]
+
+    def _vertex_from_subspace(self, u, w, radius):
+        # top-k singular vectors within the subspace: a small (k x n) SVD of w
+        small_u, s, vh = torch.linalg.svd(w, full_matrices=False)
+        return self._vertex_from_svd(u @ small_u, s, vh, radius)

@@ -1,0 +1,52 @@
+"""Model zoo: every architecture of the experiments, built by name.
+
+torchvision is imported only inside the ResNet-50 builder: importing it costs over a second
+and most jobs never build that model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from cafw.models.resnet_cifar import resnet18, resnet56
+from cafw.models.small import cnn_small
+from cafw.models.vgg import vgg16
+from cafw.models.wide_resnet import wrn28_10
+
+Builder = Callable[[int, int], nn.Module]
+
+
+def resnet50(num_classes: int, in_channels: int = 3) -> nn.Module:
+    """torchvision's ImageNet ResNet-50, trained from scratch."""
+    from torchvision.models import resnet50 as tv_resnet50
+
+    model = tv_resnet50(weights=None, num_classes=num_classes)
+    if in_channels != 3:
+        old = model.conv1
+        model.conv1 = nn.Conv2d(in_channels, old.out_channels, old.kernel_size, old.stride,
+                                old.padding, bias=False)
+    return model
+
+
+MODELS: dict[str, Builder] = {
+    "resnet18": resnet18,
+    "resnet56": resnet56,
+    "vgg16": vgg16,
+    "wrn28_10": wrn28_10,
+    "resnet50": resnet50,
+    "cnn_small": cnn_small,
+}
+
+
+def build_model(name: str, num_classes: int, in_channels: int = 3) -> nn.Module:
+    """Build the model registered as ``name``, freshly initialised."""
+    try:
+        builder = MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; allowed: {', '.join(sorted(MODELS))}") from None
+    return builder(num_classes, in_channels)
+
+
+__all__ = ["MODELS", "build_model"]

@@ -1,0 +1,77 @@
+"""ResNets for 32x32 inputs: ResNet-18 (kuangliu/pytorch-cifar) and ResNet-56 (He et al., 2016).
+
+Both keep the full resolution in the stem (3x3 conv, stride 1, no max-pool), because a 32x32
+image has no resolution to spare.  They differ in the shortcut when a stage changes shape:
+ResNet-18 projects with a 1x1 conv + BN, ResNet-56 uses the parameter-free "option A" of the
+ResNet paper, as the authors' copy of shrinkbench does.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class PadShortcut(nn.Module):
+    """Option A: subsample by 2 and zero-pad the new channels, so the shortcut has no weights."""
+
+    def __init__(self, extra_channels: int) -> None:
+        super().__init__()
+        self.pad = extra_channels // 2
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, in_planes: int, planes: int, stride: int, projection: bool) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or in_planes != planes:
+            self.shortcut = (
+                nn.Sequential(nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False),
+                              nn.BatchNorm2d(planes))
+                if projection else PadShortcut(planes - in_planes)
+            )
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+class CifarResNet(nn.Module):
+    def __init__(self, widths: list[int], depths: list[int], num_classes: int,
+                 in_channels: int, projection: bool) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        stages = []
+        in_planes = widths[0]
+        for stage, (planes, depth) in enumerate(zip(widths, depths)):
+            # Every stage but the first halves the resolution in its first block.
+            strides = [1 if stage == 0 else 2] + [1] * (depth - 1)
+            blocks = []
+            for stride in strides:
+                blocks.append(BasicBlock(in_planes, planes, stride, projection))
+                in_planes = planes
+            stages.append(nn.Sequential(*blocks))
+        self.stages = nn.Sequential(*stages)
+        self.linear = nn.Linear(in_planes, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.stages(F.relu(self.bn1(self.conv1(x))))
+        return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))
+
+
+def resnet18(num_classes: int, in_channels: int = 3) -> CifarResNet:
+    return CifarResNet([64, 128, 256, 512], [2, 2, 2, 2], num_classes, in_channels,
+                       projection=True)
+
+
+def resnet56(num_classes: int, in_channels: int = 3) -> CifarResNet:
+    return CifarResNet([16, 32, 64], [9, 9, 9], num_classes, in_channels, projection=False)

@@ -1,0 +1,6 @@
+"""Optimizers: Stochastic Frank-Wolfe and the proximal SGD baseline."""
+
+from .prox_sgd import ProxSGD
+from .sfw import RESCALES, SFW
+
+__all__ = ["SFW", "ProxSGD", "RESCALES"]

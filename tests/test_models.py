@@ -1,0 +1,93 @@
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+from cafw.models import MODELS, build_model
+
+# name -> (in_channels, side) of the model's natural input
+INPUTS = {
+    "resnet18": (3, 32),
+    "resnet56": (3, 32),
+    "vgg16": (3, 32),
+    "wrn28_10": (3, 32),
+    "resnet50": (3, 64),
+    "cnn_small": (1, 8),
+}
+
+_built: dict[str, nn.Module] = {}
+
+
+def model(name: str) -> nn.Module:
+    """Each model is built once per session: WRN-28-10 and ResNet-50 are not cheap to build."""
+    if name not in _built:
+        torch.manual_seed(0)
+        _built[name] = build_model(name, num_classes=7, in_channels=INPUTS[name][0]).eval()
+    return _built[name]
+
+
+def n_params(m: nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+def test_registry_names():
+    assert set(MODELS) == set(INPUTS)
+
+
+@pytest.mark.parametrize("name", sorted(INPUTS))
+def test_forward_shape(name):
+    channels, side = INPUTS[name]
+    batch = 1 if name == "wrn28_10" else 2
+    with torch.no_grad():
+        out = model(name)(torch.randn(batch, channels, side, side))
+    assert out.shape == (batch, 7)
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", sorted(INPUTS))
+def test_every_parametrised_module_can_reset(name):
+    # The constraint code samples each module's default initialisation this way.
+    owners = [m for m in model(name).modules()
+              if next(m.parameters(recurse=False), None) is not None]
+    assert owners
+    for m in owners:
+        assert callable(getattr(m, "reset_parameters", None)), type(m).__name__
+
+
+@pytest.mark.parametrize("name, exact", [("resnet18", 11_173_962), ("resnet56", 853_018)])
+def test_exact_param_counts(name, exact):
+    assert n_params(build_model(name, num_classes=10)) == exact
+
+
+@pytest.mark.parametrize("name, approx", [("vgg16", 14.7e6), ("wrn28_10", 36.5e6)])
+def test_approx_param_counts(name, approx):
+    # 7 classes instead of 10 changes these counts by far less than 1%.
+    assert abs(n_params(model(name)) - approx) / approx < 0.01
+
+
+def test_in_channels_and_classes_are_honoured():
+    m = build_model("resnet18", num_classes=100, in_channels=1).eval()
+    with torch.no_grad():
+        assert m(torch.randn(2, 1, 32, 32)).shape == (2, 100)
+
+
+def test_pruning_layout_of_plain_chains():
+    # Physical pruning walks features as Conv->BN->ReLU(->MaxPool) and then the classifier.
+    for name in ("vgg16", "cnn_small"):
+        m = model(name)
+        kinds = [type(layer) for layer in m.features if not isinstance(layer, nn.MaxPool2d)]
+        assert kinds == [nn.Conv2d, nn.BatchNorm2d, nn.ReLU] * (len(kinds) // 3)
+        assert isinstance(m.classifier, nn.Linear)
+
+
+def test_unknown_name_lists_allowed():
+    with pytest.raises(ValueError, match="nope") as err:
+        build_model("nope", num_classes=10)
+    assert ", ".join(sorted(MODELS)) in str(err.value)
+
+
+def test_import_does_not_pull_in_torchvision():
+    code = "import cafw.models, sys; assert 'torchvision' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
