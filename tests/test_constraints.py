@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from cafw.constraints import base
 from cafw.constraints import (
     FAMILIES, GroupKSupportNormBall, KSparsePolytope, KSupportNormBall, L1Ball, L2Ball,
     LInfBall, LpBall, NuclearNormBall, SpectralKSparsePolytope, SpectralKSupportNormBall,
@@ -131,11 +132,29 @@ def test_group_k_support_lmo_matches_enumeration_of_filter_sets():
     assert (_filter_norms(v) > 0).sum() == 2  # exactly k filters survive
 
 
-def test_lmo_keeps_exactly_k_with_ties():
+@pytest.fixture(params=[True, False], ids=["host-selection", "device-selection"])
+def selection(request, monkeypatch):
+    monkeypatch.setattr(base, "HOST_SELECTION", request.param)
+
+
+def test_lmo_keeps_exactly_k_with_ties(selection):
     g = torch.tensor([1.0, -1.0, 1.0, 1.0, 0.5])
     assert (KSparsePolytope(radius=1.0, k=2).lmo(g) != 0).sum() == 2
     assert (KSupportNormBall(radius=1.0, k=3).lmo(g) != 0).sum() == 3
     assert top_k_mask(torch.ones(2, 5), 3).sum(dim=1).tolist() == [3, 3]
+
+
+@pytest.mark.parametrize("k", [1, 7, 6_000, 70_000, 99_999])
+def test_top_k_mask_is_exact_on_large_rows(selection, k):
+    """Large rows take the bracketed host selection: it must agree with topk, ties included."""
+    gen = torch.Generator().manual_seed(k)
+    scores = torch.randn(3, 100_000, generator=gen).abs()
+    scores[1, :50_000] = scores[1, 0]  # a massive tie
+    scores[2] = torch.randint(0, 5, (100_000,), generator=gen).double()  # few distinct values
+    mask = top_k_mask(scores, k)
+    assert mask.sum(dim=1).tolist() == [k, k, k]
+    kth = scores.topk(k, dim=1).values[:, -1:]
+    assert ((scores > kth) <= mask).all() and (mask <= (scores >= kth)).all()
 
 
 def test_spectral_lmo_has_rank_k():

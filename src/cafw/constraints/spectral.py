@@ -3,10 +3,11 @@ k-support norm ball (proposed for low rank), the spectral k-sparse polytope and 
 norm ball.
 
 The LMOs need only the top-k singular subspace of the gradient.  ``method="svd"`` computes it
-exactly with a full SVD.  ``method="subspace"`` (the default) keeps the previous step's right
-basis in the optimizer state and refines it with ``iterations`` rounds of block subspace
-iteration (two matmuls and two QRs each): performance.md measured one warm round 13-15x
-cheaper than a full SVD at 0.97-0.99 of the exact LMO value.  Without a warm basis (the first
+exactly with a full SVD.  ``method="subspace"`` (the default) keeps the previous step's basis of
+the top-k subspace on the matrix's long side in the optimizer state and refines it with
+``iterations`` rounds of block subspace iteration (two matmuls, a QR of the short side and a
+Cholesky QR of the long side each): performance.md measured one warm round 13-15x cheaper
+than a full SVD at 0.97-0.99 of the exact LMO value.  Without a warm basis (the first
 step, or a stand-alone ``lmo`` call) the subspace method falls back to the exact SVD, which
 also seeds the basis.  The vertex U (U^T M) / ||U^T M||_F built from any orthonormal U has rank
 <= k and Frobenius norm radius, so an approximate basis still yields a feasible point.
@@ -26,7 +27,20 @@ METHODS = ("subspace", "svd")
 
 
 def _orthonormal(a: Tensor) -> Tensor:
+    """Exact orthonormal basis of the columns of a (Householder QR)."""
     return torch.linalg.qr(a).Q
+
+
+def _warm_basis(a: Tensor) -> Tensor:
+    """Orthonormal basis of the columns of a tall a, for warm-starting only: Cholesky QR does
+    k x k work where Householder works on the tall side (4x cheaper on the 4608 x 153 case
+    here).  A tiny relative shift keeps it finite when a is rank deficient; the vertex itself
+    never depends on this basis being exactly orthonormal."""
+    gram = a.mT @ a
+    diagonal = gram.diagonal(dim1=-2, dim2=-1)
+    diagonal.add_(1e-6 * diagonal.mean(dim=-1, keepdim=True) + torch.finfo(a.dtype).tiny)
+    chol = torch.linalg.cholesky_ex(gram).L
+    return torch.linalg.solve_triangular(chol, a.mT, upper=False).mT
 
 
 class _SpectralSet(Constraint):
@@ -62,6 +76,8 @@ class _SpectralSet(Constraint):
 
     def _lmo(self, g: Tensor, radius: Tensor, k: int, state: dict | None) -> Tensor:
         m = self._matrix(g)
+        wide = m.shape[1] <= m.shape[2]
+        m = m if wide else m.mT  # work on the wide orientation: exact QR on the short side
         if self.method == "svd" or state is None or "basis" not in state:
             u, s, vh = torch.linalg.svd(m, full_matrices=False)
             u, s, vh = u[..., :k], s[..., :k], vh[..., :k, :]
@@ -69,14 +85,14 @@ class _SpectralSet(Constraint):
                 state["basis"] = vh.mT.contiguous()
             v = self._vertex_from_svd(u, s, vh, radius)
         else:
-            basis = state["basis"]
+            basis = state["basis"]  # (B, long side, k)
             for _ in range(self.iterations):
                 u = _orthonormal(m @ basis)
-                w = u.mT @ m  # (B, k, n): the gradient's coordinates in the left subspace
-                basis = _orthonormal(w.mT)
+                w = u.mT @ m  # (B, k, long side): the gradient in the left subspace
+                basis = _warm_basis(w.mT)
             state["basis"] = basis
             v = self._vertex_from_subspace(u, w, radius)
-        return v.view_as(g)
+        return (v if wide else v.mT).reshape(g.shape)
 
     def _vertex_from_svd(self, u: Tensor, s: Tensor, vh: Tensor, radius: Tensor) -> Tensor:
         raise NotImplementedError

@@ -17,16 +17,16 @@ With gradient rescaling and no clipping the step has length lr * ||m_t||, like a
 which decouples the learning rate from the size of the set (Pokutta et al. 2020).
 
 A group usually holds one tensor (``cafw.constraints.param_groups`` builds one per layer); a
-group of several tensors is one set over all of them (global constraints).  The default
-``foreach=True`` path stacks the groups whose sets differ only in radius into one batch, so
-an LMO (top-k, norms, SVD or subspace iteration) runs once per distinct shape, and uses
-``torch._foreach_*`` for momentum and the convex combination; it never synchronizes with the
-device.  ``foreach=False`` treats one group at a time with per-tensor ops: the reference the
-batched path is tested against.
+group of several tensors is one set over all of them (global constraints).  Groups whose sets
+differ only in radius are stacked into one batch, so an LMO (top-k, norms, SVD or subspace
+iteration) runs once per distinct shape, and ``torch._foreach_*`` does the momentum and the
+convex combination.  ``foreach=False`` is the plain path, one group at a time with per-tensor
+ops, which the batched path is tested against.  No path synchronizes with the device.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,27 +35,37 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from ..constraints.base import Constraint, ZERO_NORM, pack, packed_shape, unpack
+from ..constraints.base import Constraint, inverse_or_zero, pack, packed_shape, unpack
 from ..constraints.lp import Unconstrained
 
 RESCALES = ("gradient", "fast_gradient", "diameter", None)
 
 
+# on the CPU, tensors up to this many entries are batched with same-shaped ones
+CPU_BATCH_LIMIT = 1 << 16
+
+
+@dataclass(frozen=True)
+class _Schedule:
+    batch_limit: float  # tensors with more entries than this are stepped alone
+    interleave: bool  # momentum update batch by batch (cache) or all at once (launches)
+
+
 @dataclass
-class _Unit:
-    """The tensors of one param group that share one feasible set."""
+class _Batch:
+    """Param groups whose sets differ at most in radius: one batched LMO call per step."""
 
-    index: int
-    group: dict
-    params: list[Tensor]
+    indices: list[int]  # param-group index of each member
+    params: list[list[Tensor]]  # each member's tensors (one, unless a global set)
+    groups: list[dict]
+    constraint: Constraint  # the first member's; class and hyperparameters are shared
+    k: int
+    radius: Tensor  # (B,)
+    diameter: Tensor  # (B,)
 
     @property
-    def constraint(self) -> Constraint:
-        return self.group["constraint"]
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return packed_shape([tuple(p.shape) for p in self.params], self.constraint.grouping)
+    def rescale(self) -> str | None:
+        return self.groups[0]["rescale"]
 
 
 class SFW(Optimizer):
@@ -70,7 +80,8 @@ class SFW(Optimizer):
             the exponential moving average of the predecessor library and Miao et al.
         rescale: "gradient", "fast_gradient", "diameter" or None.
         constraint: default set for groups that do not name one (must not depend on shape).
-        foreach: batch equal-shaped groups and use ``torch._foreach_*`` (default True).
+        foreach: True batches equal-shaped groups and uses ``torch._foreach_*``; False steps
+            one group at a time; None (default) picks what is fastest on the device.
     """
 
     def __init__(self, params: Iterable, lr: float = 0.1, momentum: float = 0.9,
@@ -79,9 +90,10 @@ class SFW(Optimizer):
         _check_hyperparameters(lr, momentum, dampening, rescale)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, rescale=rescale,
                         constraint=constraint)
-        self.foreach = True if foreach is None else bool(foreach)
+        self.foreach = foreach
         self._last: list[tuple[list[int], Tensor, Tensor]] = []
-        self._radius_cache: dict[tuple, tuple[Tensor, Tensor]] = {}
+        self._plan_key: tuple | None = None
+        self._batches: list[_Batch] = []
         super().__init__(params, defaults)
 
     def add_param_group(self, param_group: dict) -> None:
@@ -111,118 +123,111 @@ class SFW(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        units = self._units_with_grad()
-        self._update_momentum(units)
-        if self.foreach:
-            buckets: dict[tuple, list[_Unit]] = defaultdict(list)
-            for unit in units:
-                buckets[self._bucket_key(unit)].append(unit)
-            batches = list(buckets.values())
-        else:
-            batches = [[unit] for unit in units]
-        self._last = [self._frank_wolfe_step(batch) for batch in batches]
+        batches, schedule = self._plan()
+        foreach = self.foreach is not False
+        if schedule.interleave:  # a batch's tensors stay in cache from momentum to update
+            self._last = []
+            for batch in batches:
+                self._update_momentum([batch], foreach)
+                self._last.append(self._frank_wolfe_step(batch, foreach))
+        else:  # fewest launches: one momentum update for everything, then the batches
+            self._update_momentum(batches, foreach)
+            self._last = [self._frank_wolfe_step(batch, foreach) for batch in batches]
         return loss
 
-    def _units_with_grad(self) -> list[_Unit]:
-        units = []
-        for index, group in enumerate(self.param_groups):
-            params = group["params"]
-            if len(params) == 1:
-                if params[0].grad is not None:
-                    units.append(_Unit(index, group, params))
-            elif any(p.grad is not None for p in params):
-                units.append(_Unit(index, group, params))  # a set over all: missing grads = 0
-        return units
+    def _plan(self) -> tuple[list[_Batch], "_Schedule"]:
+        """This step's batches, rebuilt only when the groups with gradients, their sets or
+        their rescaling change.
 
-    def _update_momentum(self, units: list[_Unit]) -> None:
+        ``foreach=True`` batches every group by shape; ``foreach=False`` steps one group at a
+        time with per-tensor ops (the reference).  ``None`` picks per device, as measured in
+        performance.md §3: on accelerators batch everything (launches dominate); on the CPU
+        batch only small tensors (per-op overhead dominates) and step each large one alone,
+        interleaved with its momentum update, so it stays in cache for the whole step.
+        """
+        active = [(i, g) for i, g in enumerate(self.param_groups)
+                  if any(p.grad is not None for p in g["params"])]  # missing grads count as 0
+        if not active:
+            return [], _Schedule(math.inf, False)
+        on_cpu = active[0][1]["params"][0].device.type == "cpu"
+        schedule = {True: _Schedule(math.inf, False), False: _Schedule(0, True),
+                    None: _Schedule(CPU_BATCH_LIMIT, True) if on_cpu else
+                    _Schedule(math.inf, False)}[self.foreach]
+        key = (schedule, *((i, id(g["constraint"]), g["rescale"], len(g["params"]))
+                           for i, g in active))
+        if key != self._plan_key:
+            members: dict[tuple, list[tuple[int, dict]]] = defaultdict(list)
+            for i, g in active:
+                c, p = g["constraint"], g["params"][0]
+                shape = packed_shape([tuple(q.shape) for q in g["params"]], c.grouping)
+                bucket = (c.batch_key(shape), g["rescale"], p.dtype, p.device)
+                members[bucket if math.prod(shape) <= schedule.batch_limit else (i,)].append((i, g))
+            self._batches = [_make_batch(m) for m in members.values()]
+            self._plan_key = key
+        return self._batches, schedule
+
+    def _update_momentum(self, batches: list[_Batch], foreach: bool) -> None:
         """m = g on the first step, then m = mu m + (1 - dampening) g."""
-        fresh, running = [], defaultdict(lambda: ([], []))
-        for unit in units:
-            mu, damp = unit.group["momentum"], unit.group["dampening"]
-            for p in unit.params:
-                grad = p.grad if p.grad is not None else torch.zeros_like(p)
-                state = self.state[p]
-                if "momentum_buffer" not in state:
-                    fresh.append((state, grad))
-                else:
-                    bufs, grads = running[(mu, 1.0 - damp, p.device, p.dtype)]
+        running: dict[tuple, tuple[list, list]] = defaultdict(lambda: ([], []))
+        for batch in batches:
+            for group, params in zip(batch.groups, batch.params):
+                for p in params:
+                    grad = p.grad if p.grad is not None else torch.zeros_like(p)
+                    state = self.state[p]
+                    if "momentum_buffer" not in state:
+                        state["momentum_buffer"] = grad.detach().clone()
+                        continue
+                    bufs, grads = running[(group["momentum"], 1.0 - group["dampening"])]
                     bufs.append(state["momentum_buffer"])
                     grads.append(grad)
-        for state, grad in fresh:
-            state["momentum_buffer"] = grad.detach().clone()
-        for (mu, scale, _, _), (bufs, grads) in running.items():
-            if self.foreach:
+        for (mu, scale), (bufs, grads) in running.items():
+            if foreach:
                 torch._foreach_mul_(bufs, mu)
                 torch._foreach_add_(bufs, grads, alpha=scale)
             else:
                 for buf, grad in zip(bufs, grads):
                     buf.mul_(mu).add_(grad, alpha=scale)
 
-    def _bucket_key(self, unit: _Unit) -> tuple:
-        p = unit.params[0]
-        return (unit.constraint.batch_key(unit.shape), unit.group["rescale"], p.dtype, p.device)
+    def _frank_wolfe_step(self, batch: _Batch, foreach: bool) -> tuple[list[int], Tensor, Tensor]:
+        grouping = batch.constraint.grouping
+        momenta = _stack([pack([self.state[p]["momentum_buffer"] for p in ps], grouping)
+                          for ps in batch.params])
+        params = _stack([pack(ps, grouping) for ps in batch.params])
+        owners = [self.state[ps[0]] for ps in batch.params]
+        lmo_state = {k: _stack([s["lmo"][k] for s in owners]) for k in owners[0].get("lmo", {})}
+        vertex = batch.constraint._lmo(momenta, batch.radius, batch.k, lmo_state)
+        for b, state in enumerate(owners):
+            state["lmo"] = {k: v[b] for k, v in lmo_state.items()}
 
-    def _frank_wolfe_step(self, units: list[_Unit]) -> tuple[list[int], Tensor, Tensor]:
-        """One SFW step for units whose sets differ at most in radius."""
-        constraint = units[0].constraint
-        grouping = constraint.grouping
-        first = units[0].params[0]
-        momenta = _stack([pack([self.state[p]["momentum_buffer"] for p in u.params], grouping)
-                          for u in units])
-        params = _stack([pack(u.params, grouping) for u in units])
-        radius, diameter = self._radius_and_diameter(units, first)
-
-        lmo_state = self._gather_lmo_state(units)
-        vertex = constraint._lmo(momenta, radius, constraint.k_for(units[0].shape), lmo_state)
-        self._scatter_lmo_state(units, lmo_state)
-
-        direction = (vertex - params).flatten(1)  # v - theta
         momenta = momenta.flatten(1)
-        gap = -torch.linalg.vecdot(momenta, direction)  # <m, theta - v>
-        rescale = units[0].group["rescale"]
-        if rescale == "gradient":
+        direction = vertex.sub_(params)  # v - theta, in the LMO's fresh output
+        flat_direction = direction.flatten(1)
+        gap = -_row_dot(momenta, flat_direction)  # <m, theta - v>
+        if batch.rescale == "gradient":
             grad_norm = torch.linalg.vector_norm(momenta, dim=1)
-            dist = torch.linalg.vector_norm(direction, dim=1)
-            factor = torch.where(dist > ZERO_NORM, grad_norm / dist.clamp_min(ZERO_NORM), 0.0)
-        elif rescale == "fast_gradient":
-            factor = torch.linalg.vector_norm(momenta, dim=1) * (2.0 / diameter)
-        elif rescale == "diameter":
-            factor = 1.0 / diameter
+            dist = torch.linalg.vector_norm(flat_direction, dim=1)
+            factor = grad_norm * inverse_or_zero(dist)
+        elif batch.rescale == "fast_gradient":
+            factor = torch.linalg.vector_norm(momenta, dim=1) * (2.0 / batch.diameter)
+        elif batch.rescale == "diameter":
+            factor = 1.0 / batch.diameter
         else:
-            factor = torch.ones_like(radius)
-        step_size = (factor * _learning_rates(units, first)).clamp_(0.0, 1.0)
+            factor = torch.ones_like(batch.radius)
+        step_size = (factor * _learning_rates(batch.groups, vertex)).clamp_(0.0, 1.0)
 
-        targets, vertices, weights = [], [], []
-        for b, unit in enumerate(units):
-            parts = unpack(vertex[b], unit.params, grouping)
-            targets += unit.params
-            vertices += parts
+        # theta + eta (v - theta) = (1 - eta) theta + eta v
+        targets, directions, weights = [], [], []
+        for b, ps in enumerate(batch.params):
+            parts = unpack(direction[b], ps, grouping)
+            targets += ps
+            directions += parts
             weights += [step_size[b]] * len(parts)
-        if self.foreach:
-            torch._foreach_lerp_(targets, vertices, weights)
+        if foreach:
+            torch._foreach_addcmul_(targets, directions, weights)
         else:
-            for p, v, w in zip(targets, vertices, weights):
-                p.lerp_(v, w)
-        return [u.index for u in units], step_size, gap
-
-    def _radius_and_diameter(self, units: list[_Unit], like: Tensor) -> tuple[Tensor, Tensor]:
-        key = (tuple(id(u.constraint) for u in units), like.dtype, like.device)
-        if key not in self._radius_cache:
-            self._radius_cache[key] = (
-                torch.tensor([u.constraint.radius for u in units], dtype=like.dtype,
-                             device=like.device),
-                torch.tensor([u.constraint.diameter_per_radius(u.shape) * u.constraint.radius
-                              for u in units], dtype=like.dtype, device=like.device))
-        return self._radius_cache[key]
-
-    def _gather_lmo_state(self, units: list[_Unit]) -> dict:
-        owners = [self.state[u.params[0]] for u in units]
-        keys = set.intersection(*(set(s.get("lmo", {})) for s in owners))
-        return {k: _stack([s["lmo"][k] for s in owners]) for k in keys}
-
-    def _scatter_lmo_state(self, units: list[_Unit], lmo_state: dict) -> None:
-        for b, unit in enumerate(units):
-            self.state[unit.params[0]]["lmo"] = {k: v[b] for k, v in lmo_state.items()}
+            for p, d, w in zip(targets, directions, weights):
+                p.addcmul_(d, w)
+        return batch.indices, step_size, gap
 
     # -- utilities ------------------------------------------------------------------------
     @torch.no_grad()
@@ -266,15 +271,36 @@ class SFW(Optimizer):
         super().load_state_dict(state_dict)
         for group, constraint in zip(self.param_groups, constraints):
             group["constraint"] = constraint
-        self._radius_cache.clear()
+
+
+def _make_batch(members: list[tuple[int, dict]]) -> _Batch:
+    groups = [g for _, g in members]
+    c, like = groups[0]["constraint"], groups[0]["params"][0]
+    shape = packed_shape([tuple(p.shape) for p in groups[0]["params"]], c.grouping)
+    sets = [g["constraint"] for g in groups]
+    return _Batch(
+        indices=[i for i, _ in members], params=[g["params"] for g in groups], groups=groups,
+        constraint=c, k=c.k_for(shape),
+        radius=torch.tensor([s.radius for s in sets], dtype=like.dtype, device=like.device),
+        diameter=torch.tensor([s.diameter_per_radius(shape) * s.radius for s in sets],
+                              dtype=like.dtype, device=like.device))
 
 
 def _stack(tensors: list[Tensor]) -> Tensor:
     return tensors[0].unsqueeze(0) if len(tensors) == 1 else torch.stack(tensors)
 
 
-def _learning_rates(units: list[_Unit], like: Tensor) -> Tensor | float:
-    lrs = [u.group["lr"] for u in units]
+def _row_dot(a: Tensor, b: Tensor) -> Tensor:
+    """Row-wise dot products of (B, n) tensors; BLAS dot per row (vecdot materializes a*b
+    on the CPU)."""
+    if a.device.type == "cpu":
+        return torch.stack([torch.dot(x, y) for x, y in zip(a, b)]) if len(a) > 1 else \
+            torch.dot(a[0], b[0]).view(1)
+    return torch.linalg.vecdot(a, b)
+
+
+def _learning_rates(groups: list[dict], like: Tensor) -> Tensor | float:
+    lrs = [g["lr"] for g in groups]
     if all(isinstance(lr, float | int) for lr in lrs) and len(set(lrs)) == 1:
         return float(lrs[0])
     if any(isinstance(lr, Tensor) for lr in lrs):

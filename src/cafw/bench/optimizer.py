@@ -1,0 +1,99 @@
+"""Per-step cost of SFW for every constraint family, of ProxSGD and of one forward+backward,
+relative to ``torch.optim.SGD(momentum, foreach=True)``, on a CIFAR ResNet-18's parameters
+with real gradients (performance.md §3 and §5, goals G1a, G1c, G2)."""
+
+from __future__ import annotations
+
+import copy
+import platform
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+
+from ..constraints import FAMILIES, param_groups
+from ..io import write_csv
+from ..models import build_model
+from ..optim import SFW, ProxSGD
+from .timing import count_ops, interleaved_medians
+
+# k as in performance.md §3: 10% of entries, 30% of filters or of the rank
+K = {"k_sparse": 0.1, "k_support": 0.1, "group_k_support": 0.3, "spectral_k_support": 0.3,
+     "spectral_k_sparse": 0.3}
+# (contender, reference, goal on the ratio contender/reference, "<=" or ">=")
+GOALS = [
+    *((f"sfw_{f}", "sgd", 3.0, "<=") for f in ("l2", "linf", "group_k_support")),
+    *((f"sfw_{f}", "sgd", 10.0, "<=") for f in ("k_support", "k_sparse")),
+    ("prox_sgd", "sfw_spectral_k_support", 10.0, ">="),
+]
+
+
+def _with_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> nn.Module:
+    model.zero_grad()
+    nn.functional.cross_entropy(model(x), y).backward()
+    return model
+
+
+def run(model_name: str = "resnet18", batch_size: int = 128, rounds: int = 7,
+        device: str = "cpu", out: Path | None = None) -> pd.DataFrame:
+    device = torch.device(device)
+    torch.manual_seed(0)
+    base = build_model(model_name, num_classes=10).to(device)
+    x = torch.randn(batch_size, 3, 32, 32, device=device)
+    y = torch.randint(0, 10, (batch_size,), device=device)
+    _with_gradients(base, x, y)
+
+    def clone() -> nn.Module:
+        model = copy.deepcopy(base)
+        for p, q in zip(base.parameters(), model.parameters()):
+            q.grad = p.grad.clone()
+        return model
+
+    optimizers = {"sgd": torch.optim.SGD(clone().parameters(), lr=0.1, momentum=0.9,
+                                         foreach=True)}
+    for family in FAMILIES:
+        groups = param_groups(clone(), family, k=K.get(family), value=10.0,
+                              mode="initialization", init_samples=10)
+        optimizers[f"sfw_{family}"] = SFW(groups, lr=0.1, momentum=0.9)
+    optimizers["sfw_spectral_k_support_exact_svd"] = SFW(
+        param_groups(clone(), "spectral_k_support", k=K["spectral_k_support"], value=10.0,
+                     init_samples=10, lmo_method="svd"), lr=0.1)
+    optimizers["prox_sgd"] = ProxSGD(clone().parameters(), lr=0.1, momentum=0.9,
+                                     threshold=1e-4)
+    for opt in optimizers.values():  # warm-up: momentum buffers, spectral bases, allocator
+        opt.step()
+        opt.step()
+
+    contenders = {name: opt.step for name, opt in optimizers.items()}
+    fwd_model = clone()
+    contenders["forward_backward"] = lambda: _with_gradients(fwd_model, x, y)
+    timings = interleaved_medians(contenders, rounds, device)
+
+    rows = []
+    for name, t in timings.items():
+        ops, syncs = count_ops(contenders[name]) if name != "forward_backward" else (None, None)
+        rows.append({"method": name, "median_ms": 1e3 * t["median_s"], "min_ms": 1e3 * t["min_s"],
+                     "ops_per_step": ops, "syncs_per_step": syncs})
+    table = pd.DataFrame(rows).set_index("method")
+    table["ratio_to_sgd"] = table["median_ms"] / table.loc["sgd", "median_ms"]
+    table["ratio_to_forward_backward"] = table["median_ms"] / table.loc["forward_backward", "median_ms"]
+    table = table.reset_index()
+    table["model"], table["batch_size"], table["rounds"] = model_name, batch_size, rounds
+    table["device"] = torch.cuda.get_device_name(device) if device.type == "cuda" else \
+        f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    table["torch"] = torch.__version__
+    if out is not None:
+        write_csv(table, out)
+    return table
+
+
+def goal_report(table: pd.DataFrame) -> pd.DataFrame:
+    ms = table.set_index("method")["median_ms"]
+    rows = []
+    for contender, reference, goal, sense in GOALS:
+        ratio = ms[contender] / ms[reference]
+        met = ratio <= goal if sense == "<=" else ratio >= goal
+        rows.append({"ratio": f"{contender} / {reference}", "measured": round(ratio, 2),
+                     "goal": f"{sense} {goal:g}", "met": bool(met)})
+    return pd.DataFrame(rows)

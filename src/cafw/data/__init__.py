@@ -1,0 +1,74 @@
+"""Datasets as device-side batch loaders with a deterministic (seed, epoch, batch) contract.
+
+    data = load_dataset("cifar10", root="data", device=device, seed=0, batch_size=128)
+    for x, y in data.train.epoch(epoch, start=batch):  # resumes mid-epoch bit-identically
+        ...
+
+CIFAR, digits and synthetic data live on the device as uint8 tensors with batched
+augmentation (``loader.py``); ImageNet uses DataLoader workers (``imagenet.py``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import cifar, digits, imagenet, synthetic
+from .base import Data, DatasetInfo, Loader, Request
+from .errors import DatasetError
+from .loader import Augment, TensorLoader
+
+# name -> loader; a loader's keyword-only parameters are the dataset's ``options``.
+DATASETS: dict[str, Callable[..., Data]] = {
+    "cifar10": cifar.load_cifar10,
+    "cifar100": cifar.load_cifar100,
+    "imagenet": imagenet.load,
+    "digits": digits.load,
+    "synthetic": synthetic.load,
+}
+
+
+def _check_name(name: str) -> None:
+    if name not in DATASETS:
+        raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+
+
+def load_dataset(name: str, *, root: str | Path = "data", download: bool = False,
+                 device: torch.device | str = torch.device("cpu"), seed: int = 0,
+                 batch_size: int = 128, eval_batch_size: int | None = None, workers: int = 8,
+                 options: Mapping[str, Any] | None = None) -> Data:
+    """Load ``name`` with its train, test and train_eval loaders on ``device``.
+
+    ``eval_batch_size`` defaults to ``batch_size`` (as in the reference); ``workers`` is used by
+    ImageNet only; ``options`` are dataset-specific (see the loaders in ``DATASETS``).
+    """
+    _check_name(name)
+    load = DATASETS[name]
+    options = dict(options or {})
+    allowed = [p.name for p in inspect.signature(load).parameters.values()
+               if p.kind is p.KEYWORD_ONLY]
+    if unknown := sorted(set(options) - set(allowed)):
+        raise DatasetError(f"unknown option(s) {', '.join(unknown)} for dataset {name!r}; "
+                           f"allowed: {', '.join(allowed) or 'none'}")
+    request = Request(root=Path(root), download=download, device=torch.device(device), seed=seed,
+                      batch_size=batch_size, eval_batch_size=eval_batch_size or batch_size,
+                      workers=workers)
+    return load(request, **options)
+
+
+def download(name: str, root: str | Path = "data") -> None:
+    """Make ``name`` available under ``root`` (CIFAR is fetched; digits and synthetic need
+    nothing; ImageNet has to be obtained by hand)."""
+    _check_name(name)
+    if name in cifar.VARIANTS:
+        cifar.download(name, root)
+    elif name == "imagenet":
+        raise DatasetError(f"{imagenet.HOW_TO_GET} (expected under {Path(root) / 'imagenet'})")
+
+
+__all__ = ["load_dataset", "download", "DATASETS", "Data", "DatasetInfo", "DatasetError",
+           "Loader", "TensorLoader", "Augment"]

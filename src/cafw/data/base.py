@@ -1,0 +1,89 @@
+"""What a loaded dataset is, and the determinism contract every loader keeps.
+
+A loader's batch ``i`` of epoch ``e`` depends only on ``(seed, e, i)``: the epoch's order comes
+from a generator seeded with ``(seed, e)`` and a batch's augmentation from one seeded with
+``(seed, e, i)``.  No RNG state has to be saved, and ``epoch(e, start=s)`` resumes a preempted
+run mid-epoch with the very batches it would have seen.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    num_classes: int
+    input_shape: tuple[int, int, int]  # (C, H, W) of one model input
+    train_size: int
+    test_size: int
+
+
+@dataclass(frozen=True)
+class Request:
+    """How the caller wants a dataset loaded (the arguments of ``load_dataset``)."""
+
+    root: Path
+    download: bool
+    device: torch.device
+    seed: int
+    batch_size: int
+    eval_batch_size: int
+    workers: int
+
+
+def generator(*key: int) -> torch.Generator:
+    """A CPU generator seeded from ``key``.
+
+    ``SeedSequence`` hashes the parts, so (seed, epoch) and (seed, epoch, batch) streams are
+    unrelated, unlike ``seed + epoch``-style arithmetic.  Drawing on the CPU keeps the batches
+    the same on every device.
+    """
+    seed = int(np.random.SeedSequence(key).generate_state(1, np.uint64)[0])
+    return torch.Generator().manual_seed(seed)
+
+
+class Loader(ABC):
+    """Batches of one split; ``len`` counts the last partial batch (no drop_last)."""
+
+    def __init__(self, num_samples: int, batch_size: int, *, seed: int, shuffle: bool,
+                 device: torch.device):
+        self.num_samples = num_samples
+        self.batch_size = batch_size
+        self.seed = seed
+        self.shuffle = shuffle
+        self.device = device
+        self.channels_last = False
+
+    def __len__(self) -> int:
+        return math.ceil(self.num_samples / self.batch_size)
+
+    def order(self, epoch: int) -> Tensor:
+        """The sample order of ``epoch`` (CPU int64)."""
+        if not self.shuffle:
+            return torch.arange(self.num_samples)
+        return torch.randperm(self.num_samples, generator=generator(self.seed, epoch))
+
+    def memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
+    @abstractmethod
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
+        """``(x, y)`` on the device for batches ``start, start + 1, ...`` of ``epoch``."""
+
+
+@dataclass(frozen=True)
+class Data:
+    info: DatasetInfo
+    train: Loader  # augmented, shuffled
+    test: Loader  # no augmentation, fixed order
+    train_eval: Loader  # the training set like ``test`` (BatchNorm recalibration, train metrics)

@@ -1,0 +1,60 @@
+"""scikit-learn's bundled 8x8 handwritten digits: real images, no download, seconds to train.
+
+The CSV is read directly: ``import sklearn.datasets`` costs ~2 s, paid by every one of the
+pipeline's many short processes.  A test checks the result equals ``load_digits()``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .base import Data, Request
+from .errors import DatasetError
+from .loader import NO_AUGMENT, channel_stats, tensor_data
+
+MAX_VALUE = 16
+TRAIN_FRACTION = 0.7
+
+
+def read_digits() -> tuple[Tensor, Tensor]:
+    """All 1797 images as uint8 (N, 1, 8, 8) with values 0..16, and int64 labels."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None:
+        raise DatasetError("the digits dataset ships with scikit-learn, which is not installed; "
+                           "`pip install scikit-learn`")
+    path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
+    if not path.is_file():
+        raise DatasetError(f"scikit-learn's digits file is missing at {path}; reinstall "
+                           f"scikit-learn (`pip install --force-reinstall scikit-learn`)")
+    table = np.loadtxt(path, delimiter=",", dtype=np.int64)  # 64 pixels, then the label
+    return (torch.from_numpy(table[:, :-1].astype(np.uint8)).view(-1, 1, 8, 8),
+            torch.from_numpy(table[:, -1]))
+
+
+def split_digits(labels: Tensor) -> tuple[Tensor, Tensor]:
+    """Sorted (train, test) indices: per class a fixed shuffle, its first 70% for training.
+
+    The split does not depend on the run seed, so every run is tested on the same images.
+    """
+    rng = np.random.default_rng(0)
+    train, test = [], []
+    for c in np.unique(labels.numpy()):
+        members = rng.permutation(np.flatnonzero(labels.numpy() == c))
+        cut = round(TRAIN_FRACTION * len(members))
+        train.append(members[:cut])
+        test.append(members[cut:])
+    return (torch.from_numpy(np.sort(np.concatenate(train))),
+            torch.from_numpy(np.sort(np.concatenate(test))))
+
+
+def load(request: Request) -> Data:
+    images, labels = read_digits()
+    train, test = split_digits(labels)
+    mean, std = channel_stats(images[train], MAX_VALUE)
+    return tensor_data("digits", 10, (images[train], labels[train]), (images[test], labels[test]),
+                       request, mean=mean, std=std, max_value=MAX_VALUE, augment=NO_AUGMENT)

@@ -1,0 +1,92 @@
+"""ImageNet (ILSVRC2012) as torchvision ImageFolders, decoded by DataLoader workers.
+
+Too big to hold on the device, so this is the one dataset with a classic DataLoader.  The
+sample order and batch boundaries follow the same (seed, epoch, batch) contract as the other
+loaders, so resuming mid-epoch sees the same images; the crops and flips drawn inside the
+workers are not reproducible (their RNG depends on worker scheduling).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from .base import Data, DatasetInfo, Loader, Request
+from .errors import DatasetError
+
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+HOW_TO_GET = ("ImageNet cannot be downloaded automatically: obtain ILSVRC2012 from "
+              "https://image-net.org and lay it out as ImageFolders "
+              "<root>/imagenet/train/<class>/*.JPEG and <root>/imagenet/val/<class>/*.JPEG")
+
+
+class _EpochIndices(Sampler[int]):
+    """The indices of the pass about to start; reassigned per pass, so persistent workers
+    live across epochs."""
+
+    def __init__(self):
+        self.indices: list[int] = []
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class FolderLoader(Loader):
+    def __init__(self, dataset: Dataset, *, batch_size: int, seed: int, shuffle: bool,
+                 device: torch.device, workers: int):
+        super().__init__(len(dataset), batch_size, seed=seed, shuffle=shuffle, device=device)
+        self._sampler = _EpochIndices()
+        self._loader = DataLoader(dataset, batch_size=batch_size, sampler=self._sampler,
+                                  num_workers=workers, pin_memory=device.type == "cuda",
+                                  persistent_workers=workers > 0)
+
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
+        self._sampler.indices = self.order(epoch)[start * self.batch_size:].tolist()
+        for x, y in self._loader:
+            yield (x.to(self.device, non_blocking=True, memory_format=self.memory_format()),
+                   y.to(self.device, non_blocking=True))
+
+
+def _folder(directory: Path, transform):
+    from torchvision.datasets import ImageFolder
+
+    if not directory.is_dir():
+        raise DatasetError(f"ImageNet not found at {directory}; {HOW_TO_GET}")
+    try:
+        return ImageFolder(str(directory), transform=transform)
+    except FileNotFoundError as e:  # no class folders, or no images in them
+        raise DatasetError(f"ImageNet at {directory} is not an ImageFolder ({e}); "
+                           f"{HOW_TO_GET}") from e
+
+
+def load(request: Request) -> Data:
+    from torchvision import transforms as T  # ~1.7 s to import, so only when needed
+
+    normalize = [T.ToTensor(), T.Normalize(MEAN, STD)]
+    train_tf = T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), *normalize])
+    test_tf = T.Compose([T.Resize(256), T.CenterCrop(224), *normalize])
+    root = request.root / "imagenet"
+    train, val = _folder(root / "train", train_tf), _folder(root / "val", test_tf)
+    train_eval = copy.copy(train)  # shares the file list: one scan of 1.28M files is enough
+    train_eval.transform = test_tf
+    if train.classes != val.classes:
+        raise DatasetError(f"ImageNet train and val class folders under {root} differ "
+                           f"({len(train.classes)} vs {len(val.classes)} classes); {HOW_TO_GET}")
+
+    def loader(dataset: Dataset, batch_size: int, shuffle: bool) -> FolderLoader:
+        return FolderLoader(dataset, batch_size=batch_size, seed=request.seed, shuffle=shuffle,
+                            device=request.device, workers=request.workers)
+
+    info = DatasetInfo("imagenet", len(train.classes), (3, 224, 224), len(train), len(val))
+    return Data(info, train=loader(train, request.batch_size, True),
+                test=loader(val, request.eval_batch_size, False),
+                train_eval=loader(train_eval, request.eval_batch_size, False))

@@ -1,0 +1,296 @@
+"""Datasets and loaders: on-disk formats, errors, augmentation and the determinism contract."""
+
+import hashlib
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from cafw.data import DATASETS, DatasetError, download, load_dataset
+from cafw.data.cifar import VARIANTS, read_cifar
+from cafw.data.digits import read_digits, split_digits
+from cafw.data.loader import Augment, TensorLoader, rotate
+
+
+def write_cifar(root, name, per_file=4):
+    """A tiny copy of ``name`` in CIFAR's exact pickle format; returns (checksums, images, labels)
+    with images/labels as {"train": ..., "test": ...} in file order."""
+    variant = VARIANTS[name]
+    directory = root / variant.folder
+    directory.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    checksums, images, labels = {}, {"train": [], "test": []}, {"train": [], "test": []}
+    for split, files in (("train", variant.train_files), ("test", variant.test_files)):
+        for file in files:
+            data = rng.integers(0, 256, (per_file, 3072), dtype=np.uint8)
+            y = rng.integers(0, variant.num_classes, per_file).tolist()
+            batch = {b"batch_label": file.encode(), b"data": data, variant.label_key: y,
+                     b"filenames": [b"img%d.png" % i for i in range(per_file)]}
+            if name == "cifar100":
+                batch[b"coarse_labels"] = [c // 5 for c in y]
+            (directory / file).write_bytes(pickle.dumps(batch, protocol=2))
+            checksums[file] = hashlib.md5((directory / file).read_bytes()).hexdigest()
+            images[split].append(data.reshape(-1, 3, 32, 32))
+            labels[split] += y
+    meta = ({b"label_names": [b"c%d" % i for i in range(10)]} if name == "cifar10" else
+            {b"fine_label_names": [b"f%d" % i for i in range(100)],
+             b"coarse_label_names": [b"c%d" % i for i in range(20)]})
+    (directory / ("batches.meta" if name == "cifar10" else "meta")).write_bytes(pickle.dumps(meta))
+    return checksums, {k: np.concatenate(v) for k, v in images.items()}, labels
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100"])
+def test_cifar_reader_round_trips(tmp_path, name):
+    checksums, images, labels = write_cifar(tmp_path, name)
+    train, test = read_cifar(tmp_path / VARIANTS[name].folder, name, checksums)
+    for (x, y), split in ((train, "train"), (test, "test")):
+        assert x.dtype == torch.uint8 and y.dtype == torch.int64
+        assert torch.equal(x, torch.from_numpy(images[split]))
+        assert y.tolist() == labels[split]
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100"])
+def test_load_cifar_normalises_test_set(tmp_path, name):
+    checksums, images, labels = write_cifar(tmp_path, name)
+    data = load_dataset(name, root=tmp_path, batch_size=8, eval_batch_size=3,
+                        options={"checksums": checksums})
+    variant = VARIANTS[name]
+    assert data.info.num_classes == variant.num_classes
+    assert data.info.input_shape == (3, 32, 32)
+    assert (data.info.train_size, data.info.test_size) == (len(images["train"]), 4)
+    x, y = map(torch.cat, zip(*data.test.epoch(0)))
+    mean, std = torch.tensor(variant.mean).view(3, 1, 1), torch.tensor(variant.std).view(3, 1, 1)
+    expected = (torch.from_numpy(images["test"]).float() / 255 - mean) / std
+    torch.testing.assert_close(x, expected)
+    assert y.tolist() == labels["test"]
+    assert data.train.channels_last is False
+    assert len(data.train) == -(-len(images["train"]) // 8)
+
+
+def test_cifar_file_lists_match_torchvision():
+    from torchvision import datasets
+
+    for name, variant in VARIANTS.items():
+        cls = getattr(datasets, variant.torchvision_class)
+        assert variant.folder == cls.base_folder
+        assert variant.train_files == tuple(f for f, _ in cls.train_list)
+        assert variant.test_files == tuple(f for f, _ in cls.test_list)
+
+
+def test_corrupt_cifar_is_rejected_before_unpickling(tmp_path, monkeypatch):
+    checksums, _, _ = write_cifar(tmp_path, "cifar10")
+    path = tmp_path / "cifar-10-batches-py" / "data_batch_3"
+    raw = bytearray(path.read_bytes())
+    raw[100] ^= 1
+    path.write_bytes(bytes(raw))
+
+    def unpickle(*args, **kwargs):
+        raise AssertionError("unpickled before the checksums were verified")
+
+    monkeypatch.setattr(pickle, "load", unpickle)
+    monkeypatch.setattr(pickle, "loads", unpickle)
+    with pytest.raises(DatasetError, match="data_batch_3.*corrupt.*download: true"):
+        load_dataset("cifar10", root=tmp_path, options={"checksums": checksums})
+
+
+def test_missing_cifar_names_path_and_download_flag(tmp_path):
+    with pytest.raises(DatasetError) as error:
+        load_dataset("cifar10", root=tmp_path / "nowhere")
+    message = str(error.value)
+    assert str(tmp_path / "nowhere" / "cifar-10-batches-py") in message
+    assert "download: true" in message and "cafw data download cifar10" in message
+
+
+def test_download_uses_torchvisions_verified_archive(tmp_path, monkeypatch):
+    from torchvision.datasets import CIFAR10, utils
+
+    calls, checksums = [], {}  # filled in by the fake download
+
+    def fake_download(url, root, filename=None, md5=None):
+        calls.append((url, root, filename, md5))
+        checksums.update(write_cifar(tmp_path, "cifar10")[0])
+
+    monkeypatch.setattr(utils, "download_and_extract_archive", fake_download)
+    data = load_dataset("cifar10", root=tmp_path, download=True,
+                        options={"checksums": checksums})
+    assert calls == [(CIFAR10.url, str(tmp_path), CIFAR10.filename, CIFAR10.tgz_md5)]
+    assert data.info.train_size == 20
+
+    def offline(*args, **kwargs):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(utils, "download_and_extract_archive", offline)
+    with pytest.raises(DatasetError, match="could not download CIFAR-100.*network"):
+        download("cifar100", tmp_path)
+
+
+def test_bad_names_and_options():
+    assert set(DATASETS) == {"cifar10", "cifar100", "imagenet", "digits", "synthetic"}
+    with pytest.raises(DatasetError, match="cifar10, cifar100, imagenet, digits, synthetic"):
+        load_dataset("mnist")
+    with pytest.raises(DatasetError, match="colour"):
+        load_dataset("digits", options={"colour": True})
+    with pytest.raises(DatasetError, match="image-net.org"):
+        download("imagenet", "data")
+
+
+# ------------------------------------------------------------------ augmentation and loaders
+
+
+def raw_loader(images, augment, **kwargs):
+    """A loader whose output is the augmented raw pixel values (no normalisation)."""
+    c = images.shape[1]
+    return TensorLoader(images, torch.arange(len(images)), mean=[0.0] * c, std=[1.0] * c,
+                        max_value=1, batch_size=kwargs.pop("batch_size", len(images)), seed=0,
+                        shuffle=kwargs.pop("shuffle", False), augment=augment, **kwargs)
+
+
+def test_crop_is_a_window_of_the_zero_padded_image():
+    images = torch.randint(1, 256, (64, 3, 8, 8), dtype=torch.uint8)  # no zeros of their own
+    padded = torch.nn.functional.pad(images, (4, 4, 4, 4)).float()
+    (x, y), = raw_loader(images, Augment(crop_padding=4)).epoch(0)
+    assert x.shape == images.shape
+    offsets = []
+    for crop, i in zip(x, y):
+        matches = [(dy, dx) for dy in range(9) for dx in range(9)
+                   if torch.equal(crop, padded[i, :, dy:dy + 8, dx:dx + 8])]
+        assert len(matches) == 1
+        offsets += matches
+    assert len(set(offsets)) > 10
+    shifted = next(i for i, (dy, _) in enumerate(offsets) if dy < 4)
+    assert (x[shifted, :, : 4 - offsets[shifted][0]] == 0).all()
+
+
+def test_flip_is_an_exact_mirror():
+    images = torch.randint(0, 256, (64, 3, 5, 7), dtype=torch.uint8)
+    (x, y), = raw_loader(images, Augment(flip=True)).epoch(0)
+    flipped = [torch.equal(a, images[i].flip(-1).float()) for a, i in zip(x, y)]
+    kept = [torch.equal(a, images[i].float()) for a, i in zip(x, y)]
+    assert all(f or k for f, k in zip(flipped, kept))
+    assert 10 < sum(flipped) < 54
+
+
+def test_rotation_matches_rot90_and_torchvision():
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms.v2 import functional as TF
+
+    x = torch.randint(1, 256, (2, 3, 8, 8)).float()
+    assert torch.equal(rotate(x, torch.tensor([90.0, -90.0]))[0], torch.rot90(x[0], 1, (-2, -1)))
+    assert torch.equal(rotate(x, torch.tensor([90.0, -90.0]))[1], torch.rot90(x[1], -1, (-2, -1)))
+    for shape in [(3, 32, 32), (1, 7, 9)]:
+        x = torch.randint(1, 256, (1, *shape)).float()
+        for angle in [15.0, -7.3]:
+            expected = TF.rotate(x, angle, interpolation=InterpolationMode.NEAREST)
+            assert torch.equal(rotate(x, torch.tensor([angle])), expected)
+
+
+def test_epochs_are_deterministic_and_resumable():
+    images = torch.randint(0, 256, (37, 3, 16, 16), dtype=torch.uint8)
+    make = lambda: raw_loader(images, Augment(4, True, 15), batch_size=5, shuffle=True)  # noqa: E731
+    loader = make()
+    assert len(loader) == 8 and loader.num_samples == 37
+    full = list(loader.epoch(3))
+    assert [len(y) for _, y in full] == [5] * 7 + [2]
+    assert sorted(torch.cat([y for _, y in full]).tolist()) == list(range(37))
+    tail = list(make().epoch(3, start=5))
+    assert len(tail) == 3
+    for (a, ya), (b, yb) in zip(full[5:], tail):
+        assert torch.equal(a, b) and torch.equal(ya, yb)
+    other = list(loader.epoch(4))
+    assert not torch.equal(torch.cat([y for _, y in full]), torch.cat([y for _, y in other]))
+    assert not torch.equal(full[0][0], other[0][0])
+
+
+def test_channels_last():
+    data = load_dataset("synthetic", batch_size=16)
+    x, _ = next(data.test.epoch(0))
+    data.test.channels_last = True
+    x_cl, _ = next(data.test.epoch(0))
+    assert x_cl.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(x, x_cl)
+
+
+# ------------------------------------------------------------------------------- datasets
+
+
+def test_digits_equal_sklearn_and_split_is_stratified():
+    from sklearn.datasets import load_digits
+
+    images, labels = read_digits()
+    reference = load_digits()
+    assert images.shape == (1797, 1, 8, 8) and images.dtype == torch.uint8
+    assert np.array_equal(images[:, 0].numpy(), reference.images)
+    assert np.array_equal(labels.numpy(), reference.target)
+    train, test = split_digits(labels)
+    assert len(set(train.tolist()) | set(test.tolist())) == len(train) + len(test) == 1797
+    for c in range(10):
+        n, n_train = (labels == c).sum().item(), (labels[train] == c).sum().item()
+        assert abs(n_train - 0.7 * n) <= 1
+    assert torch.equal(split_digits(labels)[0], train)
+    data = load_dataset("digits", seed=5)
+    assert data.info.input_shape == (1, 8, 8) and data.info.train_size == len(train)
+    x, _ = map(torch.cat, zip(*data.train_eval.epoch(0)))
+    assert abs(x.mean().item()) < 1e-4 and abs(x.std().item() - 1) < 1e-3
+
+
+def write_png(path, colour):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (40, 30), colour).save(path)
+
+
+def test_imagenet_folder(tmp_path):
+    for split in ("train", "val"):
+        for c, colour in (("n01", (255, 0, 0)), ("n02", (0, 0, 255))):
+            for i in range(2):
+                write_png(tmp_path / "imagenet" / split / c / f"{i}.png", colour)
+    data = load_dataset("imagenet", root=tmp_path, batch_size=3, eval_batch_size=4, workers=0)
+    assert data.info.num_classes == 2 and data.info.input_shape == (3, 224, 224)
+    assert len(data.train) == 2
+    x, y = next(data.train.epoch(0))
+    assert x.shape == (3, 3, 224, 224) and x.dtype == torch.float32 and y.dtype == torch.int64
+    (x, y), = data.test.epoch(0)
+    assert x.shape == (4, 3, 224, 224) and y.tolist() == [0, 0, 1, 1]
+    assert (x[:2, 0] > x[:2, 2]).all() and (x[2:, 0] < x[2:, 2]).all()  # red, then blue
+    resumed = [y.tolist() for _, y in data.train.epoch(1, start=1)]
+    assert resumed == [y.tolist() for _, y in data.train.epoch(1)][1:]
+
+
+def test_missing_imagenet(tmp_path):
+    with pytest.raises(DatasetError, match="image-net.org") as error:
+        load_dataset("imagenet", root=tmp_path, workers=0)
+    assert str(tmp_path / "imagenet" / "train") in str(error.value)
+
+
+def test_synthetic():
+    options = {"shape": [1, 12, 10], "num_classes": 4, "train_size": 50, "test_size": 20,
+               "augment": "crop_flip"}
+    data = load_dataset("synthetic", batch_size=16, options=options, seed=1)
+    assert data.info.input_shape == (1, 12, 10) and data.info.num_classes == 4
+    assert (data.info.train_size, data.info.test_size, len(data.train)) == (50, 20, 4)
+    x, y = next(data.train.epoch(0))
+    assert x.shape == (16, 1, 12, 10) and y.max() < 4
+    again = load_dataset("synthetic", batch_size=16, options=options, seed=2)
+    assert torch.equal(next(data.test.epoch(0))[0], next(again.test.epoch(0))[0])
+    assert len(torch.cat([y for _, y in data.train_eval.epoch(0)]).unique()) == 4
+    with pytest.raises(DatasetError, match="unknown option.* size"):
+        load_dataset("synthetic", options={"size": 3})
+    with pytest.raises(DatasetError, match="crop_flip"):
+        load_dataset("synthetic", options={"augment": "mixup"})
+
+
+def test_synthetic_labels_are_learnable():
+    data = load_dataset("synthetic", batch_size=256, options={"shape": [3, 8, 8]})
+    x, y = map(torch.cat, zip(*data.train_eval.epoch(0)))
+    model = torch.nn.Linear(192, 10)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    losses = []
+    for _ in range(100):
+        loss = torch.nn.functional.cross_entropy(model(x.flatten(1)), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
