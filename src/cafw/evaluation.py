@@ -1,0 +1,45 @@
+"""Test-set evaluation shared by training and the compression sweeps."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import torch
+from torch import nn
+
+from .data import Loader
+
+
+def autocast(device: torch.device, bf16: bool):
+    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: Loader, *, bf16: bool = False) -> dict[str, float]:
+    """Mean cross-entropy, top-1 and top-5 accuracy (fractions) over the loader's epoch 0,
+    with one host sync at the end."""
+    was_training = model.training
+    model.eval()
+    device = loader.device
+    loss = torch.zeros((), dtype=torch.float64, device=device)
+    top1 = torch.zeros((), dtype=torch.int64, device=device)
+    top5 = torch.zeros((), dtype=torch.int64, device=device)
+    count = 0
+    for x, y in loader.epoch(0):
+        with autocast(device, bf16):
+            logits = model(x)
+        loss += nn.functional.cross_entropy(logits.float(), y, reduction="sum")
+        hits = top_k_hits(logits, y, (1, 5))
+        top1 += hits[0]
+        top5 += hits[1]
+        count += len(y)
+    model.train(was_training)
+    return {"loss": loss.item() / count, "accuracy": top1.item() / count,
+            "top5": top5.item() / count}
+
+
+def top_k_hits(logits: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...]) -> list[torch.Tensor]:
+    """Number of labels among the k highest logits, for each k (capped at the class count)."""
+    top = logits.topk(min(max(ks), logits.shape[1]), dim=1).indices
+    match = top == labels[:, None]
+    return [match[:, :k].sum() for k in ks]
