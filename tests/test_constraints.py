@@ -233,6 +233,8 @@ def test_zero_gradient_gives_zero_vertex(case):
 def test_k_conventions():
     assert resolve_k(0.3, 10) == 3 and resolve_k(0.01, 10) == 1 and resolve_k(1.0, 10) == 10
     assert resolve_k(1, 10) == 1 and resolve_k(10, 10) == 10
+    assert resolve_k(0.05, 100, minimum=10) == 10 and resolve_k(0.05, 1000, minimum=10) == 50
+    assert resolve_k(0.05, 6, minimum=10) == 6  # Miao et al.: min(max(10, 5% n), n)
     assert KSupportNormBall(radius=1, k=0.5).k_for((4, 5)) == 10  # entries
     assert GroupKSupportNormBall(radius=1, k=0.5).k_for((4, 5)) == 2  # filters
     assert SpectralKSupportNormBall(radius=1, k=0.5).k_for((8, 2, 3, 3)) == 4  # min(8, 18)

@@ -33,6 +33,7 @@ def _bench(args) -> int:
     import pandas as pd
 
     pd.set_option("display.width", 200)
+    args.device = args.device or ("cuda" if _has_cuda() else "cpu")
     if args.what == "optimizer":
         from .bench.optimizer import goal_report, run
 
@@ -43,13 +44,52 @@ def _bench(args) -> int:
         print(table[columns].round(4).to_string(index=False))
         print()
         print(goal_report(table).to_string(index=False))
-    else:
+    elif args.what == "train":
         from .bench.training import run
 
         table = run(batch_size=args.batch_size, rounds=args.rounds, device=args.device,
                     out=args.out)
         print(table.round(4).to_string(index=False))
+    elif args.what == "compute":
+        from .bench.compute import run
+
+        table = run(args.config, steps=args.steps, rounds=args.rounds, out=args.out)
+        print(table.round(4).to_string(index=False))
     print(f"\nwrote {args.out}")
+    return 0
+
+
+def _aggregate(args) -> int:
+    from .pipeline.aggregate import aggregate
+
+    tables = aggregate(args.manifest, args.runs, args.compress, args.out)
+    for name, table in tables.items():
+        print(f"{args.out / (name + '.csv')}: {len(table)} rows")
+    return 0
+
+
+def _figure(args) -> int:
+    from .pipeline.figures import draw
+
+    draw(args.kind, args.tables, args.out, study=args.study, setup=args.setup)
+    print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
+    return 0
+
+
+def _lr_theory(args) -> int:
+    from .lr_theory import run
+
+    table = run(dimension=args.dimension, iterations=args.iterations, seeds=args.seeds,
+                noise=args.noise, out=args.out)
+    print(table.groupby("rule")["best_gap"].min().to_string())
+    return 0
+
+
+def _paper(args) -> int:
+    from .pipeline.paper import generate
+
+    for path in generate(args.tables, args.figures, args.out):
+        print(f"wrote {path}")
     return 0
 
 
@@ -86,13 +126,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_compress)
 
     p = commands.add_parser("bench", help="benchmarks that print ratios measured side by side")
-    p.add_argument("what", choices=["optimizer", "train"])
+    p.add_argument("what", choices=["optimizer", "train", "compute"])
     p.add_argument("--out", type=Path, required=True, help="CSV to write")
-    p.add_argument("--device", default="cuda" if _has_cuda() else "cpu")
+    p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     p.add_argument("--model", default="resnet18")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--config", type=Path,
+                   help="compute: YAML mapping method -> run config (one setup)")
+    p.add_argument("--steps", type=int, default=10, help="compute: training steps per round")
     p.set_defaults(handler=_bench)
+
+    p = commands.add_parser("aggregate", help="collect runs and sweeps into tidy tables")
+    p.add_argument("--manifest", type=Path, required=True, help="study x run table")
+    p.add_argument("--runs", type=Path, required=True, help="directory of run directories")
+    p.add_argument("--compress", type=Path, required=True, help="directory of sweep CSVs")
+    p.add_argument("--out", type=Path, required=True, help="directory for the tables")
+    p.set_defaults(handler=_aggregate)
+
+    p = commands.add_parser("figure", help="draw one figure (PDF and PNG) from the tables")
+    p.add_argument("kind", choices=["compression", "lr_ablation", "sensitivity", "dynamics",
+                                    "compute", "lr_theory"])
+    p.add_argument("--tables", type=Path, required=True, help="directory of aggregated tables")
+    p.add_argument("--out", type=Path, required=True, help="the PDF (a PNG is written beside)")
+    p.add_argument("--study")
+    p.add_argument("--setup")
+    p.set_defaults(handler=_figure)
+
+    p = commands.add_parser("lr-theory", help="step-size rules on a problem with known "
+                                              "smoothness and diameter")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--dimension", type=int, default=100)
+    p.add_argument("--iterations", type=int, default=20000)
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--noise", type=float, default=0.1)
+    p.set_defaults(handler=_lr_theory)
+
+    p = commands.add_parser("paper", help="LaTeX tables and numbers for paper/main.tex")
+    p.add_argument("--tables", type=Path, required=True)
+    p.add_argument("--figures", type=Path, nargs="*", default=[])
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(handler=_paper)
 
     p = commands.add_parser("data", help="dataset utilities")
     p.add_argument("action", choices=["download"])

@@ -23,15 +23,16 @@ ZERO_NORM = 1e-10
 Shape = tuple[int, ...]
 
 
-def resolve_k(k: int | float, n: int, *, what: str = "entries") -> int:
+def resolve_k(k: int | float, n: int, *, what: str = "entries", minimum: int = 1) -> int:
     """Turn a k specification into a count in [1, n].
 
-    An ``int`` is a count; a ``float`` in (0, 1] is a fraction of ``n`` (floor, at least 1),
-    as the authors' code does it.  ``n`` is what the set counts (entries, filters or rank).
+    An ``int`` is a count; a ``float`` in (0, 1] is a fraction of ``n`` (floor, at least
+    ``minimum``, at most n), as the authors' code does it; Miao et al. use ``minimum=10``.
+    ``n`` is what the set counts (entries, filters or rank).
     """
     validate_k(k)
     if isinstance(k, float):
-        return max(1, min(math.floor(k * n), n))
+        return min(max(minimum, math.floor(k * n)), n)
     if k > n:
         raise ValueError(f"k={k} is larger than the {n} {what} of this tensor; "
                          f"use a count in [1, {n}] or a fraction in (0, 1]")
@@ -162,8 +163,11 @@ class Constraint:
     has_k: ClassVar[bool] = False
 
     def __init__(self, *, radius: float, k: int | float | None = None,
-                 shape: Sequence[int] | None = None) -> None:
+                 shape: Sequence[int] | None = None, k_min: int = 1) -> None:
         self.radius = validate_radius(radius)
+        if isinstance(k_min, bool) or not isinstance(k_min, int) or k_min < 1:
+            raise ValueError(f"k_min must be an int >= 1, got {k_min!r}")
+        self.k_min = k_min
         if self.has_k:
             if k is None:
                 raise ValueError(f"{type(self).__name__} needs k= (an int count or a float "
@@ -211,7 +215,7 @@ class Constraint:
         shape = tuple(shape)
         if not self.has_k:
             return 1
-        return resolve_k(self.k, self.count(shape), what=self.k_counts)
+        return resolve_k(self.k, self.count(shape), what=self.k_counts, minimum=self.k_min)
 
     @property
     def diameter(self) -> float:

@@ -41,7 +41,8 @@ SPECTRAL = ("spectral_k_support", "spectral_k_sparse", "nuclear")
 def param_groups(model: nn.Module, family: str, k: int | float | None = None,
                  value: float = 10.0, mode: str = "initialization", global_: bool = False, *,
                  init_samples: int = 100, init_norms_by_shape: bool = False,
-                 lmo_method: str = "subspace", lmo_iterations: int = 1) -> list[dict]:
+                 lmo_method: str = "subspace", lmo_iterations: int = 1,
+                 k_min: int = 1) -> list[dict]:
     """SFW param groups ``{"params": [...], "constraint": set, "name": ...}`` for ``model``.
 
     Per layer (default), every trainable tensor is its own group.  With ``global_=True`` the
@@ -50,6 +51,7 @@ def param_groups(model: nn.Module, family: str, k: int | float | None = None,
 
     ``init_norms_by_shape=True`` reproduces the authors' estimate keyed by tensor shape
     (BatchNorm weight and bias collide), for bit-parity only; the default is per module.
+    ``k_min`` floors a fractional k (Miao et al.'s K = max(10, 5%) is k=0.05, k_min=10).
     """
     if family not in FAMILIES:
         raise ValueError(f"unknown constraint family {family!r}; allowed: {sorted(FAMILIES)}")
@@ -90,7 +92,7 @@ def param_groups(model: nn.Module, family: str, k: int | float | None = None,
         if cls.has_k:
             if k is None:
                 raise ValueError(f"family {fam!r} needs k (an int count or a float fraction)")
-            kwargs["k"] = k
+            kwargs.update(k=k, k_min=k_min)
         if fam in SPECTRAL:
             kwargs.update(method=lmo_method, iterations=lmo_iterations)
         if mode == "radius":

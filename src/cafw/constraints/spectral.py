@@ -50,13 +50,13 @@ class _SpectralSet(Constraint):
 
     def __init__(self, *, radius: float, k: int | float | None = None,
                  shape: Sequence[int] | None = None, method: str = "subspace",
-                 iterations: int = 1) -> None:
+                 iterations: int = 1, k_min: int = 1) -> None:
         if method not in METHODS:
             raise ValueError(f"unknown spectral LMO method {method!r}; allowed: {METHODS}")
         if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
             raise ValueError(f"iterations must be an int >= 1, got {iterations!r}")
         self.method, self.iterations = method, iterations
-        super().__init__(radius=radius, k=k, shape=shape)
+        super().__init__(radius=radius, k=k, shape=shape, k_min=k_min)
 
     def check_shape(self, shape: Shape) -> None:
         if len(shape) < 2:

@@ -38,6 +38,7 @@ class ConfigError(ValueError):
 class ConstraintConfig:
     family: Literal[tuple(FAMILIES)]  # type: ignore[valid-type]
     k: int | float | None = None  # int count or float fraction in (0, 1]
+    k_min: int = 1  # floor for a fractional k (Miao et al.: 10)
     value: float = 10.0
     mode: Literal[MODES] = "initialization"  # type: ignore[valid-type]
     global_: bool = False  # spelled "global" in YAML

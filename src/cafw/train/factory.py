@@ -30,7 +30,8 @@ def build_optimizer(config: SFWConfig | SGDConfig | ProxSGDConfig,
             groups = param_groups(model, c.family, k=c.k, value=c.value, mode=c.mode,
                                   global_=c.global_, init_samples=c.init_samples,
                                   init_norms_by_shape=c.init_norms_by_shape,
-                                  lmo_method=c.lmo_method, lmo_iterations=c.lmo_iterations)
+                                  lmo_method=c.lmo_method, lmo_iterations=c.lmo_iterations,
+                                  k_min=c.k_min)
         except ValueError as err:
             raise ConfigError(f"'optimizer.constraint': {err}") from None
         return SFW(groups, lr=config.lr, momentum=config.momentum, dampening=config.dampening,

@@ -1,0 +1,36 @@
+# Reproduces "Compression-aware Training of Neural Networks using Frank-Wolfe" (Zimmer,
+# Spiegel, Pokutta): train every run of the grid once, sweep compression ratios on it without
+# retraining, aggregate tidy tables, draw the figures and build the report and paper/main.pdf.
+#
+#   snakemake --cores 2                                   # default: digits on a CPU
+#   snakemake --configfile config/paper.yaml --workflow-profile profiles/slurm   # the paper
+#   snakemake figures/filter-pruning__digits-cnn.pdf      # one figure
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/compress.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/paper.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        TABLES,
+        figure_targets(),
+        "paper/main.pdf",

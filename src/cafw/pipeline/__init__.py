@@ -1,0 +1,1 @@
+"""The Snakemake pipeline's library side: grid expansion, aggregation, figures, paper."""

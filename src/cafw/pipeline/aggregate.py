@@ -1,0 +1,88 @@
+"""Collect run directories and sweep CSVs into tidy tables (results/tables/):
+
+    training.csv             one row per run: its metrics.json (tags included)
+    training_summary.csv     mean and std over seeds per (setup, method, variant, schedule)
+    compression.csv          one row per (study, run, kind, ratio)
+    compression_summary.csv  mean and std over seeds per (study, ..., ratio)
+    history.csv              one row per (run, epoch): lr, SFW step size, Frank-Wolfe gap, ...
+
+Inputs are found through the manifest (one row per study x run, written from the config), so
+this stage reads only the files the previous stages wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ..io import write_csv
+
+# what identifies a curve (everything but the seed) and a point on it
+RUN_KEYS = ["setup", "dataset", "model", "method", "label", "schedule", "variant"]
+SFW_KEYS = ["family", "rescale", "k", "value"]
+METRICS = ["test_accuracy", "test_top5", "test_loss", "train_loss", "seconds_per_epoch",
+           "wall_time_s", "images_per_second"]
+COMPRESSION_METRICS = ["test_accuracy", "test_top5", "test_loss", "dense_test_accuracy",
+                       "params_ratio", "flops_ratio", "test_accuracy_bn_recalibrated"]
+
+
+def aggregate(manifest: Path, runs: Path, compress: Path, out: Path) -> dict[str, pd.DataFrame]:
+    studies = pd.read_csv(manifest, keep_default_na=False, na_values=[""])
+    keys = [k for k in RUN_KEYS + SFW_KEYS if k in studies.columns]
+    run_ids = studies["run"].drop_duplicates()
+
+    training = pd.DataFrame([{"run": run, **_read_json(runs / run / "metrics.json")}
+                             for run in run_ids])
+    training = _with_tags(training, studies, keys)
+    history = pd.concat([pd.read_csv(runs / run / "history.csv").assign(run=run)
+                         for run in run_ids], ignore_index=True)
+    history = history.merge(studies.drop_duplicates("run")[["run", *keys, "seed"]], on="run")
+
+    sweeps = []
+    for (run, kind), rows in studies.groupby(["run", "kind"], sort=False):
+        sweep = pd.read_csv(compress / run / f"{kind}.csv")
+        sweep = sweep[["ratio", *[c for c in sweep.columns if c in COMPRESSION_METRICS
+                                  or c in ("params", "macs", "flops", "eval_seconds")]]]
+        for study in rows["study"]:
+            sweeps.append(sweep.assign(study=study, kind=kind, run=run))
+    compression = pd.concat(sweeps, ignore_index=True)
+    compression = compression.merge(studies.drop_duplicates("run")[["run", *keys, "seed"]],
+                                    on="run")
+    front = ["study", "kind", *keys, "seed", "run", "ratio"]
+    compression = compression[front + [c for c in compression.columns if c not in front]]
+
+    tables = {
+        "training": training,
+        "training_summary": summarize(training, keys, METRICS),
+        "compression": compression,
+        "compression_summary": summarize(compression, ["study", "kind", *keys, "ratio"],
+                                         COMPRESSION_METRICS),
+        "history": history,
+    }
+    for name, table in tables.items():
+        write_csv(table, out / f"{name}.csv")
+    return tables
+
+
+def summarize(table: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFrame:
+    """Mean, standard deviation and count over seeds of every metric present."""
+    present = [m for m in metrics if m in table.columns and table[m].notna().any()]
+    grouped = table.groupby(by, dropna=False, sort=False)[present]
+    summary = grouped.agg(["mean", "std"])
+    summary.columns = [f"{m}_{stat}" for m, stat in summary.columns]
+    summary["seeds"] = grouped.size()
+    return summary.reset_index()
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def _with_tags(training: pd.DataFrame, studies: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Identify runs by the manifest's columns (the runs' own tags can differ in type)."""
+    tags = studies.drop_duplicates("run")[["run", *keys, "seed"]]
+    training = training.drop(columns=[c for c in [*keys, "seed"] if c in training.columns])
+    merged = tags.merge(training, on="run")
+    return merged

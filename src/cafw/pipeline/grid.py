@@ -1,0 +1,122 @@
+"""Expand the pipeline config into training runs and compression jobs.
+
+A study is the product  setups x methods x schedules x variants x seeds  plus the compression
+kind it evaluates.  Variants (``vary``: a product; ``variants``: a list) override SFW
+hyperparameters, e.g. the rescaling mode or the constraint's k.  A run is identified by what it trains, not by the study that asked for it,
+so a run shared by several studies (plain SGD is in three) is trained once and compressed once
+per kind.  Overrides equal to the method's own value are dropped, so a variant that repeats the
+base method is the base run.
+
+This module deliberately imports no torch: Snakemake evaluates it on every invocation.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass, field
+
+KINDS = ("filter", "lowrank", "unstructured")
+SFW_KEYS = ("lr", "momentum", "dampening", "rescale", "make_feasible", "constraint.family",
+            "constraint.k", "constraint.value", "constraint.mode", "constraint.lmo_method",
+            "constraint.lmo_iterations")
+
+
+class GridError(ValueError):
+    """An inconsistent pipeline config; the message names the study and the key."""
+
+
+@dataclass
+class Grid:
+    runs: dict[str, dict] = field(default_factory=dict)  # run id -> `cafw train` config
+    kinds: dict[str, list[str]] = field(default_factory=dict)  # run id -> kinds to compress
+    manifest: list[dict] = field(default_factory=list)  # one row per (study, run)
+
+    def compress_jobs(self) -> list[tuple[str, str]]:
+        return [(run, kind) for run, kinds in self.kinds.items() for kind in kinds]
+
+
+def expand(config: dict) -> Grid:
+    grid = Grid()
+    for study, spec in config["studies"].items():
+        kind = spec["kind"]
+        if kind not in KINDS:
+            raise GridError(f"study {study!r}: kind {kind!r} is not one of {', '.join(KINDS)}")
+        setups = _names(config, "setups", spec.get("setups", "all"), study)
+        methods = _names(config, "methods", spec["methods"], study)
+        schedules = _names(config, "schedules", spec.get("schedules", [config["schedule"]]), study)
+        for setup, method, schedule, seed in itertools.product(
+                setups, methods, schedules, config["seeds"]):
+            for overrides in _variants(config["methods"][method], spec, study):
+                run, run_config = _run(config, setup, method, schedule, seed, overrides)
+                if grid.runs.setdefault(run, run_config) != run_config:
+                    raise GridError(f"run {run} is defined twice with different settings")
+                if kind not in grid.kinds.setdefault(run, []):
+                    grid.kinds[run].append(kind)
+                grid.manifest.append({"study": study, "kind": kind, "run": run,
+                                      **run_config["tags"]})
+    return grid
+
+
+def _names(config: dict, section: str, chosen, study: str) -> list[str]:
+    defined = list(config[section])
+    if chosen == "all":
+        return defined
+    unknown = [name for name in chosen if name not in config[section]]
+    if unknown:
+        raise GridError(f"study {study!r} names unknown {section[:-1]} {unknown[0]!r}; "
+                        f"defined in '{section}': {', '.join(defined)}")
+    return list(chosen)
+
+
+def _variants(method: dict, spec: dict, study: str) -> list[dict]:
+    """The overrides of each variant: the product of ``vary`` (key -> values) and/or the
+    explicit list ``variants``.  Methods other than SFW are not varied."""
+    vary, listed = spec.get("vary", {}), spec.get("variants", [])
+    if method["optimizer"]["name"] != "sfw" or not (vary or listed):
+        return [{}]
+    product = [dict(zip(vary, values)) for values in itertools.product(*vary.values())]
+    variants = [{**p, **v} for p in product for v in (listed or [{}])]
+    for key in {k for v in variants for k in v}:
+        if key not in SFW_KEYS:
+            raise GridError(f"study {study!r}: cannot vary {key!r}; allowed: {', '.join(SFW_KEYS)}")
+        if _get(method["optimizer"], key) is None:
+            # explicit base values make "variant == base" detectable, so such runs are shared
+            raise GridError(f"study {study!r} varies {key!r}, but method {method['label']!r} "
+                            f"does not set it; give its optimizer an explicit {key}")
+    return variants
+
+
+def _run(config: dict, setup: str, method: str, schedule: str, seed: int,
+         overrides: dict) -> tuple[str, dict]:
+    optimizer = copy.deepcopy(config["methods"][method]["optimizer"])
+    changed = {k: v for k, v in overrides.items() if _get(optimizer, k) != v}
+    for key, value in changed.items():
+        _set(optimizer, key, value)
+    variant = ",".join(f"{k.split('.')[-1]}={v}" for k, v in changed.items())
+    run = f"{setup}__{method}{'+' + variant.replace(',', '+') if variant else ''}__{schedule}__s{seed}"
+    setup_spec = {k: v for k, v in config["setups"][setup].items() if k not in ("label", "resources")}
+    tags = {"setup": setup, "dataset": setup_spec["dataset"], "model": setup_spec["model"],
+            "method": method, "label": config["methods"][method]["label"],
+            "schedule": schedule, "variant": variant, "seed": seed}
+    if optimizer["name"] == "sfw":
+        tags.update(family=optimizer["constraint"]["family"],
+                    rescale=optimizer.get("rescale", "gradient"),
+                    k=optimizer["constraint"].get("k"), value=optimizer["constraint"].get("value"))
+    run_config = {**copy.deepcopy(config.get("defaults", {})), **setup_spec, "seed": seed,
+                  "optimizer": optimizer, "schedule": copy.deepcopy(config["schedules"][schedule]),
+                  "tags": tags}
+    return run, run_config
+
+
+def _get(tree: dict, dotted: str):
+    for part in dotted.split("."):
+        tree = tree.get(part) if isinstance(tree, dict) else None
+    return tree
+
+
+def _set(tree: dict, dotted: str, value) -> None:
+    *parents, last = dotted.split(".")
+    for part in parents:
+        tree = tree.setdefault(part, {})
+    tree[last] = value

@@ -1,0 +1,54 @@
+# The grid (runs, compression jobs, study membership) comes from the config through the
+# library, which imports no torch, so planning stays fast.
+from cafw.pipeline.grid import expand as expand_grid
+
+GRID = expand_grid(config)
+SETUPS = list(config["setups"])
+RUN = "results/runs/{run}"
+TABLES = expand(
+    "results/tables/{name}.csv",
+    name=[
+        "manifest",
+        "training",
+        "training_summary",
+        "compression",
+        "compression_summary",
+        "history",
+        "compute",
+        "lr_theory",
+    ],
+)
+
+
+wildcard_constraints:
+    run="[^/]+",
+    kind="filter|lowrank|unstructured",
+    setup="|".join(SETUPS),
+    study="|".join(config["studies"]),
+
+
+def setup_of(run):
+    return GRID.runs[run]["tags"]["setup"]
+
+
+def resource(rule_name, key, setup=None):
+    """A rule's cluster resource from the config; a setup may override train's."""
+    value = config["resources"][rule_name][key]
+    if setup is not None:
+        value = config["setups"][setup].get("resources", {}).get(key, value)
+    return value
+
+
+def study_setups(spec):
+    return SETUPS if spec.get("setups", "all") == "all" else spec["setups"]
+
+
+def figure_targets():
+    """One figure per study x setup, plus the cross-cutting ones."""
+    figures = []
+    for study, spec in config["studies"].items():
+        for setup in study_setups(spec):
+            figures.append(f"figures/{study}__{setup}.pdf")
+            if spec.get("figure") == "lr_ablation":
+                figures.append(f"figures/dynamics__{setup}.pdf")
+    return figures + ["figures/compute.pdf", "figures/lr-theory.pdf"]

@@ -1,0 +1,36 @@
+rule run_config:
+    output:
+        RUN + "/run.yaml",
+    params:
+        config=lambda w: GRID.runs[w.run],
+    log:
+        "results/logs/run_config/{run}.log",
+    localrule: True
+    run:
+        from cafw.io import write_yaml
+
+        write_yaml(output[0], params.config)
+
+
+# The resume checkpoint (RUN/checkpoint.pt) is deliberately not an output: Snakemake removes
+# the outputs of a failed or preempted job, and the checkpoint must survive to be resumed.
+rule train:
+    input:
+        RUN + "/run.yaml",
+    output:
+        metrics=RUN + "/metrics.json",
+        weights=RUN + "/model.pt",
+        history=RUN + "/history.csv",
+    params:
+        out=RUN,
+    log:
+        "results/logs/train/{run}.log",
+    benchmark:
+        "results/benchmarks/train/{run}.tsv"
+    threads: lambda w: resource("train", "threads", setup_of(w.run))
+    resources:
+        gpu=lambda w: resource("train", "gpu", setup_of(w.run)),
+        runtime=lambda w: resource("train", "runtime", setup_of(w.run)),
+        mem_mb=lambda w: resource("train", "mem_mb", setup_of(w.run)),
+    shell:
+        "cafw train --config {input} --out {params.out} --resume > {log} 2>&1"
