@@ -77,11 +77,13 @@ def _figure(args) -> int:
 
 
 def _lr_theory(args) -> int:
-    from .lr_theory import run
+    from .lr_theory import run, slopes
 
     table = run(dimension=args.dimension, iterations=args.iterations, seeds=args.seeds,
                 noise=args.noise, out=args.out)
-    print(table.groupby("rule")["best_gap"].min().to_string())
+    print("log-log slope of the best Frank-Wolfe gap against the horizon T "
+          "(O(1/sqrt(T)) is -0.5):")
+    print(slopes(table).round(3).to_string())
     return 0
 
 

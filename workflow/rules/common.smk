@@ -1,6 +1,8 @@
 # The grid (runs, compression jobs, study membership) comes from the config through the
 # library, which imports no torch, so planning stays fast.
-from cafw.pipeline.grid import expand as expand_grid
+import os
+
+from cafw.pipeline.grid import compute_spec, expand as expand_grid
 
 GRID = expand_grid(config)
 SETUPS = list(config["setups"])
@@ -52,3 +54,11 @@ def figure_targets():
             if spec.get("figure") == "lr_ablation":
                 figures.append(f"figures/dynamics__{setup}.pdf")
     return figures + ["figures/compute.pdf", "figures/lr-theory.pdf"]
+
+
+def figure_kind(study):
+    return config["studies"][study].get("figure", "compression")
+
+
+def ablation_study():
+    return next(s for s, spec in config["studies"].items() if spec.get("figure") == "lr_ablation")

@@ -1,11 +1,11 @@
 rule compress:
     input:
-        metrics=RUN + "/metrics.json",
-        weights=RUN + "/model.pt",
+        metrics=f"{RUN}/metrics.json",
+        weights=f"{RUN}/model.pt",
     output:
         "results/compress/{run}/{kind}.csv",
     params:
-        run=RUN,
+        run=lambda w, input: os.path.dirname(input.metrics),
         ratios=lambda w: config["ratios"][w.kind],
     log:
         "results/logs/compress/{run}/{kind}.log",
@@ -16,6 +16,8 @@ rule compress:
         gpu=lambda w: resource("compress", "gpu"),
         runtime=lambda w: resource("compress", "runtime"),
         mem_mb=lambda w: resource("compress", "mem_mb"),
+    conda:
+        "../../envs/cafw.yaml"
     shell:
         "cafw compress --run {params.run} --kind {wildcards.kind} "
         "--ratios {params.ratios} --out {output} > {log} 2>&1"

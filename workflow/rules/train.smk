@@ -1,6 +1,6 @@
 rule run_config:
     output:
-        RUN + "/run.yaml",
+        f"{RUN}/run.yaml",
     params:
         config=lambda w: GRID.runs[w.run],
     log:
@@ -16,13 +16,13 @@ rule run_config:
 # the outputs of a failed or preempted job, and the checkpoint must survive to be resumed.
 rule train:
     input:
-        RUN + "/run.yaml",
+        f"{RUN}/run.yaml",
     output:
-        metrics=RUN + "/metrics.json",
-        weights=RUN + "/model.pt",
-        history=RUN + "/history.csv",
+        metrics=f"{RUN}/metrics.json",
+        weights=f"{RUN}/model.pt",
+        history=f"{RUN}/history.csv",
     params:
-        out=RUN,
+        out=lambda w, output: os.path.dirname(output.metrics),
     log:
         "results/logs/train/{run}.log",
     benchmark:
@@ -32,5 +32,7 @@ rule train:
         gpu=lambda w: resource("train", "gpu", setup_of(w.run)),
         runtime=lambda w: resource("train", "runtime", setup_of(w.run)),
         mem_mb=lambda w: resource("train", "mem_mb", setup_of(w.run)),
+    conda:
+        "../../envs/cafw.yaml"
     shell:
         "cafw train --config {input} --out {params.out} --resume > {log} 2>&1"

@@ -120,3 +120,16 @@ def _set(tree: dict, dotted: str, value) -> None:
     for part in parents:
         tree = tree.setdefault(part, {})
     tree[last] = value
+
+
+def compute_spec(config: dict, setup: str) -> dict:
+    """The run configs whose training steps the compute comparison times on ``setup``."""
+    methods = config["compute"]["methods"]
+    unknown = [m for m in methods if m not in config["methods"]]
+    if unknown:
+        raise GridError(f"compute names unknown method {unknown[0]!r}; defined in 'methods': "
+                        f"{', '.join(config['methods'])}")
+    return {"setup": setup, "methods": {
+        m: {"label": config["methods"][m]["label"],
+            "run": _run(config, setup, m, config["schedule"], config["seeds"][0], {})[1]}
+        for m in methods}}

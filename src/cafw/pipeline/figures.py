@@ -1,0 +1,261 @@
+"""Figures from the aggregated tables (results/tables/*.csv), one function per kind.
+
+Every kind returns a matplotlib ``Figure``; ``draw`` styles it, then writes the PDF and a PNG
+beside it, each atomically and byte-stable across reruns.  Figures are built as ``Figure``
+objects rather than through pyplot, so no interactive backend is ever involved (PNG is
+rendered by Agg).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatter, MaxNLocator
+
+from ..io import atomic_open
+
+X_LABELS = {
+    "filter": "fraction of filters pruned per layer",
+    "lowrank": "fraction of singular values removed per layer",
+    "unstructured": "fraction of weights pruned (global magnitude)",
+}
+SCHEDULES = ["constant", "multistep", "linear", "cosine"]
+RESCALES = ["gradient", "fast_gradient", "diameter", "none"]
+RULES = ["constant", "gradient", "diameter"]
+PANEL = (4.2, 3.2)  # inches per panel
+PNG_DPI = 150
+
+
+def draw(kind: str, tables_dir: Path, out: Path, study: str | None = None,
+         setup: str | None = None) -> None:
+    """Draw figure ``kind`` from the tables in ``tables_dir`` into ``out`` (PDF) and its PNG."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown figure kind {kind!r}; kinds: {', '.join(KINDS)}")
+    per_study, figure = KINDS[kind]
+    if per_study and (study is None or setup is None):
+        raise ValueError(f"figure {kind!r} needs a study and a setup (--study, --setup)")
+    out = Path(out)
+    with matplotlib.rc_context():
+        sns.set_theme(context="paper", style="whitegrid")
+        fig = figure(Path(tables_dir), study, setup) if per_study else figure(Path(tables_dir))
+        with atomic_open(out, "wb") as handle:
+            fig.savefig(handle, format="pdf", metadata={"CreationDate": None})
+        with atomic_open(out.with_suffix(".png"), "wb") as handle:
+            fig.savefig(handle, format="png", dpi=PNG_DPI, metadata={"Software": None})
+
+
+# -- one function per kind --------------------------------------------------------------------
+
+def compression(tables: Path, study: str, setup: str) -> Figure:
+    """Test accuracy against compression ratio, one line per method, ±1 sd over seeds."""
+    rows = _select(_read(tables, "compression.csv"), "compression.csv", study, setup)
+    fig, (ax,) = _panels(1)
+    sns.lineplot(rows, x="ratio", y="test_accuracy", hue="label", errorbar="sd", marker="o",
+                 ax=ax)
+    _accuracy_axes(ax, rows)
+    _legend_outside(ax, "method")
+    fig.suptitle(_title(study, rows))
+    return fig
+
+
+def lr_ablation(tables: Path, study: str, setup: str) -> Figure:
+    """One panel per schedule: accuracy under compression per rescaling mode (and SGD)."""
+    rows = _select(_read(tables, "compression.csv"), "compression.csv", study, setup)
+    rows = rows.assign(rescaling=rows["rescale"].fillna(rows["label"]))
+    schedules = _order(rows["schedule"], SCHEDULES)
+    modes = _order(rows["rescaling"], RESCALES)
+    fig, axes = _panels(len(schedules), sharey=True)
+    for ax, schedule in zip(axes, schedules):
+        sns.lineplot(rows[rows["schedule"] == schedule], x="ratio", y="test_accuracy",
+                     hue="rescaling", hue_order=modes, errorbar="sd", marker="o", ax=ax,
+                     legend=ax is axes[-1])
+        _accuracy_axes(ax, rows)
+        ax.set_title(f"{schedule} schedule")
+    _legend_outside(axes[-1], "rescaling")
+    fig.suptitle(_title(f"{study}: learning-rate rescaling", rows))
+    return fig
+
+
+def dynamics(tables: Path, study: str, setup: str) -> Figure:
+    """SFW's effective step size and Frank-Wolfe gap per epoch, mean over seeds."""
+    runs = _select(_read(tables, "manifest.csv"), "manifest.csv", study, setup)["run"]
+    history = _read(tables, "history.csv")
+    rows = history[history["run"].isin(runs)].dropna(subset=["step_size", "fw_gap"])
+    if rows.empty:
+        raise ValueError(f"history.csv has no SFW epochs (step size and Frank-Wolfe gap) for "
+                         f"the {runs.nunique()} runs of study {study!r} and setup {setup!r}")
+    modes = _order(rows["rescale"], RESCALES)
+    schedules = _order(rows["schedule"], SCHEDULES)
+    fig, axes = _panels(2)
+    for ax, column, label in zip(axes, ["step_size", "fw_gap"],
+                                 ["effective step size $\\eta$", "Frank-Wolfe gap"]):
+        sns.lineplot(rows, x="epoch", y=column, hue="rescale", hue_order=modes, style="schedule",
+                     style_order=schedules, errorbar=None, ax=ax, legend=ax is axes[-1])
+        ax.set(xlabel="epoch", ylabel=label, title=label)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _log(ax)
+    _legend_outside(axes[-1])
+    fig.suptitle(_title(f"{study}: SFW dynamics", rows))
+    return fig
+
+
+def sensitivity(tables: Path, study: str, setup: str) -> Figure:
+    """Heatmaps over (k, value): dense accuracy and accuracy at the ratio closest to 0.5."""
+    rows = _select(_read(tables, "compression.csv"), "compression.csv", study, setup)
+    ratio = min(rows["ratio"].unique(), key=lambda r: abs(r - 0.5))
+    compressed = f"{_kind(rows)} compression, ratio {ratio:g} (closest to 0.5)"
+    grids = {"dense (uncompressed)": _grid(rows.drop_duplicates("run"), "dense_test_accuracy"),
+             compressed: _grid(rows[rows["ratio"] == ratio], "test_accuracy")}
+    low = min(g.min().min() for g in grids.values())
+    high = max(g.max().max() for g in grids.values())
+    fig, axes = _panels(2)
+    for ax, (name, grid) in zip(axes, grids.items()):
+        sns.heatmap(grid, annot=True, fmt=".2f", vmin=low, vmax=high, cmap="viridis",
+                    cbar_kws={"label": "test accuracy"}, ax=ax)
+        ax.set(title=name, xlabel="constraint value", ylabel="k")
+    fig.suptitle(_title(f"{study}: test accuracy over k and constraint value", rows))
+    return fig
+
+
+def compute(tables: Path) -> Figure:
+    """Milliseconds per training step per method and setup, with the ratio to SGD."""
+    rows = _read(tables, "compute.csv")
+    methods = _order(rows["label"], [])
+    setups = _order(rows["setup"], [])
+    fig, (ax,) = _panels(1, width=max(1.0, len(methods) * len(setups) / 4))
+    sns.barplot(rows, x="label", y="step_ms", hue="setup", order=methods, hue_order=setups,
+                errorbar=None, ax=ax)
+    _log(ax)
+    for container, setup in zip(ax.containers, setups):
+        ratios = rows[rows["setup"] == setup].set_index("label")["ratio_to_sgd"]
+        ax.bar_label(container, labels=[f"x{ratios[m]:.1f}" for m in methods if m in ratios],
+                     padding=2, fontsize="small")
+    ax.margins(y=0.15)
+    ax.set_xticks(ax.get_xticks(), ax.get_xticklabels(), rotation=20, ha="right")
+    ax.set(xlabel="", ylabel="time per training step (ms)")
+    _legend_outside(ax, "setup")
+    fig.suptitle(f"time per training step on {', '.join(_order(rows['device'], []))} "
+                 f"(label: ratio to SGD)")
+    return fig
+
+
+def lr_theory(tables: Path) -> Figure:
+    """Best Frank-Wolfe gap against horizon per step-size rule; the rules' step sizes."""
+    table = _read(tables, "lr_theory.csv")
+    gaps, steps = table.dropna(subset=["horizon"]), table.dropna(subset=["iteration"])
+    if gaps.empty or steps.empty:
+        raise ValueError(f"lr_theory.csv needs rows with horizon ({len(gaps)} found) and rows "
+                         f"with iteration ({len(steps)} found)")
+    rules = _order(table["rule"], RULES)
+    fig, (left, right) = _panels(2)
+    sns.lineplot(gaps, x="horizon", y="best_gap", hue="rule", hue_order=rules, errorbar="sd",
+                 marker="o", ax=left)
+    bound = gaps.groupby("horizon")["bound"].mean()
+    left.plot(bound.index, bound.to_numpy(), "k--", label="classical bound")
+    # the slope -1/2 reference starts at the first point of the first rule (constant if present)
+    anchor = gaps[gaps["rule"] == rules[0]].groupby("horizon")["best_gap"].mean()
+    horizons = np.asarray(bound.index, dtype=float)
+    left.plot(horizons, anchor.iloc[0] * np.sqrt(anchor.index[0] / horizons), "k:",
+              label="O(1/sqrt(T))")
+    left.set(xlabel="horizon T (iterations)", ylabel="best Frank-Wolfe gap within T",
+             title="convergence")
+    fig.legend(*left.get_legend_handles_labels(), loc="outside right upper", frameon=False,
+               title="step-size rule")
+    left.get_legend().remove()
+    sns.lineplot(steps, x="iteration", y="step_size", hue="rule", hue_order=rules,
+                 errorbar=None, ax=right, legend=False)
+    right.set(xlabel="iteration t", ylabel="effective step size $\\eta_t$", title="step sizes")
+    _log(left, "xy")
+    _log(right, "xy")
+    fig.suptitle(f"step-size rules on a smooth problem ({gaps['seed'].nunique()} seeds)")
+    return fig
+
+
+KINDS = {  # kind -> (needs study and setup, figure function)
+    "compression": (True, compression),
+    "lr_ablation": (True, lr_ablation),
+    "dynamics": (True, dynamics),
+    "sensitivity": (True, sensitivity),
+    "compute": (False, compute),
+    "lr_theory": (False, lr_theory),
+}
+
+
+# -- shared helpers ---------------------------------------------------------------------------
+
+def _read(tables: Path, name: str) -> pd.DataFrame:
+    frame = pd.read_csv(tables / name)
+    if frame.empty:
+        raise ValueError(f"{tables / name} has no rows")
+    return frame
+
+
+def _select(frame: pd.DataFrame, name: str, study: str, setup: str) -> pd.DataFrame:
+    """The rows of one study and setup, or a ValueError saying what is there instead."""
+    studies = _order(frame["study"], [])
+    if study not in studies:
+        raise ValueError(f"{name} has no study {study!r}; studies: {', '.join(studies)}")
+    of_study = frame[frame["study"] == study]
+    rows = of_study[of_study["setup"] == setup]
+    if rows.empty:
+        raise ValueError(f"{name} has no rows for study {study!r} and setup {setup!r}; "
+                         f"setups of that study: {', '.join(_order(of_study['setup'], []))}")
+    return rows
+
+
+def _order(values: pd.Series, preferred: list[str]) -> list:
+    """The distinct values, those in ``preferred`` first in its order, then by appearance."""
+    present = list(dict.fromkeys(values.dropna()))
+    return [v for v in preferred if v in present] + [v for v in present if v not in preferred]
+
+
+def _panels(n: int, sharey: bool = False, width: float = 1.0) -> tuple[Figure, list]:
+    fig = Figure(figsize=(PANEL[0] * n * width, PANEL[1]), layout="constrained")
+    return fig, list(fig.subplots(1, n, sharey=sharey, squeeze=False)[0])
+
+
+def _kind(rows: pd.DataFrame) -> str:
+    return "/".join(_order(rows["kind"], []))
+
+
+def _title(head: str, rows: pd.DataFrame) -> str:
+    where = ", ".join(f"{d} / {m}" for d, m in
+                      rows[["dataset", "model"]].drop_duplicates().itertuples(index=False))
+    seeds = rows["seed"].nunique()
+    return f"{head} — {where} ({seeds} seed{'s' if seeds != 1 else ''})"
+
+
+def _accuracy_axes(ax, rows: pd.DataFrame) -> None:
+    ax.set(xlabel=X_LABELS.get(_kind(rows), "compression ratio"), ylabel="test accuracy",
+           ylim=(0, 1.02))
+
+
+def _log(ax, which: str = "y") -> None:
+    """Log scale on the axes ``which`` ("x", "y", "xy") with plainly written ticks."""
+    for name in which:
+        getattr(ax, f"set_{name}scale")("log")
+        axis = getattr(ax, f"{name}axis")
+        axis.set_major_formatter(_PlainLogFormatter())
+        axis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False))
+
+
+class _PlainLogFormatter(LogFormatter):
+    """Labels the ticks LogFormatter would label, as plain numbers (0.03, 20, 1e-05)."""
+
+    def _num_to_string(self, x, vmin, vmax):
+        return f"{x:g}"
+
+
+def _legend_outside(ax, title: str | None = None) -> None:
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1), frameon=False, title=title)
+
+
+def _grid(rows: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Mean of ``column`` over seeds, rows k and columns value, labelled compactly."""
+    grid = rows.pivot_table(index="k", columns="value", values=column, aggfunc="mean")
+    return grid.rename(index="{:g}".format, columns="{:g}".format)

@@ -1,0 +1,116 @@
+rule manifest:
+    output:
+        "results/tables/manifest.csv",
+    params:
+        rows=GRID.manifest,
+    log:
+        "results/logs/manifest.log",
+    localrule: True
+    run:
+        import pandas as pd
+        from cafw.io import write_csv
+
+        write_csv(pd.DataFrame(params.rows), output[0])
+
+
+rule aggregate:
+    input:
+        manifest="results/tables/manifest.csv",
+        metrics=expand(f"{RUN}/metrics.json", run=GRID.runs),
+        history=expand(f"{RUN}/history.csv", run=GRID.runs),
+        sweeps=[f"results/compress/{run}/{kind}.csv" for run, kind in GRID.compress_jobs()],
+    output:
+        report("results/tables/training.csv", caption="../report/training.rst", category="Tables"),
+        report(
+            "results/tables/training_summary.csv",
+            caption="../report/training_summary.rst",
+            category="Tables",
+        ),
+        report(
+            "results/tables/compression.csv", caption="../report/compression.rst", category="Tables"
+        ),
+        report(
+            "results/tables/compression_summary.csv",
+            caption="../report/compression_summary.rst",
+            category="Tables",
+        ),
+        report("results/tables/history.csv", caption="../report/history.rst", category="Tables"),
+    log:
+        "results/logs/aggregate.log",
+    benchmark:
+        "results/benchmarks/aggregate.tsv"
+    conda:
+        "../../envs/cafw.yaml"
+    shell:
+        "cafw aggregate --manifest {input.manifest} --runs results/runs "
+        "--compress results/compress --out results/tables > {log} 2>&1"
+
+
+rule compute_config:
+    output:
+        "results/compute/{setup}.yaml",
+    params:
+        spec=lambda w: compute_spec(config, w.setup),
+    log:
+        "results/logs/compute_config/{setup}.log",
+    localrule: True
+    run:
+        from cafw.io import write_yaml
+
+        write_yaml(output[0], params.spec)
+
+
+rule compute:
+    input:
+        "results/compute/{setup}.yaml",
+    output:
+        "results/compute/{setup}.csv",
+    params:
+        steps=config["compute"]["steps"],
+        rounds=config["compute"]["rounds"],
+    log:
+        "results/logs/compute/{setup}.log",
+    benchmark:
+        "results/benchmarks/compute/{setup}.tsv"
+    threads: resource("compute", "threads")
+    resources:
+        gpu=resource("compute", "gpu"),
+        runtime=resource("compute", "runtime"),
+        mem_mb=resource("compute", "mem_mb"),
+    conda:
+        "../../envs/cafw.yaml"
+    shell:
+        "cafw bench compute --config {input} --steps {params.steps} --rounds {params.rounds} "
+        "--out {output} > {log} 2>&1"
+
+
+rule compute_table:
+    input:
+        expand("results/compute/{setup}.csv", setup=SETUPS),
+    output:
+        report("results/tables/compute.csv", caption="../report/compute.rst", category="Tables"),
+    log:
+        "results/logs/compute_table.log",
+    localrule: True
+    run:
+        import pandas as pd
+        from cafw.io import write_csv
+
+        write_csv(pd.concat([pd.read_csv(f) for f in input], ignore_index=True), output[0])
+
+
+rule lr_theory:
+    output:
+        report("results/tables/lr_theory.csv", caption="../report/lr_theory.rst", category="Tables"),
+    params:
+        **config["lr_theory"],
+    log:
+        "results/logs/lr_theory.log",
+    benchmark:
+        "results/benchmarks/lr_theory.tsv"
+    threads: 2
+    conda:
+        "../../envs/cafw.yaml"
+    shell:
+        "cafw lr-theory --dimension {params.dimension} --iterations {params.iterations} "
+        "--seeds {params.seeds} --noise {params.noise} --out {output} > {log} 2>&1"

@@ -1,0 +1,87 @@
+rule figure_study:
+    input:
+        "results/tables/compression.csv",
+    output:
+        pdf="figures/{study}__{setup}.pdf",
+        png=report(
+            "figures/{study}__{setup}.png",
+            caption="../report/figure_study.rst",
+            category="Figures",
+            subcategory="{study}",
+            labels={"study": "{study}", "setup": "{setup}"},
+        ),
+    params:
+        kind=lambda w: figure_kind(w.study),
+    log:
+        "results/logs/figures/{study}__{setup}.log",
+    localrule: True
+    conda:
+        "../../envs/cafw.yaml"
+    shell:
+        "cafw figure {params.kind} --tables results/tables --study {wildcards.study} "
+        "--setup {wildcards.setup} --out {output.pdf} > {log} 2>&1"
+
+
+rule figure_dynamics:
+    input:
+        "results/tables/history.csv",
+        "results/tables/manifest.csv",
+    output:
+        pdf="figures/dynamics__{setup}.pdf",
+        png=report(
+            "figures/dynamics__{setup}.png",
+            caption="../report/figure_dynamics.rst",
+            category="Figures",
+            subcategory="training dynamics",
+            labels={"setup": "{setup}"},
+        ),
+    params:
+        study=lambda w: ablation_study(),
+    log:
+        "results/logs/figures/dynamics__{setup}.log",
+    localrule: True
+    conda:
+        "../../envs/cafw.yaml"
+    shell:
+        "cafw figure dynamics --tables results/tables --study {params.study} "
+        "--setup {wildcards.setup} --out {output.pdf} > {log} 2>&1"
+
+
+rule figure_compute:
+    input:
+        "results/tables/compute.csv",
+    output:
+        pdf="figures/compute.pdf",
+        png=report(
+            "figures/compute.png",
+            caption="../report/figure_compute.rst",
+            category="Figures",
+            subcategory="compute",
+        ),
+    log:
+        "results/logs/figures/compute.log",
+    localrule: True
+    conda:
+        "../../envs/cafw.yaml"
+    shell:
+        "cafw figure compute --tables results/tables --out {output.pdf} > {log} 2>&1"
+
+
+rule figure_lr_theory:
+    input:
+        "results/tables/lr_theory.csv",
+    output:
+        pdf="figures/lr-theory.pdf",
+        png=report(
+            "figures/lr-theory.png",
+            caption="../report/figure_lr_theory.rst",
+            category="Figures",
+            subcategory="learning-rate theory",
+        ),
+    log:
+        "results/logs/figures/lr-theory.log",
+    localrule: True
+    conda:
+        "../../envs/cafw.yaml"
+    shell:
+        "cafw figure lr_theory --tables results/tables --out {output.pdf} > {log} 2>&1"
