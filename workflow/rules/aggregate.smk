@@ -86,7 +86,7 @@ rule compute:
 
 rule compute_table:
     input:
-        expand("results/compute/{setup}.csv", setup=SETUPS),
+        expand("results/compute/{setup}.csv", setup=COMPUTE_SETUPS),
     output:
         report("results/tables/compute.csv", caption="../report/compute.rst", category="Tables"),
     log:

@@ -2,10 +2,11 @@
 # library, which imports no torch, so planning stays fast.
 import os
 
-from cafw.pipeline.grid import compute_spec, expand as expand_grid
+from cafw.pipeline.grid import compute_setups, compute_spec, expand as expand_grid
 
 GRID = expand_grid(config)
 SETUPS = list(config["setups"])
+COMPUTE_SETUPS = compute_setups(config)
 RUN = "results/runs/{run}"
 TABLES = expand(
     "results/tables/{name}.csv",
@@ -25,8 +26,15 @@ TABLES = expand(
 wildcard_constraints:
     run="[^/]+",
     kind="filter|lowrank|unstructured",
-    setup="|".join(SETUPS),
+    dataset="cifar10|cifar100|imagenet",
+    setup="|".join(COMPUTE_SETUPS),
     study="|".join(config["studies"]),
+
+
+def dataset_ready(run):
+    """The marker of a dataset that must be on disk before the run can train."""
+    dataset = GRID.runs[run]["dataset"]
+    return [f"results/data/{dataset}.ready"] if dataset in ("cifar10", "cifar100", "imagenet") else []
 
 
 def setup_of(run):

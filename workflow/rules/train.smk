@@ -17,6 +17,7 @@ rule run_config:
 rule train:
     input:
         f"{RUN}/run.yaml",
+        lambda w: dataset_ready(w.run),
     output:
         metrics=f"{RUN}/metrics.json",
         weights=f"{RUN}/model.pt",
@@ -36,3 +37,19 @@ rule train:
         "../../envs/cafw.yaml"
     shell:
         "cafw train --config {input} --out {params.out} --resume > {log} 2>&1"
+
+
+# Datasets that live on disk are fetched (CIFAR) or checked (ImageNet) once, on the machine
+# running Snakemake, before any training job needs them.
+rule dataset:
+    output:
+        touch("results/data/{dataset}.ready"),
+    params:
+        root=config.get("defaults", {}).get("data_root", "data"),
+    log:
+        "results/logs/dataset/{dataset}.log",
+    localrule: True
+    conda:
+        "../../envs/cafw.yaml"
+    shell:
+        "cafw data download {wildcards.dataset} --root {params.root} > {log} 2>&1"

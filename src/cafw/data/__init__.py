@@ -62,12 +62,14 @@ def load_dataset(name: str, *, root: str | Path = "data", download: bool = False
 
 def download(name: str, root: str | Path = "data") -> None:
     """Make ``name`` available under ``root`` (CIFAR is fetched; digits and synthetic need
-    nothing; ImageNet has to be obtained by hand)."""
+    nothing; ImageNet has to be obtained by hand, so for it this only checks the layout)."""
     _check_name(name)
     if name in cifar.VARIANTS:
         cifar.download(name, root)
     elif name == "imagenet":
-        raise DatasetError(f"{imagenet.HOW_TO_GET} (expected under {Path(root) / 'imagenet'})")
+        folders = [Path(root) / "imagenet" / split for split in ("train", "val")]
+        if not all(f.is_dir() and any(d.is_dir() for d in f.iterdir()) for f in folders):
+            raise DatasetError(f"{imagenet.HOW_TO_GET} (expected under {Path(root) / 'imagenet'})")
 
 
 __all__ = ["load_dataset", "download", "DATASETS", "Data", "DatasetInfo", "DatasetError",

@@ -54,7 +54,7 @@ def draw(kind: str, tables_dir: Path, out: Path, study: str | None = None,
 def compression(tables: Path, study: str, setup: str) -> Figure:
     """Test accuracy against compression ratio, one line per method, ±1 sd over seeds."""
     rows = _select(_read(tables, "compression.csv"), "compression.csv", study, setup)
-    fig, (ax,) = _panels(1)
+    fig, (ax,) = _panels(1, width=1.6)  # room for the legend beside the axes
     sns.lineplot(rows, x="ratio", y="test_accuracy", hue="label", errorbar="sd", marker="o",
                  ax=ax)
     _accuracy_axes(ax, rows)
@@ -127,7 +127,7 @@ def compute(tables: Path) -> Figure:
     rows = _read(tables, "compute.csv")
     methods = _order(rows["label"], [])
     setups = _order(rows["setup"], [])
-    fig, (ax,) = _panels(1, width=max(1.0, len(methods) * len(setups) / 4))
+    fig, (ax,) = _panels(1, width=max(1.6, len(methods) * len(setups) / 3))
     sns.barplot(rows, x="label", y="step_ms", hue="setup", order=methods, hue_order=setups,
                 errorbar=None, ax=ax)
     _log(ax)
@@ -139,8 +139,8 @@ def compute(tables: Path) -> Figure:
     ax.set_xticks(ax.get_xticks(), ax.get_xticklabels(), rotation=20, ha="right")
     ax.set(xlabel="", ylabel="time per training step (ms)")
     _legend_outside(ax, "setup")
-    fig.suptitle(f"time per training step on {', '.join(_order(rows['device'], []))} "
-                 f"(label: ratio to SGD)")
+    ax.set_title("bar labels: time relative to SGD", fontsize="small")
+    fig.suptitle(f"time per training step — {', '.join(_order(rows['device'], []))}")
     return fig
 
 

@@ -122,8 +122,15 @@ def _set(tree: dict, dotted: str, value) -> None:
     tree[last] = value
 
 
+def compute_setups(config: dict) -> list[str]:
+    """The setups the compute comparison times: every study setup, plus the
+    ``benchmark_setups`` that are timed but never trained (e.g. a CIFAR-shaped ResNet-18)."""
+    return [*config["setups"], *config.get("benchmark_setups", {})]
+
+
 def compute_spec(config: dict, setup: str) -> dict:
     """The run configs whose training steps the compute comparison times on ``setup``."""
+    config = {**config, "setups": {**config["setups"], **config.get("benchmark_setups", {})}}
     methods = config["compute"]["methods"]
     unknown = [m for m in methods if m not in config["methods"]]
     if unknown:

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian/Ubuntu machine for the pipeline: Debian's TeX Live and latexmk (for
+# paper/main.pdf), optionally Slurm and munge (--with-slurm, for the cluster test), and a
+# virtualenv .venv with the exact versions of requirements-lock.txt.  Safe to rerun.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(texlive-latex-base texlive-latex-recommended texlive-latex-extra
+          texlive-fonts-recommended lmodern latexmk)
+if [[ "${1:-}" == "--with-slurm" ]]; then
+  packages+=(slurmctld slurmd munge slurm-client)
+fi
+missing=()
+for package in "${packages[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  if [[ $EUID -eq 0 ]]; then
+    sudo=()
+  elif command -v sudo >/dev/null; then
+    sudo=(sudo)
+  else
+    echo "setup: these Debian packages are missing and installing them needs root:" \
+         "${missing[*]}" >&2
+    exit 1
+  fi
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
+
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+  echo "setup: Python >= 3.11 is required (python3 is $(python3 --version))" >&2; exit 1; }
+[[ -x .venv/bin/python ]] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -c requirements-lock.txt -e '.[test]'
+echo "setup: done; activate with  source .venv/bin/activate"

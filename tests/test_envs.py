@@ -1,0 +1,51 @@
+"""envs/*.yaml (conda specs for `snakemake --sdm conda`) mirror the pinned versions of
+requirements-lock.txt.  Conda itself cannot run here (pipeline.md 3c), so every spec is
+parsed with rattler's strict MatchSpec parser instead."""
+
+import re
+from pathlib import Path
+
+import pytest
+import rattler
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+ENVS = sorted((ROOT / "envs").glob("*.yaml"))
+CONDA_TO_PIP = {"matplotlib-base": "matplotlib", "pytorch": "torch", "pyyaml": "pyyaml"}
+UNPINNED = {"python", "pip", "perl"}  # the interpreter and tools, pinned to a minor or range
+
+
+def _lock() -> dict[str, str]:
+    lines = (ROOT / "requirements-lock.txt").read_text().splitlines()
+    pins = (line.split("==") for line in lines if "==" in line and not line.startswith("#"))
+    return {name.lower(): version for name, version in pins}
+
+
+@pytest.mark.parametrize("path", ENVS, ids=[p.name for p in ENVS])
+def test_env_file_is_a_strict_pinned_conda_spec(path):
+    env = yaml.safe_load(path.read_text())
+    assert env["channels"] == ["conda-forge", "nodefaults"]
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            for spec in dep["pip"]:
+                assert spec.startswith("-e ") or re.fullmatch(r"[\w.-]+==[\w.]+", spec), spec
+            continue
+        spec = rattler.MatchSpec(dep, strict=True)  # raises on malformed specs
+        name = spec.name.normalized
+        if name not in UNPINNED:
+            assert "==" in dep, f"{path.name}: {dep} is not pinned to an exact version"
+
+
+def test_env_versions_equal_the_lock_file():
+    lock = _lock()
+    env = yaml.safe_load((ROOT / "envs" / "cafw.yaml").read_text())
+    checked = 0
+    for dep in env["dependencies"]:
+        specs = dep["pip"] if isinstance(dep, dict) else [dep]
+        for spec in specs:
+            match = re.fullmatch(r"([\w.-]+)\s*==\s*([\w.]+)", spec)
+            if match:
+                name = CONDA_TO_PIP.get(match.group(1), match.group(1)).lower()
+                assert lock.get(name) == match.group(2), f"{spec} but the lock has {lock.get(name)}"
+                checked += 1
+    assert checked >= 10  # torch, torchvision, snakemake, pandas, numpy, ...

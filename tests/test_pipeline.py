@@ -1,0 +1,134 @@
+"""The Snakemake pipeline: dry runs of every config (with the paper grid's job counts derived
+here independently of the grid code), lint, config validation, and an end-to-end run of
+config/ci.yaml that builds the tables, figures, report and paper."""
+
+import itertools
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from repo_copy import ROOT, copy_repo
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def snakemake(*args, cwd=ROOT, timeout=600):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def job_counts(output: str) -> dict[str, int]:
+    table = output[output.index("Job stats:"):].split("\n\n")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def _expected_paper_jobs() -> dict[str, int]:
+    """The paper grid's jobs, counted from config/paper.yaml by plain set arithmetic."""
+    config = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    seeds, all_setups = config["seeds"], list(config["setups"])
+    runs: dict[tuple, set] = {}  # (setup, method, schedule, overrides, seed) -> kinds
+    for spec in config["studies"].values():
+        setups = all_setups if spec.get("setups", "all") == "all" else spec["setups"]
+        schedules = spec.get("schedules", [config["schedule"]])
+        vary = spec.get("vary", {})
+        variants = [dict(zip(vary, v)) for v in itertools.product(*vary.values())]
+        variants = [{**p, **v} for p in variants for v in spec.get("variants", [{}])]
+        for setup, method, schedule, seed in itertools.product(
+                setups, spec["methods"], schedules, seeds):
+            optimizer = config["methods"][method]["optimizer"]
+            for variant in variants if optimizer["name"] == "sfw" else [{}]:
+                base = {"constraint.k": optimizer.get("constraint", {}).get("k"),
+                        "constraint.value": optimizer.get("constraint", {}).get("value"),
+                        "rescale": optimizer.get("rescale"), "lr": optimizer.get("lr")}
+                changed = tuple(sorted((k, v) for k, v in variant.items() if base[k] != v))
+                runs.setdefault((setup, method, schedule, changed, seed), set()).add(spec["kind"])
+    studies_x_setups = sum(len(all_setups if s.get("setups", "all") == "all" else s["setups"])
+                           for s in config["studies"].values())
+    return {"train": len(runs), "run_config": len(runs),
+            "compress": sum(len(kinds) for kinds in runs.values()),
+            "dataset": len({config["setups"][s]["dataset"] for s in all_setups} - {"digits"}),
+            "figure_study": studies_x_setups, "compute": len(all_setups)}
+
+
+def test_paper_grid_plans_in_seconds_with_the_expected_jobs():
+    result = snakemake("-n", "--configfile", "config/paper.yaml", timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = job_counts(result.stdout)
+    expected = _expected_paper_jobs()
+    assert {k: counts[k] for k in expected} == expected
+    assert expected["train"] == 225 and expected["compress"] == 243  # 5 setups x 3 seeds
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "ci.yaml"])
+def test_default_and_ci_configs_plan(name, tmp_path):
+    repo = copy_repo(tmp_path / "repo")
+    result = snakemake("-n", "--configfile", f"config/{name}", cwd=repo, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = job_counts(result.stdout)
+    assert counts["train"] == counts["run_config"] > 0 and counts["paper"] == 1
+
+
+def test_lint_is_clean():
+    result = snakemake("--lint", timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "good condition" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c.update(studes={}), "'studes' was unexpected"),
+    (lambda c: c["studies"]["low-rank"].update(kind="pruning"), "'pruning' is not one of"),
+    (lambda c: c["setups"]["digits-cnn"].update(dataset="mnist"), "'mnist' is not one of"),
+    (lambda c: c["studies"]["low-rank"]["methods"].append("adam"), "unknown method 'adam'"),
+])
+def test_a_bad_config_fails_before_any_job_naming_the_key(tmp_path, change, message):
+    config = yaml.safe_load((ROOT / "config" / "ci.yaml").read_text())
+    change(config)
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake("-n", "--configfile", str(tmp_path / "bad.yaml"), timeout=120)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert "Job stats" not in result.stdout
+
+
+@pytest.mark.slow
+def test_ci_config_end_to_end(tmp_path):
+    repo = copy_repo(tmp_path / "repo")
+    result = snakemake("--cores", "2", "--configfile", "config/ci.yaml", cwd=repo, timeout=1200)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+    tables = repo / "results" / "tables"
+    manifest = pd.read_csv(tables / "manifest.csv")
+    compression = pd.read_csv(tables / "compression.csv")
+    ratios = yaml.safe_load((repo / "config" / "ci.yaml").read_text())["ratios"]
+    assert len(compression) == sum(len(ratios[k]) for k in manifest["kind"])
+    assert compression["test_accuracy"].between(0, 1).all()
+    summary = pd.read_csv(tables / "compression_summary.csv")
+    assert {"test_accuracy_mean", "test_accuracy_std", "seeds"} <= set(summary.columns)
+    assert len(pd.read_csv(tables / "training.csv")) == manifest["run"].nunique()
+    compute = pd.read_csv(tables / "compute.csv")
+    assert set(compute["method"]) == {"sgd", "sgd-nuclear", "sfw-spectral-k-support"}
+    for figure in ("filter-pruning__digits-cnn", "low-rank__digits-cnn", "unstructured__digits-cnn",
+                   "lr-ablation__digits-cnn", "sensitivity__digits-cnn", "dynamics__digits-cnn",
+                   "compute", "lr-theory"):
+        for suffix in (".pdf", ".png"):
+            assert (repo / "figures" / f"{figure}{suffix}").stat().st_size > 1000
+    assert (repo / "paper" / "main.pdf").read_bytes().startswith(b"%PDF")
+
+    report = snakemake("--configfile", "config/ci.yaml", "--report", "report.html", cwd=repo)
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (repo / "report.html").read_text(errors="replace")
+    assert "filter-pruning__digits-cnn.png" in html and "compression_summary.csv" in html
+
+    # nothing left to do, and one figure is rebuilt alone, without retraining anything
+    assert "Nothing to be done" in snakemake("-n", "--configfile", "config/ci.yaml", cwd=repo).stdout
+    (repo / "figures" / "filter-pruning__digits-cnn.pdf").unlink()
+    plan = snakemake("-n", "--configfile", "config/ci.yaml", "figures/filter-pruning__digits-cnn.pdf",
+                     cwd=repo)
+    assert job_counts(plan.stdout) == {"figure_study": 1, "total": 1}

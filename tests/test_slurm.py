@@ -1,0 +1,198 @@
+"""The cluster path end to end: config/ci.yaml through profiles/slurm on a one-node Slurm cluster
+that tests/slurm/cluster.sh starts on localhost (pipeline.md §3a).
+
+Needs root and Debian's ``slurmctld slurmd munge slurm-client``; skipped without them unless
+``CAFW_REQUIRE_SLURM=1`` (CI), where their absence is a failure.  Takes a few minutes.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from repo_copy import ROOT, copy_repo
+
+pytestmark = pytest.mark.slow
+
+CLUSTER = ROOT / "tests" / "slurm" / "cluster.sh"
+PACKAGES = "slurmctld slurmd munge slurm-client"
+# Daemons and clients are looked up in sbin too: a non-login root shell may not have it on PATH.
+SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+PROGRAMS = ("slurmctld", "slurmd", "munged", "sbatch", "squeue", "sinfo", "scontrol")
+PIPELINE_TIMEOUT = 20 * 60  # seconds; ~1-2 min alone, several on a busy 2-core machine
+# The snakemake invocation under test (plugin 2.8.0 spellings); resources that the profile
+# sets for a real GPU cluster are replaced by ones that fit one small node with one fake GPU.
+SNAKEMAKE_ARGS = [
+    "--workflow-profile", "profiles/slurm",
+    "--configfile", "config/ci.yaml",
+    "--default-resources", "slurm_partition=debug", "mem_mb=500", "runtime=10",
+    "--set-resources", "train:gpu=1",
+    # No accounting database here, so sacct cannot report job states (pipeline.md §3a).
+    "--slurm-status-command", "squeue",
+    "--slurm-init-seconds-before-status-checks", "5",
+    "--jobs", "4",
+    "--latency-wait", "5",
+]
+
+
+def _require(condition: bool, reason: str) -> None:
+    """Skip when the machine cannot run the test, unless CI demands it (CAFW_REQUIRE_SLURM)."""
+    if condition:
+        return
+    if os.environ.get("CAFW_REQUIRE_SLURM", "") not in ("", "0"):
+        pytest.fail(f"{reason} (CAFW_REQUIRE_SLURM is set, so this is an error)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _cluster(action: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(CLUSTER), action], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "PATH": SEARCH_PATH})
+
+
+def _tail(text: str, lines: int = 80) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _cluster_logs() -> str:
+    try:
+        result = _cluster("logs", timeout=30)
+        return result.stdout + result.stderr
+    except Exception as error:  # diagnostics must never mask the real failure
+        return f"(could not read the Slurm logs: {error})"
+
+
+@pytest.fixture
+def slurm_cluster(request):
+    """A running one-node cluster; its daemons are stopped afterwards whatever happens."""
+    missing = [p for p in PROGRAMS if shutil.which(p, path=SEARCH_PATH) is None]
+    _require(not missing, f"Slurm is not installed (missing {', '.join(missing)}); "
+                          f"apt-get install {PACKAGES}")
+    _require(os.geteuid() == 0, "starting slurmctld, slurmd and munged needs root")
+
+    failed_before = request.session.testsfailed
+    try:
+        started = _cluster("start")
+        if started.returncode != 0:
+            pytest.fail(f"tests/slurm/cluster.sh start failed ({started.returncode}):\n"
+                        f"{started.stdout}{started.stderr}", pytrace=False)
+        yield
+    finally:
+        if request.session.testsfailed > failed_before:
+            # Shown even without -s: the Slurm side of a failure is usually in these logs.
+            capture = request.config.pluginmanager.getplugin("capturemanager")
+            with capture.global_and_fixture_disabled():
+                print("\n" + _cluster_logs(), file=sys.stderr)
+        stopped = _cluster("stop", timeout=240)
+        assert stopped.returncode == 0, f"cluster.sh stop failed:\n{stopped.stdout}{stopped.stderr}"
+
+
+def _run_pipeline(repo: Path, log: Path) -> int:
+    """Run Snakemake in ``repo``; its output goes to ``log``.  Returns the exit status."""
+    venv_bin = Path(sys.executable).parent  # not resolved: that would leave the venv
+    env = {**os.environ, "PATH": os.pathsep.join([str(venv_bin), SEARCH_PATH])}
+    # The plugin treats a Snakemake started inside a Slurm job differently; this one is not.
+    for name in [n for n in env if n.startswith("SLURM_")]:
+        del env[name]
+    with log.open("w") as out:
+        # A session of its own, so a timeout can stop Snakemake and its local jobs together;
+        # the Slurm jobs it submitted are cancelled by cluster.sh stop.
+        process = subprocess.Popen([sys.executable, "-m", "snakemake", *SNAKEMAKE_ARGS],
+                                   cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        try:
+            return process.wait(timeout=PIPELINE_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            pytest.fail(f"snakemake did not finish within {PIPELINE_TIMEOUT} s:\n"
+                        f"{_tail(log.read_text())}", pytrace=False)
+
+
+def _slurm_logs(repo: Path, rule: str) -> dict[str, list[Path]]:
+    """Slurm's job logs of ``rule``: {wildcards: [<logdir>/rule_<rule>/<wildcards>/<id>.log]}."""
+    profile = yaml.safe_load((repo / "profiles/slurm/config.yaml").read_text())
+    logdir = repo / profile.get("slurm-logdir", ".snakemake/slurm_logs")
+    jobs = (logdir / f"rule_{rule}").glob("*")
+    return {d.name: sorted(d.glob("*.log")) for d in jobs if d.is_dir()}
+
+
+def _slurm_job(jobid: str) -> dict[str, str] | None:
+    """The controller's record of a job (kept MinJobAge s after it ends), or None if purged."""
+    shown = subprocess.run(["scontrol", "show", "job", "-o", jobid], capture_output=True,
+                           text=True, env={**os.environ, "PATH": SEARCH_PATH})
+    if shown.returncode != 0:
+        return None
+    return dict(re.findall(r"(\w+)=(\S*)", shown.stdout))
+
+
+def expected_figures(config: dict) -> list[str]:
+    """One figure per study and setup, training dynamics for the lr ablation, the global ones."""
+    figures = ["figures/compute.pdf", "figures/lr-theory.pdf"]
+    for study, spec in config["studies"].items():
+        setups = config["setups"] if spec.get("setups", "all") == "all" else spec["setups"]
+        for setup in setups:
+            figures.append(f"figures/{study}__{setup}.pdf")
+            if spec.get("figure") == "lr_ablation":
+                figures.append(f"figures/dynamics__{setup}.pdf")
+    return figures
+
+
+def test_ci_config_runs_through_slurm(slurm_cluster, tmp_path):
+    repo = copy_repo(tmp_path / "repo")
+    log = tmp_path / "snakemake.log"
+    returncode = _run_pipeline(repo, log)
+    output = log.read_text()
+
+    def check(condition, message):
+        if not condition:
+            pytest.fail(f"{message}\n----- tail of the snakemake output ({log}) -----\n"
+                        f"{_tail(output)}", pytrace=False)
+
+    check(returncode == 0, f"snakemake exited with {returncode}")
+
+    for table in ("compression", "training", "compute"):
+        path = repo / "results" / "tables" / f"{table}.csv"
+        check(path.is_file() and len(path.read_text().splitlines()) >= 2,
+              f"{path.relative_to(repo)} is missing or has no rows")
+
+    config = yaml.safe_load((repo / "config" / "ci.yaml").read_text())
+    missing = [f for f in expected_figures(config) if not (repo / f).is_file()
+               or (repo / f).read_bytes()[:4] != b"%PDF"]
+    check(not missing, f"figures missing or not PDFs: {missing}")
+    paper = repo / "paper" / "main.pdf"
+    check(paper.is_file() and paper.read_bytes()[:4] == b"%PDF", "paper/main.pdf is missing")
+
+    # Slurm ran every training and compression job: one job log per run, per sweep.
+    runs = {d.name for d in (repo / "results" / "runs").iterdir() if d.is_dir()}
+    sweeps = {f"{c.parent.name}_{c.stem}" for c in (repo / "results" / "compress").glob("*/*.csv")}
+    train_logs, compress_logs = _slurm_logs(repo, "train"), _slurm_logs(repo, "compress")
+    check(runs and set(train_logs) == runs,
+          f"Slurm train logs {sorted(train_logs)} do not match the runs {sorted(runs)}")
+    check(sweeps and set(compress_logs) == sweeps,
+          f"Slurm compress logs {sorted(compress_logs)} do not match the sweeps {sorted(sweeps)}")
+    check(all(train_logs.values()) and all(compress_logs.values()), "a Slurm job log is missing")
+
+    # The controller saw the GPU requests: train asked for one (--set-resources train:gpu=1 ->
+    # sbatch --gpus=1), compress for none.  Records are purged MinJobAge (600 s) after a job
+    # ends, so only retained ones are checked, and at least one training job must be.
+    jobs = {rule: [_slurm_job(p.stem) for paths in logs.values() for p in paths]
+            for rule, logs in (("train", train_logs), ("compress", compress_logs))}
+    kept = {rule: [j for j in records if j] for rule, records in jobs.items()}
+    check(kept["train"], "Slurm no longer knows any training job; cannot check the GPU request")
+    for rule, records in kept.items():
+        for job in records:
+            check(job.get("JobState") == "COMPLETED",
+                  f"Slurm job {job.get('JobId')} ({rule}) ended {job.get('JobState')}")
+            wants_gpu = "gpu" in job.get("TresPerJob", "") + job.get("TresPerNode", "")
+            check(wants_gpu == (rule == "train"),
+                  f"Slurm job {job.get('JobId')} ({rule}) has GPU request "
+                  f"{job.get('TresPerJob') or job.get('TresPerNode') or 'none'}")
