@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cafw.pipeline.paper import generate, macro_name
+from cafw.pipeline.paper import generate
+from cafw.pipeline.paper.latex import macro_name
 
 REPO = Path(__file__).resolve().parents[1]
 SETUP = {"setup": "digits-cnn", "dataset": "digits", "model": "cnn_small"}

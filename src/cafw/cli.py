@@ -50,6 +50,13 @@ def _bench(args) -> int:
         table = run(batch_size=args.batch_size, rounds=args.rounds, device=args.device,
                     out=args.out)
         print(table.round(4).to_string(index=False))
+    elif args.what == "sweep":
+        from .bench.sweep import run
+
+        table = run(model=args.model, train_size=args.train_size, batch_size=args.batch_size,
+                    device=args.device, out=args.out)
+        print(table.round(3).to_string(index=False))
+        print(f"\ngoal: a {table['ratios'].iloc[0]}-ratio sweep costs <= 1.5 training epochs")
     elif args.what == "compute":
         from .bench.compute import run
 
@@ -128,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_compress)
 
     p = commands.add_parser("bench", help="benchmarks that print ratios measured side by side")
-    p.add_argument("what", choices=["optimizer", "train", "compute"])
+    p.add_argument("what", choices=["optimizer", "train", "sweep", "compute"])
     p.add_argument("--out", type=Path, required=True, help="CSV to write")
     p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     p.add_argument("--model", default="resnet18")
@@ -137,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path,
                    help="compute: YAML mapping method -> run config (one setup)")
     p.add_argument("--steps", type=int, default=10, help="compute: training steps per round")
+    p.add_argument("--train-size", type=int, default=1000,
+                   help="sweep: training images (the test set is a fifth, as CIFAR's)")
     p.set_defaults(handler=_bench)
 
     p = commands.add_parser("aggregate", help="collect runs and sweeps into tidy tables")
