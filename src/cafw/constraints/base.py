@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from typing import ClassVar
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -77,11 +78,12 @@ def top_k_mask(scores: Tensor, k: int) -> Tensor:
     threshold = kth_largest_on_host(scores, k) if on_host else \
         scores.kthvalue(n - k + 1, dim=1, keepdim=True).values
     at_least = scores >= threshold
-    if on_host and bool((torch.count_nonzero(at_least, dim=1) == k).all()):
+    # int32 sums: count_nonzero(dim=) and int64 sums widen every flag to 8 bytes first
+    if on_host and bool((at_least.sum(dim=1, dtype=torch.int32) == k).all()):
         return at_least
     above = scores > threshold
     tied = at_least & ~above
-    missing = k - torch.count_nonzero(above, dim=1).unsqueeze(1)
+    missing = k - above.sum(dim=1, keepdim=True, dtype=torch.int32)
     return above | (tied & (tied.cumsum(dim=1, dtype=torch.int32) <= missing))
 
 
@@ -112,8 +114,10 @@ def kth_largest_on_host(scores: Tensor, k: int) -> Tensor:
     for b in range(rows):
         row = scores[b]
         top = row[row > sample[b].kthvalue(rank).values] if rank >= 1 else row
-        out[b] = top.kthvalue(top.numel() - k + 1).values if top.numel() >= k else \
-            row.kthvalue(n - k + 1).values
+        if top.numel() < k:  # the cut was not low enough: select from the whole row
+            top = row
+        # numpy's introselect partitions ~2x faster than kthvalue's copy + nth_element
+        out[b] = float(np.partition(top.numpy(), top.numel() - k)[top.numel() - k])
     return out
 
 
