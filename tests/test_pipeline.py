@@ -129,6 +129,7 @@ def test_ci_config_end_to_end(tmp_path):
     # nothing left to do, and one figure is rebuilt alone, without retraining anything
     assert "Nothing to be done" in snakemake("-n", "--configfile", "config/ci.yaml", cwd=repo).stdout
     (repo / "figures" / "filter-pruning__digits-cnn.pdf").unlink()
-    plan = snakemake("-n", "--configfile", "config/ci.yaml", "figures/filter-pruning__digits-cnn.pdf",
+    # (the target goes before --configfile, which takes several values)
+    plan = snakemake("-n", "figures/filter-pruning__digits-cnn.pdf", "--configfile", "config/ci.yaml",
                      cwd=repo)
     assert job_counts(plan.stdout) == {"figure_study": 1, "total": 1}
