@@ -253,7 +253,7 @@ def test_diameters():
         g = torch.randn(5)
         assert (c.lmo(g) - c.lmo(-g)).norm() == pytest.approx(c.diameter)
     with pytest.raises(ValueError, match="shape="):
-        LInfBall(radius=1).diameter
+        _ = LInfBall(radius=1).diameter
     ball = LInfBall.from_diameter(6.0, shape=(9,))
     assert ball.radius == pytest.approx(1.0) and ball.diameter == pytest.approx(6.0)
 

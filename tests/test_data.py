@@ -71,7 +71,7 @@ def test_load_cifar_normalises_test_set(tmp_path, name):
 def test_cifar_file_lists_match_torchvision():
     from torchvision import datasets
 
-    for name, variant in VARIANTS.items():
+    for variant in VARIANTS.values():
         cls = getattr(datasets, variant.torchvision_class)
         assert variant.folder == cls.base_folder
         assert variant.train_files == tuple(f for f, _ in cls.train_list)

@@ -21,7 +21,7 @@ def _config(name="config.yaml"):
 def test_every_run_of_every_config_is_a_valid_run_config(name):
     config = _config(name)
     grid = expand(config)
-    for run, run_config in grid.runs.items():
+    for run_config in grid.runs.values():
         load_config(run_config)  # raises ConfigError on any bad key or value
     for setup in config["setups"]:
         for spec in compute_spec(config, setup)["methods"].values():

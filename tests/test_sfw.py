@@ -303,7 +303,7 @@ def test_spectral_warm_subspace_tracks_the_exact_lmo():
     base = torch.randn(64, 32, 3, 3, generator=gen)
     radius = torch.ones(1)
     state, quality = {}, []
-    for t in range(10):
+    for _ in range(10):
         g = base + 0.3 * torch.randn(64, 32, 3, 3, generator=gen)
         v = fast._lmo(g[None], radius, 8, state)[0]
         quality.append(((g * v).sum() / (g * exact.lmo(g)).sum()).item())

@@ -1,7 +1,5 @@
 """The training engine: end-to-end runs, resumption, signals, divergence, bad configs."""
 
-import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,8 +12,7 @@ import torch
 import yaml
 
 from cafw.cli import main
-from cafw.train import (CheckpointError, ConfigError, Interrupted, TrainingDiverged,
-                        load_config, train)
+from cafw.train import CheckpointError, Interrupted, TrainingDiverged, load_config, train
 from cafw.train.schedules import lr_factor
 
 SMALL = {"shape": [3, 8, 8], "train_size": 192, "test_size": 64}

@@ -220,8 +220,8 @@ def run(dimension: int = 100, iterations: int = 20000, seeds: int = 3, noise: fl
     rows = []
     for s, seed in enumerate(seed_ids):
         bound_num = max(2 * h0s[s], SMOOTHNESS * DIAMETER ** 2)
-        for j, rule in enumerate(rules):
-            for h, t in enumerate(grid):
+        for rule in rules:
+            for t in grid:
                 rows.append({"rule": rule, "seed": seed, "horizon": t,
                              "best_gap": float(best[s, order.index((rule, t))]),
                              "bound": bound_num / math.sqrt(t + 1)})

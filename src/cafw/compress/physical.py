@@ -127,7 +127,7 @@ def inference_ms(models: dict[str, nn.Module], batch: Tensor, *, repeats: int = 
     """
     times: dict[str, list[float]] = {name: [] for name in models}
     device = batch.device
-    for name, model in models.items():
+    for model in models.values():
         model.eval()
         with autocast(device, bf16):
             model(batch)

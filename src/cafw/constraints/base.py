@@ -226,7 +226,7 @@ class Constraint:
         return self.diameter_per_radius(self.shape) * self.radius
 
     @classmethod
-    def from_diameter(cls, diameter: float, **kwargs) -> "Constraint":
+    def from_diameter(cls, diameter: float, **kwargs) -> Constraint:
         """Build the set whose Euclidean diameter is ``diameter`` (needs shape= where the
         ratio of diameter to radius depends on it)."""
         probe = cls(radius=1.0, **kwargs)

@@ -64,28 +64,25 @@ def param_groups(model: nn.Module, family: str, k: int | float | None = None,
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"value must be positive and finite, got {value}")
 
-    named = [(name, module, param) for name, module, param in _trainable(model)]
+    named = list(_trainable(model))
     if not named:
         raise ValueError("the model has no trainable parameters to constrain")
 
-    def set_type(module: nn.Module, pname: str) -> str:
-        structured_target = isinstance(module, nn.Conv2d) and pname.endswith("weight")
-        if family in STRUCTURED and not structured_target:
-            return "l2"
-        return family
+    def set_type(module: nn.Module, name: str) -> str:
+        structured_target = isinstance(module, nn.Conv2d) and name.endswith("weight")
+        return "l2" if family in STRUCTURED and not structured_target else family
 
     rho = initial_norms(model, init_samples, by_shape=init_norms_by_shape) \
         if mode == "initialization" else {}
 
     # one unit = the tensors that share one set (one tensor each unless global_)
-    units: dict[str, list[tuple[str, torch.Tensor]]] = {}
+    units: dict[str, tuple[str, list[tuple[str, torch.Tensor]]]] = {}
     for name, module, param in named:
-        key = set_type(module, name.rsplit(".", 1)[-1])
-        units.setdefault(key if global_ else name, []).append((name, param))
+        fam = set_type(module, name)
+        units.setdefault(fam if global_ else name, (fam, []))[1].append((name, param))
 
     groups = []
-    for unit_name, members in units.items():
-        fam = set_type(*_owner(model, members[0][0]))
+    for unit_name, (fam, members) in units.items():
         cls = FAMILIES[fam]
         shape = packed_shape([tuple(p.shape) for _, p in members], cls.grouping)
         kwargs: dict = {"shape": shape}
@@ -119,11 +116,6 @@ def _trainable(model: nn.Module) -> Iterator[tuple[str, nn.Module, torch.nn.Para
                 yield (f"{mname}.{pname}" if mname else pname), module, param
 
 
-def _owner(model: nn.Module, name: str) -> tuple[nn.Module, str]:
-    mname, _, pname = name.rpartition(".")
-    return (model.get_submodule(mname) if mname else model), pname
-
-
 @torch.no_grad()
 def initial_norms(model: nn.Module, samples: int = 100, *,
                   by_shape: bool = False) -> dict[str, float]:
@@ -140,15 +132,13 @@ def initial_norms(model: nn.Module, samples: int = 100, *,
     cache: dict[tuple, dict[str, float]] = {}
     norms: dict[str, float] = {}
     by_shape_table: dict[tuple, float] = {}
-    for mname, module, param in _trainable(model):
-        pname = mname.rsplit(".", 1)[-1]
-        owner, _ = _owner(model, mname)
-        key = (type(owner), owner.extra_repr(),
-               tuple((n, tuple(p.shape)) for n, p in owner.named_parameters(recurse=False)))
+    for name, module, param in _trainable(model):
+        key = (type(module), module.extra_repr(),
+               tuple((n, tuple(p.shape)) for n, p in module.named_parameters(recurse=False)))
         if key not in cache:
-            cache[key] = _sample_norms(owner, samples)
-        norms[mname] = cache[key][pname]
-        by_shape_table[tuple(param.shape)] = norms[mname] or 1.0
+            cache[key] = _sample_norms(module, samples)
+        norms[name] = cache[key][name.rsplit(".", 1)[-1]]
+        by_shape_table[tuple(param.shape)] = norms[name] or 1.0
     if by_shape:
         return {name: by_shape_table[tuple(p.shape)] for name, _, p in _trainable(model)}
     return norms

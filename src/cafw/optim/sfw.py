@@ -21,7 +21,9 @@ group of several tensors is one set over all of them (global constraints).  Grou
 differ only in radius are stacked into one batch, so an LMO (top-k, norms, SVD or subspace
 iteration) runs once per distinct shape, and ``torch._foreach_*`` does the momentum and the
 convex combination.  ``foreach=False`` is the plain path, one group at a time with per-tensor
-ops, which the batched path is tested against.  No path synchronizes with the device.
+ops, which the batched path is tested against.  On accelerators a step never waits for the
+device (the exact SVD that seeds a spectral set's basis on the first step aside); on the CPU
+the top-k selection of the k-sets reads counts on the host, which costs nothing there.
 """
 
 from __future__ import annotations
@@ -135,7 +137,7 @@ class SFW(Optimizer):
             self._last = [self._frank_wolfe_step(batch, foreach) for batch in batches]
         return loss
 
-    def _plan(self) -> tuple[list[_Batch], "_Schedule"]:
+    def _plan(self) -> tuple[list[_Batch], _Schedule]:
         """This step's batches, rebuilt only when the groups with gradients, their sets or
         their rescaling change.
 
