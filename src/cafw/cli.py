@@ -42,6 +42,9 @@ def _bench(args) -> int:
         columns = ["method", "median_ms", "ratio_to_sgd", "ratio_to_forward_backward",
                    "ops_per_step", "syncs_per_step"]
         print(table[columns].round(4).to_string(index=False))
+        if args.device == "cpu":
+            print("(host syncs on the CPU: the k-sets' top-k selection reads counts on the host,"
+                  " which is free there; the accelerator path has none)")
         print()
         print(goal_report(table).to_string(index=False))
     elif args.what == "train":
