@@ -24,7 +24,7 @@ from ..io import write_csv
 from ..models import build_model
 from ..train.config import load_config
 from ..train.factory import build_optimizer, build_penalty, resolve_device
-from .timing import interleaved_medians
+from .timing import describe, interleaved_medians
 
 
 def run(config_path: Path, steps: int = 10, rounds: int = 5, out: Path | None = None) -> pd.DataFrame:
@@ -72,8 +72,7 @@ def run(config_path: Path, steps: int = 10, rounds: int = 5, out: Path | None = 
     table = pd.DataFrame(rows)
     sgd = table.loc[table["method"] == "sgd", "step_ms"]
     table["ratio_to_sgd"] = table["step_ms"] / sgd.iloc[0] if len(sgd) else float("nan")
-    table["device"] = torch.cuda.get_device_name(device) if device.type == "cuda" else \
-        f"cpu ({torch.get_num_threads()} threads)"
+    table["device"] = describe(device)
     if out is not None:
         write_csv(table, out)
     return table

@@ -16,7 +16,7 @@ from ..constraints import FAMILIES, param_groups
 from ..io import write_csv
 from ..models import build_model
 from ..optim import SFW, ProxSGD
-from .timing import count_ops, interleaved_medians
+from .timing import count_ops, describe, interleaved_medians
 
 # k as in performance.md §3: 10% of entries, 30% of filters or of the rank
 K = {"k_sparse": 0.1, "k_support": 0.1, "group_k_support": 0.3, "spectral_k_support": 0.3,
@@ -80,8 +80,7 @@ def run(model_name: str = "resnet18", batch_size: int = 128, rounds: int = 7,
     table["ratio_to_forward_backward"] = table["median_ms"] / table.loc["forward_backward", "median_ms"]
     table = table.reset_index()
     table["model"], table["batch_size"], table["rounds"] = model_name, batch_size, rounds
-    table["device"] = torch.cuda.get_device_name(device) if device.type == "cuda" else \
-        f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    table["device"] = describe(device, platform.processor() or platform.machine())
     table["torch"] = torch.__version__
     if out is not None:
         write_csv(table, out)

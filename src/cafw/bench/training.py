@@ -25,7 +25,7 @@ from ..data import load_dataset
 from ..io import write_csv
 from ..models import build_model
 from ..optim import SFW
-from .timing import interleaved_medians, synchronize
+from .timing import describe, interleaved_medians, synchronize
 
 CIFAR_TRAIN = 50_000
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
@@ -135,8 +135,7 @@ def run(batch_size: int = 128, rounds: int = 3, steps: int = 3, device: str = "c
     table["time_vs_ours"] = [by[n] / by[n.replace("torchvision", "ours")] if "torchvision" in n
                              else np.nan for n in table["measurement"]]
     table["batch_size"], table["steps_per_round"], table["rounds"] = batch_size, steps, rounds
-    table["device"] = torch.cuda.get_device_name(device) if device.type == "cuda" else \
-        f"cpu ({platform.machine()}, {torch.get_num_threads()} threads, {workers} loader workers)"
+    table["device"] = describe(device, platform.machine(), f"{workers} loader workers")
     if out is not None:
         write_csv(table, out)
     return table

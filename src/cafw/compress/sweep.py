@@ -26,7 +26,7 @@ from ..models import build_model
 from ..train import checkpoint, load_config
 from ..train.checkpoint import CheckpointError
 from ..train.config import ConfigError, RunConfig
-from ..train.factory import resolve_device
+from ..train.factory import device_name, resolve_device
 from .filter_prune import FilterPruner
 from .flops import count, output_positions
 from .lowrank import LowRankReconstruction
@@ -83,7 +83,7 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str 
     positions = output_positions(model, example)
     dense_cost = count(model, positions)
     dense = evaluate(model, data.test, bf16=bf16)
-    if metrics.get("device") == _device_label(device_) and dense["accuracy"] != metrics.get(
+    if metrics.get("device") == device_name(device_) and dense["accuracy"] != metrics.get(
             "test_accuracy"):
         warnings.warn(f"the trained model of {run_dir} evaluates to test accuracy "
                       f"{dense['accuracy']} here but {metrics.get('test_accuracy')} in "
@@ -151,11 +151,6 @@ def _load_run(run_dir: Path) -> tuple[RunConfig, dict, dict]:
     state = checkpoint.load(run_dir / checkpoint.WEIGHTS, "trained weights",
                             "train the run again")
     return config, metrics, state
-
-
-def _device_label(device: torch.device) -> str:
-    # As metrics.json records it.
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
 
 @torch.no_grad()

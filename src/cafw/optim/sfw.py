@@ -96,6 +96,7 @@ class SFW(Optimizer):
         self._last: list[tuple[list[int], Tensor, Tensor]] = []
         self._plan_key: tuple | None = None
         self._batches: list[_Batch] = []
+        self._stat_index: Tensor | None = None  # param-group index of each batch member
         super().__init__(params, defaults)
 
     def add_param_group(self, param_group: dict) -> None:
@@ -165,7 +166,7 @@ class SFW(Optimizer):
                 bucket = (c.batch_key(shape), g["rescale"], p.dtype, p.device)
                 members[bucket if math.prod(shape) <= schedule.batch_limit else (i,)].append((i, g))
             self._batches = [_make_batch(m) for m in members.values()]
-            self._plan_key = key
+            self._plan_key, self._stat_index = key, None
         return self._batches, schedule
 
     def _update_momentum(self, batches: list[_Batch], foreach: bool) -> None:
@@ -252,8 +253,11 @@ class SFW(Optimizer):
         if not self._last:
             raise RuntimeError("step_statistics() is available after the first step()")
         like = self._last[0][1]
-        index = torch.tensor([i for ids, _, _ in self._last for i in ids], device=like.device)
-        out = {}
+        if self._stat_index is None or self._stat_index.device != like.device:
+            # fixed while the plan is: built once, not copied to the device every step
+            self._stat_index = torch.tensor([i for ids, _, _ in self._last for i in ids],
+                                            device=like.device)
+        index, out = self._stat_index, {}
         for name, pos in (("step_size", 1), ("fw_gap", 2)):
             values = torch.full((len(self.param_groups),), float("nan"), dtype=like.dtype,
                                 device=like.device)

@@ -22,6 +22,11 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def device_name(device: torch.device) -> str:
+    """The device as recorded in metrics and benchmark tables (the GPU model on CUDA)."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+
+
 def build_optimizer(config: SFWConfig | SGDConfig | ProxSGDConfig,
                     model: nn.Module) -> torch.optim.Optimizer:
     if isinstance(config, SFWConfig):

@@ -33,7 +33,7 @@ from ..models import build_model
 from ..optim import SFW
 from . import checkpoint
 from .config import RunConfig
-from .factory import build_optimizer, build_penalty, method_name, resolve_device
+from .factory import build_optimizer, build_penalty, device_name, method_name, resolve_device
 from .schedules import build_scheduler
 
 CHECK_EVERY = 25  # steps between finiteness checks (each one is a host sync)
@@ -230,7 +230,7 @@ def _finish(out: Path, config: RunConfig, model: nn.Module, history: list[dict],
         "images_per_second": float(frame["images"].sum()) / train_seconds,
         "steps_per_epoch": per_epoch,
         "parameters": sum(p.numel() for p in model.parameters()),
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "device": device_name(device),
         "torch": torch.__version__, "config_digest": config.digest(), **config.tags,
     }
     checkpoint.save(out / checkpoint.WEIGHTS,
