@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .snapshot import WeightSnapshot
+
 
 def conv_layers(model: nn.Module) -> dict[str, nn.Conv2d]:
     """Every Conv2d by qualified name: the first conv and 1x1 shortcut convs included."""
@@ -23,7 +25,7 @@ def filters_to_prune(ratio: float, channels: int) -> int:
     return round(ratio * channels)
 
 
-class FilterPruner:
+class FilterPruner(WeightSnapshot):
     """The L1 order of every conv's filters, computed once, applied at any ratio.
 
     ``apply(ratio)`` always starts from the trained weights, so a sweep can call it ratio
@@ -31,8 +33,7 @@ class FilterPruner:
     """
 
     def __init__(self, model: nn.Module):
-        self.convs = conv_layers(model)
-        self.dense = {name: m.weight.detach().clone() for name, m in self.convs.items()}
+        super().__init__({name: m.weight for name, m in conv_layers(model).items()})
         # Stable sort: equal norms (e.g. filters a sparse training already zeroed) are taken
         # in index order, so the choice is reproducible.
         self.order = {name: w.flatten(1).abs().sum(1).argsort(stable=True)
@@ -46,15 +47,10 @@ class FilterPruner:
     @torch.no_grad()
     def apply(self, ratio: float) -> dict[str, Tensor]:
         pruned = self.pruned_filters(ratio)
-        for name, conv in self.convs.items():
-            conv.weight.copy_(self.dense[name])
-            conv.weight[pruned[name]] = 0
+        for name, weight in self.weights.items():
+            weight.copy_(self.dense[name])
+            weight[pruned[name]] = 0
         return pruned
-
-    @torch.no_grad()
-    def restore(self) -> None:
-        for name, conv in self.convs.items():
-            conv.weight.copy_(self.dense[name])
 
 
 def filter_prune(model: nn.Module, ratio: float) -> dict[str, Tensor]:

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from .filter_prune import conv_layers
+from .snapshot import WeightSnapshot
 
 
 def kept_rank(ratio: float, c_out: int, fan_in: int) -> int:
@@ -68,17 +69,17 @@ def _factorised(conv: nn.Conv2d, ratio: float) -> nn.Sequential:
     return nn.Sequential(first, second)
 
 
-class LowRankReconstruction:
+class LowRankReconstruction(WeightSnapshot):
     """One SVD per conv, then any ratio's rank-r weights written into the dense model.
 
     ``apply(ratio)`` starts from the trained weights each time; ``restore()`` puts them back.
     """
 
     def __init__(self, model: nn.Module):
-        self.convs = conv_layers(model)
-        for name, conv in self.convs.items():
+        convs = conv_layers(model)
+        for name, conv in convs.items():
             _check_ungrouped(name, conv)
-        self.dense = {name: m.weight.detach().clone() for name, m in self.convs.items()}
+        super().__init__({name: m.weight for name, m in convs.items()})
         self.factors = {name: _svd(w) for name, w in self.dense.items()}
 
     def ranks(self, ratio: float) -> dict[str, int]:
@@ -87,18 +88,13 @@ class LowRankReconstruction:
     @torch.no_grad()
     def apply(self, ratio: float) -> dict[str, int]:
         ranks = self.ranks(ratio)
-        for name, conv in self.convs.items():
+        for name, weight in self.weights.items():
             w, r = self.dense[name], ranks[name]
             if r == min(w.shape[0], w[0].numel()):
                 # Full rank is the trained weight itself; the product of the factors would
                 # differ in the last bits, and ratio 0 must reproduce the dense accuracy.
-                conv.weight.copy_(w)
+                weight.copy_(w)
             else:
                 u, s, vh = self.factors[name]
-                conv.weight.copy_(((u[:, :r] * s[:r]) @ vh[:r]).view_as(w))
+                weight.copy_(((u[:, :r] * s[:r]) @ vh[:r]).view_as(w))
         return ranks
-
-    @torch.no_grad()
-    def restore(self) -> None:
-        for name, conv in self.convs.items():
-            conv.weight.copy_(self.dense[name])

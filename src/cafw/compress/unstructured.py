@@ -11,19 +11,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .snapshot import WeightSnapshot
+
 
 def prunable_weights(model: nn.Module) -> dict[str, nn.Parameter]:
     return {f"{name}.weight": m.weight for name, m in model.named_modules()
             if isinstance(m, (nn.Conv2d, nn.Linear))}
 
 
-class MagnitudePruner:
+class MagnitudePruner(WeightSnapshot):
     """The global magnitude order, sorted once; ``apply(ratio)`` starts from the trained
     weights each time, ``restore()`` puts them back."""
 
     def __init__(self, model: nn.Module):
-        self.weights = prunable_weights(model)
-        self.dense = {name: w.detach().clone() for name, w in self.weights.items()}
+        super().__init__(prunable_weights(model))
         flat = torch.cat([w.flatten() for w in self.dense.values()])
         # Stable: ties (notably weights a sparse training already zeroed) go in a fixed order.
         self.order = flat.abs().argsort(stable=True)
@@ -46,11 +47,6 @@ class MagnitudePruner:
             w.copy_(self.dense[name] * keep[start:start + n].reshape(w.shape))
             start += n
         return pruned
-
-    @torch.no_grad()
-    def restore(self) -> None:
-        for name, w in self.weights.items():
-            w.copy_(self.dense[name])
 
 
 def unstructured_prune(model: nn.Module, ratio: float) -> int:
