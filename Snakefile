@@ -6,7 +6,7 @@
 #   snakemake --configfile config/paper.yaml --workflow-profile profiles/slurm   # the paper
 #   snakemake figures/filter-pruning__digits-cnn.pdf      # one figure
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -16,9 +16,6 @@ min_version("9.0")
 if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"
-
-
-validate(config, "workflow/schemas/config.schema.yaml")
 
 
 report: "workflow/report/workflow.rst"

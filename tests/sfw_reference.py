@@ -32,7 +32,7 @@ class ReferenceSFW:
                 factor = torch.norm(m) / (c.diameter / 2)
             elif self.rescale == "diameter":
                 factor = 1.0 / c.diameter
-            else:
+            else:  # "none"
                 factor = 1.0
             eta = max(0.0, min(float(factor * self.lr), 1.0))
             p.mul_(1 - eta).add_(v, alpha=eta)

@@ -16,7 +16,8 @@ from cafw.compress import (FilterPruner, LowRankReconstruction, MagnitudePruner,
                            sweep, unstructured_prune)
 from cafw.models import build_model
 from cafw.models.vgg import VGG
-from cafw.train import CheckpointError, load_config, train
+from cafw.spec import load_run
+from cafw.train import CheckpointError, train
 
 
 def tiny_net() -> nn.Module:
@@ -289,7 +290,7 @@ RATIOS = [0.0, 0.3, 0.6]
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("compress") / "run"
-    config = load_config({"dataset": "digits", "model": "cnn_small", "epochs": 2,
+    config = load_run({"dataset": "digits", "model": "cnn_small", "epochs": 2,
                           "batch_size": 64, "device": "cpu",
                           "optimizer": {"name": "sgd", "lr": 0.05},
                           "tags": {"study": "compress-test", "grid_lr": 0.05}})

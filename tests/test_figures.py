@@ -113,7 +113,7 @@ def tables(tmp_path_factory):
                         "history": _history(manifest), "compute": _compute(),
                         "lr_theory": _lr_theory()}.items():
         table.to_csv(root / f"{name}.csv", index=False)
-    return root
+    return sorted(root.iterdir())
 
 
 @pytest.mark.parametrize("kind, study, setup", FIGURES)
@@ -146,8 +146,13 @@ def test_missing_data_is_an_error(tables, tmp_path, kind, study, setup, message)
     assert not any(tmp_path.iterdir())
 
 
+def test_a_table_the_figure_needs_must_be_passed(tables, tmp_path):
+    with pytest.raises(ValueError, match="reads compute.csv; pass it with --tables"):
+        draw("compute", [t for t in tables if t.name != "compute.csv"], tmp_path / "c.pdf")
+
+
 def test_cli(tables, tmp_path):
     out = tmp_path / "figures" / "s__x.pdf"
-    assert main(["figure", "compression", "--tables", str(tables), "--study", "s",
+    assert main(["figure", "compression", "--tables", *map(str, tables), "--study", "s",
                  "--setup", "x", "--out", str(out)]) == 0
     assert out.exists() and out.with_suffix(".png").exists()

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from cafw.pipeline.grid import GridError, compute_spec, expand
-from cafw.train import load_config
+from cafw.spec import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,10 +22,10 @@ def test_every_run_of_every_config_is_a_valid_run_config(name):
     config = _config(name)
     grid = expand(config)
     for run_config in grid.runs.values():
-        load_config(run_config)  # raises ConfigError on any bad key or value
+        load_run(run_config)  # raises ConfigError on any bad key or value
     for setup in config["setups"]:
         for spec in compute_spec(config, setup)["methods"].values():
-            load_config(spec["run"])
+            load_run(spec["run"])
 
 
 def test_runs_shared_by_studies_are_trained_once_and_compressed_per_kind():
@@ -47,7 +47,7 @@ def test_variants_equal_to_the_base_method_are_the_base_run():
     assert "digits-cnn__sfw-group-k-support+rescale=gradient__linear__s0" not in grid.runs
     variant = grid.runs["digits-cnn__sfw-group-k-support+rescale=none+lr=0.05__constant__s0"]
     assert variant["optimizer"]["rescale"] == "none" and variant["optimizer"]["lr"] == 0.05
-    assert variant["schedule"] == {"name": "constant"}
+    assert variant["schedule"]["name"] == "constant"
     assert variant["tags"]["variant"] == "rescale=none,lr=0.05"
 
 

@@ -6,6 +6,7 @@ import itertools
 import os
 import re
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -81,20 +82,40 @@ def test_lint_is_clean():
     assert "good condition" in result.stdout + result.stderr
 
 
+def _optimizer(config, method):
+    return config["methods"][method]["optimizer"]
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda c: c.update(studes={}), "'studes' was unexpected"),
     (lambda c: c["studies"]["low-rank"].update(kind="pruning"), "'pruning' is not one of"),
-    (lambda c: c["setups"]["digits-cnn"].update(dataset="mnist"), "'mnist' is not one of"),
+    (lambda c: c["setups"]["digits-cnn"].update(dataset="mnist"),
+     "setup 'digits-cnn', method 'sgd', schedule 'linear': 'dataset': 'mnist' is not allowed; "
+     "allowed: cifar10, cifar100, imagenet, digits, synthetic"),
     (lambda c: c["studies"]["low-rank"]["methods"].append("adam"), "unknown method 'adam'"),
+    # a bad key or value inside a run names the study, the method and the key
+    (lambda c: _optimizer(c, "sgd").update(momentun=0.8),
+     "study 'filter-pruning', setup 'digits-cnn', method 'sgd', schedule 'linear': unknown key "
+     "'optimizer.momentun' in optimizer; allowed: name, lr, momentum"),
+    (lambda c: _optimizer(c, "sgd").update(lr=-1), "method 'sgd', schedule 'linear': "
+     "'optimizer.lr' must be > 0.0, got -1"),
+    (lambda c: _optimizer(c, "sfw-group-k-support")["constraint"].update(family="l7"),
+     "method 'sfw-group-k-support', schedule 'linear': 'optimizer.constraint.family': 'l7' is "
+     "not allowed; allowed: l2, l1"),
+    (lambda c: _optimizer(c, "sgd-nuclear")["penalty"].update(strength=-1),
+     "study 'low-rank', setup 'digits-cnn', method 'sgd-nuclear', schedule 'linear': "
+     "'optimizer.penalty.strength' must be >= 0.0"),
 ])
 def test_a_bad_config_fails_before_any_job_naming_the_key(tmp_path, change, message):
     config = yaml.safe_load((ROOT / "config" / "ci.yaml").read_text())
     change(config)
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
+    start = time.perf_counter()
     result = snakemake("-n", "--configfile", str(tmp_path / "bad.yaml"), timeout=120)
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
     assert "Job stats" not in result.stdout
+    assert time.perf_counter() - start < 10
 
 
 @pytest.mark.slow

@@ -12,7 +12,8 @@ import torch
 import yaml
 
 from cafw.cli import main
-from cafw.train import CheckpointError, Interrupted, TrainingDiverged, load_config, train
+from cafw.spec import ScheduleSpec, load_run
+from cafw.train import CheckpointError, Interrupted, TrainingDiverged, train
 from cafw.train.schedules import lr_factor
 
 SMALL = {"shape": [3, 8, 8], "train_size": 192, "test_size": 64}
@@ -25,7 +26,7 @@ def config(**overrides):
                           "constraint": {"family": "group_k_support", "k": 0.5, "value": 10,
                                          "init_samples": 5}}}
     base.update(overrides)
-    return load_config(base)
+    return load_run(base)
 
 
 def _weights(run: Path) -> dict:
@@ -36,7 +37,7 @@ def test_training_on_digits_writes_a_complete_run(tmp_path):
     cfg = config(dataset="digits", dataset_options={}, epochs=2, tags={"study": "smoke"})
     metrics = train(cfg, tmp_path / "run")
     files = {p.name for p in (tmp_path / "run").iterdir()}
-    assert files == {"config.yaml", "model.pt", "history.csv", "metrics.json"}
+    assert files == {"run.yaml", "model.pt", "history.csv", "metrics.json"}
     assert 0.5 < metrics["test_accuracy"] <= 1.0  # two epochs already learn digits
     assert metrics["study"] == "smoke" and metrics["method"] == "SFW group_k_support"
     for key in ("test_loss", "test_top5", "train_loss", "wall_time_s", "seconds_per_epoch",
@@ -47,7 +48,7 @@ def test_training_on_digits_writes_a_complete_run(tmp_path):
     assert set(history.columns) >= {"train_loss", "test_loss", "test_accuracy", "lr",
                                     "step_size", "fw_gap"}
     assert (history["step_size"] > 0).all() and (history["fw_gap"] >= 0).all()
-    assert load_config(tmp_path / "run" / "config.yaml") == cfg  # the resolved config round-trips
+    assert load_run(tmp_path / "run" / "run.yaml") == cfg  # the resolved config round-trips
     assert set(_weights(tmp_path / "run")) == set(torch.nn.Module.state_dict(
         __import__("cafw.models", fromlist=["x"]).build_model("cnn_small", 10, 1)))
 
@@ -146,7 +147,7 @@ BAD = [
     ({"optimiser": {}}, "unknown key 'optimiser' in the run config; allowed: optimizer, dataset"),
     ({"dataset": "mnist"}, "'dataset': 'mnist' is not allowed; allowed: cifar10, cifar100"),
     ({"model": "resnet1000"}, "'model': 'resnet1000' is not allowed"),
-    ({"epochs": 0}, "'epochs' must be positive"),
+    ({"epochs": 0}, "'epochs' must be >= 1, got 0"),
     ({"epochs": "ten"}, "'epochs' must be an integer"),
     ({"device": "tpu"}, "'device': 'tpu' is not allowed; allowed: auto, cpu, cuda"),
     ({"optimizer": {"name": "adam"}}, "'optimizer.name': 'adam' is not allowed; allowed: sfw, sgd, prox_sgd"),
@@ -154,9 +155,9 @@ BAD = [
     ({"optimizer": {"name": "sfw", "constraint": {"family": "l7"}}},
      "'optimizer.constraint.family': 'l7' is not allowed; allowed: l2, l1, linf"),
     ({"optimizer": {"name": "sfw", "constraint": {"family": "k_support"}}},
-     "'optimizer.constraint.k' is required for family 'k_support'"),
+     "'optimizer.constraint': k is required for family 'k_support'"),
     ({"optimizer": {"name": "sfw", "constraint": {"family": "k_support", "k": 0}}},
-     "'optimizer.constraint': k must be an int count >= 1"),
+     "'optimizer.constraint.k': k must be an int count >= 1"),
     ({"optimizer": {"name": "sfw", "constraint": {"family": "group_k_support", "k": 1000}}},
      "'optimizer.constraint': k=1000 is larger than the 32 output filters"),
     ({"optimizer": {"name": "sfw", "rescale": "sqrt", "constraint": {"family": "l2"}}},
@@ -165,11 +166,17 @@ BAD = [
      "step size itself"),
     ({"optimizer": {"name": "sgd", "rescale": "gradient"}},
      "unknown key 'optimizer.rescale' in optimizer; allowed: name, lr, momentum, weight_decay"),
+    ({"optimizer": {"name": "sgd", "momentun": 0.8}}, "unknown key 'optimizer.momentun'"),
+    ({"optimizer": {"name": "sgd", "lr": -1}}, "'optimizer.lr' must be > 0.0, got -1"),
     ({"optimizer": {"name": "sgd", "penalty": {"type": "l1", "strength": 1}}},
      "'optimizer.penalty.type': 'l1' is not allowed; allowed: group_lasso, nuclear"),
+    ({"optimizer": {"name": "sgd", "penalty": {"type": "group_lasso", "strength": -1}}},
+     "'optimizer.penalty.strength' must be >= 0.0, got -1"),
     ({"optimizer": {"name": "prox_sgd"}}, "missing required key 'optimizer.threshold'"),
     ({"schedule": {"name": "exponential"}}, "'schedule.name': 'exponential' is not allowed"),
-    ({"schedule": {"warmup_epochs": 5}}, "'schedule.warmup_epochs' must lie in [0, epochs)"),
+    ({"schedule": {"warmup_epochs": 5}}, "'schedule.warmup_epochs' must lie in [0, epochs"),
+    ({"dataset": "synthetic", "dataset_options": {"train_size": 0}},
+     "'dataset_options.train_size' must be >= 1, got 0"),
 ]
 
 
@@ -195,15 +202,13 @@ def test_missing_dataset_is_reported_before_training(tmp_path, capsys):
 
 
 def test_schedules_step_per_iteration_with_warmup():
-    from cafw.train.config import ScheduleConfig
-
-    f = lr_factor(ScheduleConfig(name="linear", warmup_epochs=1), epochs=5, per_epoch=10)
+    f = lr_factor(ScheduleSpec(name="linear", warmup_epochs=1), epochs=5, per_epoch=10)
     assert [round(f(t), 3) for t in (0, 4, 9)] == [0.1, 0.5, 1.0]
     assert f(10) == 1.0 and f(30) == pytest.approx(0.5) and f(49) == pytest.approx(1 / 40)
-    cos = lr_factor(ScheduleConfig(name="cosine"), epochs=4, per_epoch=10)
+    cos = lr_factor(ScheduleSpec(name="cosine"), epochs=4, per_epoch=10)
     assert cos(0) == 1.0 and cos(20) == pytest.approx(0.5) and cos(40) == pytest.approx(0.0)
-    multi = lr_factor(ScheduleConfig(name="multistep", milestones=[2, 3]), epochs=4, per_epoch=10)
+    multi = lr_factor(ScheduleSpec(name="multistep", milestones=[2, 3]), epochs=4, per_epoch=10)
     assert [multi(t) for t in (19, 20, 30)] == [1.0, pytest.approx(0.1), pytest.approx(0.01)]
-    step = lr_factor(ScheduleConfig(name="step", step_size=1, gamma=0.5), epochs=3, per_epoch=10)
+    step = lr_factor(ScheduleSpec(name="step", step_size=1, gamma=0.5), epochs=3, per_epoch=10)
     assert [step(t) for t in (9, 10, 25)] == [1.0, 0.5, 0.25]
-    assert lr_factor(ScheduleConfig(name="constant"), epochs=3, per_epoch=10)(29) == 1.0
+    assert lr_factor(ScheduleSpec(name="constant"), epochs=3, per_epoch=10)(29) == 1.0

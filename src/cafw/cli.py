@@ -11,9 +11,10 @@ from pathlib import Path
 
 
 def _train(args) -> int:
-    from .train import load_config, train
+    from .spec import load_run
+    from .train import train
 
-    config = load_config(args.config)
+    config = load_run(args.config)
     metrics = train(config, args.out, resume=args.resume)
     print(f"{args.out}: test accuracy {metrics['test_accuracy']:.4f} "
           f"({metrics['seconds_per_epoch']:.2f} s/epoch on {metrics['device']})")
@@ -72,7 +73,7 @@ def _bench(args) -> int:
 def _aggregate(args) -> int:
     from .pipeline.aggregate import aggregate
 
-    tables = aggregate(args.manifest, args.runs, args.compress, args.out)
+    tables = aggregate(args.manifest, args.metrics, args.history, args.sweeps, args.out)
     for name, table in tables.items():
         print(f"{args.out / (name + '.csv')}: {len(table)} rows")
     return 0
@@ -102,6 +103,15 @@ def _paper(args) -> int:
 
     for path in generate(args.tables, args.figures, args.out):
         print(f"wrote {path}")
+    return 0
+
+
+def _schema(args) -> int:
+    from .io import write_yaml
+    from .spec import json_schema
+
+    write_yaml(args.out, json_schema())
+    print(f"wrote {args.out}")
     return 0
 
 
@@ -153,15 +163,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("aggregate", help="collect runs and sweeps into tidy tables")
     p.add_argument("--manifest", type=Path, required=True, help="study x run table")
-    p.add_argument("--runs", type=Path, required=True, help="directory of run directories")
-    p.add_argument("--compress", type=Path, required=True, help="directory of sweep CSVs")
+    p.add_argument("--metrics", type=Path, nargs="+", required=True,
+                   help="each run's metrics.json (its directory's name is the run id)")
+    p.add_argument("--history", type=Path, nargs="+", required=True,
+                   help="each run's history.csv")
+    p.add_argument("--sweeps", type=Path, nargs="+", required=True,
+                   help="each sweep's <run>/<kind>.csv")
     p.add_argument("--out", type=Path, required=True, help="directory for the tables")
     p.set_defaults(handler=_aggregate)
 
     p = commands.add_parser("figure", help="draw one figure (PDF and PNG) from the tables")
     p.add_argument("kind", choices=["compression", "lr_ablation", "sensitivity", "dynamics",
                                     "compute", "lr_theory"])
-    p.add_argument("--tables", type=Path, required=True, help="directory of aggregated tables")
+    p.add_argument("--tables", type=Path, nargs="+", required=True,
+                   help="the aggregated tables (CSV) the figure reads")
     p.add_argument("--out", type=Path, required=True, help="the PDF (a PNG is written beside)")
     p.add_argument("--study")
     p.add_argument("--setup")
@@ -182,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(handler=_paper)
 
+    p = commands.add_parser("schema", help="write the run part of the workflow schema")
+    p.add_argument("--out", type=Path, default=Path("workflow/schemas/run.schema.yaml"))
+    p.set_defaults(handler=_schema)
+
     p = commands.add_parser("data", help="dataset utilities")
     p.add_argument("action", choices=["download"])
     p.add_argument("name")
@@ -199,7 +218,8 @@ def _has_cuda() -> bool:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .data import DatasetError
-    from .train import CheckpointError, ConfigError, Interrupted, TrainingDiverged
+    from .spec import ConfigError
+    from .train import CheckpointError, Interrupted, TrainingDiverged
 
     try:
         return args.handler(args)

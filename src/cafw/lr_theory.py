@@ -32,7 +32,7 @@ Problem (one per seed, drawn from ``torch.Generator().manual_seed(seed)``):
   ``iterations``.
 
 Rules (``cafw.optim.SFW`` with momentum 0, learning rate alpha_T = 1/sqrt(T+1)):
-``constant`` = rescale None (eta_t = alpha_T, the classical prescription), ``diameter`` =
+``constant`` = rescale "none" (eta_t = alpha_T, the classical prescription), ``diameter`` =
 rescale "diameter" (eta_t = alpha_T / D), ``gradient`` = rescale "gradient"
 (eta_t = min(alpha_T ||g_t|| / ||x_t - v_t||, 1), g_t the stochastic gradient).
 
@@ -78,7 +78,7 @@ from .constraints import L1Ball
 from .io import write_csv
 from .optim import SFW
 
-RULES = {"constant": None, "diameter": "diameter", "gradient": "gradient"}
+RULES = {"constant": "none", "diameter": "diameter", "gradient": "gradient"}
 COLUMNS = ["rule", "seed", "horizon", "best_gap", "bound", "iteration", "step_size"]
 RADIUS = 1.0
 SMOOTHNESS = 1.0  # L = ||Q||_2, exact by construction
@@ -213,7 +213,7 @@ def run(dimension: int = 100, iterations: int = 20000, seeds: int = 3, noise: fl
                     grad[:, :live] = exact
                 opt.step()
                 if t + 1 in record:
-                    steps.append((t + 1, opt.step_statistics()["step_size"][longest].clone()))
+                    steps.append((t + 1, opt.step_statistics().step_size[longest].clone()))
     finally:
         torch.set_num_threads(threads)
 

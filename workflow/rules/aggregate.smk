@@ -35,6 +35,8 @@ rule aggregate:
             category="Tables",
         ),
         report("results/tables/history.csv", caption="../report/history.rst", category="Tables"),
+    params:
+        out=lambda w, output: os.path.dirname(output[0]),
     log:
         "results/logs/aggregate.log",
     benchmark:
@@ -42,8 +44,8 @@ rule aggregate:
     conda:
         "../../envs/cafw.yaml"
     shell:
-        "cafw aggregate --manifest {input.manifest} --runs results/runs "
-        "--compress results/compress --out results/tables > {log} 2>&1"
+        "cafw aggregate --manifest {input.manifest} --metrics {input.metrics} "
+        "--history {input.history} --sweeps {input.sweeps} --out {params.out} > {log} 2>&1"
 
 
 rule compute_config:

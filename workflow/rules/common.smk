@@ -2,9 +2,38 @@
 # library, which imports no torch, so planning stays fast.
 import os
 
-from cafw.pipeline.grid import compute_setups, compute_spec, expand as expand_grid
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
 
-GRID = expand_grid(config)
+from cafw.pipeline.grid import compute_setups, compute_spec, expand as expand_grid
+from cafw.spec import ConfigError
+from cafw.vocabulary import KINDS, ON_DISK
+
+
+def checked_grid(config):
+    """The grid of a config that passes the schema and whose every run is valid.
+
+    A bad key inside a run is reported by the grid, in one line that names the study, the
+    method and the key; the schema reports everything else.  Defaults are not filled in from
+    the schema: they live in cafw.spec, where `cafw train` reads them too.
+    """
+    try:
+        validate(config, "../schemas/config.schema.yaml", set_default=False)
+    except WorkflowError:
+        try:
+            expand_grid(config)
+        except ConfigError as err:
+            raise WorkflowError(f"invalid configuration: {err}") from None
+        except Exception:
+            pass  # a structural error: the schema's message says more
+        raise
+    try:
+        return expand_grid(config)
+    except ConfigError as err:
+        raise WorkflowError(f"invalid configuration: {err}") from None
+
+
+GRID = checked_grid(config)
 SETUPS = list(config["setups"])
 COMPUTE_SETUPS = compute_setups(config)
 RUN = "results/runs/{run}"
@@ -25,8 +54,8 @@ TABLES = expand(
 
 wildcard_constraints:
     run="[^/]+",
-    kind="filter|lowrank|unstructured",
-    dataset="cifar10|cifar100|imagenet",
+    kind="|".join(KINDS),
+    dataset="|".join(ON_DISK),
     setup="|".join(COMPUTE_SETUPS),
     study="|".join(config["studies"]),
 
@@ -34,7 +63,7 @@ wildcard_constraints:
 def dataset_ready(run):
     """The marker of a dataset that must be on disk before the run can train."""
     dataset = GRID.runs[run]["dataset"]
-    return [f"results/data/{dataset}.ready"] if dataset in ("cifar10", "cifar100", "imagenet") else []
+    return [f"results/data/{dataset}.ready"] if dataset in ON_DISK else []
 
 
 def setup_of(run):

@@ -1,5 +1,6 @@
 rule compress:
     input:
+        config=f"{RUN}/run.yaml",
         metrics=f"{RUN}/metrics.json",
         weights=f"{RUN}/model.pt",
     output:

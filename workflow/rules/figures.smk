@@ -18,7 +18,7 @@ rule figure_study:
     conda:
         "../../envs/cafw.yaml"
     shell:
-        "cafw figure {params.kind} --tables results/tables --study {wildcards.study} "
+        "cafw figure {params.kind} --tables {input} --study {wildcards.study} "
         "--setup {wildcards.setup} --out {output.pdf} > {log} 2>&1"
 
 
@@ -43,7 +43,7 @@ rule figure_dynamics:
     conda:
         "../../envs/cafw.yaml"
     shell:
-        "cafw figure dynamics --tables results/tables --study {params.study} "
+        "cafw figure dynamics --tables {input} --study {params.study} "
         "--setup {wildcards.setup} --out {output.pdf} > {log} 2>&1"
 
 
@@ -64,7 +64,7 @@ rule figure_compute:
     conda:
         "../../envs/cafw.yaml"
     shell:
-        "cafw figure compute --tables results/tables --out {output.pdf} > {log} 2>&1"
+        "cafw figure compute --tables {input} --out {output.pdf} > {log} 2>&1"
 
 
 rule figure_lr_theory:
@@ -84,4 +84,4 @@ rule figure_lr_theory:
     conda:
         "../../envs/cafw.yaml"
     shell:
-        "cafw figure lr_theory --tables results/tables --out {output.pdf} > {log} 2>&1"
+        "cafw figure lr_theory --tables {input} --out {output.pdf} > {log} 2>&1"

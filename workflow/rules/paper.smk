@@ -6,7 +6,10 @@ rule paper_generated:
         ),
         figures=figure_targets(),
     output:
-        expand("paper/generated/{name}.tex", name=["numbers", "tables", "figures", "findings"]),
+        expand(
+            "paper/generated/{name}.tex",
+            name=["numbers", "setup", "tables", "figures", "findings"],
+        ),
     log:
         "results/logs/paper_generated.log",
     localrule: True

@@ -14,33 +14,25 @@ import itertools
 from pathlib import Path
 
 import pandas as pd
-import torch
 import yaml
 from torch import nn
 
-from ..data import load_dataset
-from ..evaluation import autocast
+from ..device import describe
 from ..io import write_csv
-from ..models import build_model
-from ..train.config import load_config
-from ..train.factory import build_optimizer, build_penalty, resolve_device
-from .timing import describe, interleaved_medians
+from ..runtime import set_up
+from ..spec import load_run
+from ..train.factory import build_optimizer, build_penalty
+from .timing import interleaved_medians
 
 
 def run(config_path: Path, steps: int = 10, rounds: int = 5, out: Path | None = None) -> pd.DataFrame:
     """``config_path``: YAML ``{setup: name, methods: {name: {label: ..., run: run config}}}``
     with the run configs of one setup (same dataset, model and batch size)."""
     spec = yaml.safe_load(Path(config_path).read_text())
-    configs = {name: load_config(m["run"]) for name, m in spec["methods"].items()}
-    first = next(iter(configs.values()))
-    device = resolve_device(first.device)
-    bf16 = first.precision == "bf16" or (first.precision == "auto" and device.type == "cuda")
-    data = load_dataset(first.dataset, root=first.data_root, download=first.download,
-                        device=device, seed=first.seed, batch_size=first.batch_size,
-                        options=first.dataset_options)
+    configs = {name: load_run(m["run"]) for name, m in spec["methods"].items()}
+    rt = set_up(next(iter(configs.values())))  # the setup is shared: its data and model
+    device, data, base = rt.device, rt.data, rt.model
     batches = list(itertools.islice(data.train.epoch(0), steps))
-    torch.manual_seed(first.seed)
-    base = build_model(first.model, data.info.num_classes, data.info.input_shape[0]).to(device)
 
     def trainer(config):
         model = copy.deepcopy(base)
@@ -48,7 +40,7 @@ def run(config_path: Path, steps: int = 10, rounds: int = 5, out: Path | None = 
 
         def train_steps():
             for x, y in batches:
-                with autocast(device, bf16):
+                with rt.autocast():
                     loss = nn.functional.cross_entropy(model(x).float(), y)
                 if penalty is not None:
                     loss = loss + penalty(model)

@@ -16,7 +16,8 @@ from ..constraints import FAMILIES, param_groups
 from ..io import write_csv
 from ..models import build_model
 from ..optim import SFW, ProxSGD
-from .timing import count_ops, describe, interleaved_medians
+from ..device import describe
+from .timing import count_ops, interleaved_medians
 
 # k as in performance.md §3: 10% of entries, 30% of filters or of the rank
 K = {"k_sparse": 0.1, "k_support": 0.1, "group_k_support": 0.3, "spectral_k_support": 0.3,

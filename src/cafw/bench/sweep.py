@@ -15,16 +15,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..compress.sweep import KINDS, sweep
+from ..compress.sweep import sweep
 from ..io import write_csv
-from ..train import load_config, train
+from ..train.checkpoint import METRICS
+from ..spec import load_run
+from ..train import train
+from ..vocabulary import KINDS
 
 RATIOS = [round(0.05 * i, 2) for i in range(20)]
 
 
 def run(model: str = "resnet18", train_size: int = 1000, batch_size: int = 128,
         device: str = "auto", out: Path | None = None) -> pd.DataFrame:
-    config = load_config({
+    config = load_run({
         "dataset": "synthetic", "model": model, "epochs": 1, "batch_size": batch_size,
         "device": device, "dataset_options": {"shape": [3, 32, 32], "train_size": train_size,
                                               "test_size": train_size // 5,
@@ -34,7 +37,7 @@ def run(model: str = "resnet18", train_size: int = 1000, batch_size: int = 128,
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
         train(config, run_dir, log=lambda line: None)
-        epoch_seconds = json.loads((run_dir / "metrics.json").read_text())["seconds_per_epoch"]
+        epoch_seconds = json.loads((run_dir / METRICS).read_text())["seconds_per_epoch"]
         for kind in KINDS:
             start = time.perf_counter()
             sweep(run_dir, kind, RATIOS, Path(tmp) / f"{kind}.csv", device=device)

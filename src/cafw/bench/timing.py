@@ -11,21 +11,9 @@ from collections.abc import Callable
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from ..device import synchronize
+
 SYNCING_OPS = {"_local_scalar_dense", "nonzero", "is_nonzero", "equal", "item"}
-
-
-def describe(device: torch.device, *details: str) -> str:
-    """The device for a benchmark table: the GPU model, or the CPU with its thread count."""
-    from ..train.factory import device_name
-
-    if device.type == "cuda":
-        return device_name(device)
-    return f"cpu ({', '.join([f'{torch.get_num_threads()} threads', *details])})"
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def interleaved_medians(contenders: dict[str, Callable[[], object]], rounds: int,

@@ -25,7 +25,8 @@ from ..data import load_dataset
 from ..io import write_csv
 from ..models import build_model
 from ..optim import SFW
-from .timing import describe, interleaved_medians, synchronize
+from ..device import describe, synchronize
+from .timing import interleaved_medians
 
 CIFAR_TRAIN = 50_000
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)

@@ -13,10 +13,10 @@ from .filter_prune import FilterPruner, filter_prune, filters_to_prune
 from .flops import Cost, count, model_cost, output_positions
 from .lowrank import LowRankReconstruction, kept_rank, lowrank_decompose
 from .physical import check_sequential, inference_ms, physically_pruned
-from .sweep import KINDS, sweep
+from .sweep import COMPRESSORS, sweep
 from .unstructured import MagnitudePruner, unstructured_prune
 
 __all__ = ["filter_prune", "FilterPruner", "filters_to_prune", "lowrank_decompose",
            "LowRankReconstruction", "kept_rank", "unstructured_prune", "MagnitudePruner",
            "physically_pruned", "check_sequential", "inference_ms", "Cost", "count",
-           "model_cost", "output_positions", "sweep", "KINDS"]
+           "model_cost", "output_positions", "sweep", "COMPRESSORS"]

@@ -21,8 +21,7 @@ import time
 import torch
 from torch import Tensor, nn
 
-from ..bench.timing import synchronize
-from ..evaluation import autocast
+from ..device import autocast, synchronize
 
 CHAIN = (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.MaxPool2d)
 UNSUPPORTED = ("physical pruning supports sequential conv nets (cnn_small, vgg16); residual "
@@ -64,7 +63,7 @@ def physically_pruned(model: nn.Module, pruned: dict[str, Tensor]) -> nn.Module:
     model.features = nn.Sequential(*layers)
     if keep_in is not None:
         model.classifier = _sliced_linear(model.classifier, keep_in)
-    return model
+    return model.train(model.training)  # new layers are built in train mode
 
 
 def _kept(pruned: Tensor | None, channels: int, name: str) -> Tensor:

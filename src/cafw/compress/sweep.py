@@ -19,21 +19,20 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..data import load_dataset
-from ..evaluation import autocast, evaluate
+from ..device import autocast, device_name
+from ..evaluation import evaluate
 from ..io import write_csv
-from ..models import build_model
-from ..train import checkpoint, load_config
+from ..runtime import set_up
+from ..spec import ConfigError
+from ..train import checkpoint
 from ..train.checkpoint import CheckpointError
-from ..train.config import ConfigError, RunConfig
-from ..train.factory import device_name, resolve_device
 from .filter_prune import FilterPruner
 from .flops import count, output_positions
 from .lowrank import LowRankReconstruction
 from .physical import check_sequential, inference_ms, physically_pruned
 from .unstructured import MagnitudePruner
 
-KINDS = {"filter": FilterPruner, "lowrank": LowRankReconstruction,
+COMPRESSORS = {"filter": FilterPruner, "lowrank": LowRankReconstruction,
          "unstructured": MagnitudePruner}
 IDENTITY = ("dataset", "model", "method", "optimizer", "seed")
 TIMING_REPEATS = 5
@@ -51,33 +50,21 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str 
     """
     run_dir = Path(run_dir)
     ratios = _checked(kind, ratios, physical)
-    config, metrics, state = _load_run(run_dir)
-
-    device_ = resolve_device(device)
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    # Same precision and memory format as the run's own evaluation, so ratio 0 reproduces
-    # its test accuracy exactly (on the same device).
-    bf16 = config.precision == "bf16" or (config.precision == "auto" and device_.type == "cuda")
-    channels_last = config.channels_last is True or (config.channels_last == "auto"
-                                                     and device_.type == "cuda")
-    data = load_dataset(config.dataset, root=config.data_root, download=config.download,
-                        device=device_, seed=config.seed, batch_size=config.batch_size,
-                        eval_batch_size=config.eval_batch_size, workers=config.workers,
-                        options=config.dataset_options)
-    model = build_model(config.model, data.info.num_classes, data.info.input_shape[0])
+    config, metrics, state = checkpoint.read_finished(run_dir)
+    # The run's own precision and memory format, so ratio 0 reproduces its test accuracy
+    # exactly (on the same device).
+    rt = set_up(config, device=device)
+    device_, bf16, channels_last, data, model = (rt.device, rt.bf16, rt.channels_last,
+                                                 rt.data, rt.model)
     if physical:
         check_sequential(model)  # before any costly work
     try:
         model.load_state_dict(state)
     except RuntimeError as err:
         raise CheckpointError(f"{run_dir / checkpoint.WEIGHTS} does not fit model "
-                              f"{config.model!r} of {run_dir / 'config.yaml'} ({err}); "
+                              f"{config.model!r} of {run_dir / checkpoint.RUN_CONFIG} ({err}); "
                               "train the run again") from None
-    model = model.to(device_).eval()
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-        data.test.channels_last = data.train_eval.channels_last = True
+    model.eval()
 
     example = torch.zeros(1, *data.info.input_shape, device=device_)
     positions = output_positions(model, example)
@@ -87,8 +74,8 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str 
             "test_accuracy"):
         warnings.warn(f"the trained model of {run_dir} evaluates to test accuracy "
                       f"{dense['accuracy']} here but {metrics.get('test_accuracy')} in "
-                      "metrics.json", stacklevel=2)
-    compressor = KINDS[kind](model)
+                      f"{checkpoint.METRICS}", stacklevel=2)
+    compressor = COMPRESSORS[kind](model)
     timing_batch = next(iter(data.test.epoch(0)))[0] if physical else None
 
     identity = {key: metrics.get(key) for key in IDENTITY}
@@ -123,9 +110,9 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str 
 
 def _checked(kind: str, ratios: Sequence[float], physical: bool) -> list[float]:
     # ConfigError is a ValueError that the CLI reports as a usage error.
-    if kind not in KINDS:
+    if kind not in COMPRESSORS:
         raise ConfigError(f"unknown compression kind {kind!r}; choose one of "
-                          f"{', '.join(KINDS)}")
+                          f"{', '.join(COMPRESSORS)}")
     ratios = [float(r) for r in ratios]
     if not ratios:
         raise ConfigError("no compression ratios given")
@@ -135,22 +122,6 @@ def _checked(kind: str, ratios: Sequence[float], physical: bool) -> list[float]:
     if physical and kind != "filter":
         raise ConfigError(f"physical pruning applies to kind 'filter' only, not {kind!r}")
     return ratios
-
-
-def _load_run(run_dir: Path) -> tuple[RunConfig, dict, dict]:
-    if not run_dir.is_dir():
-        raise CheckpointError(f"run directory {run_dir} does not exist")
-    if not (run_dir / "metrics.json").is_file():
-        raise CheckpointError(f"{run_dir} is not a finished run of `cafw train` (no "
-                              "metrics.json); train it first")
-    if not (run_dir / "config.yaml").is_file():
-        raise CheckpointError(f"{run_dir} is not a finished run of `cafw train` (no "
-                              "config.yaml); train it again")
-    metrics = checkpoint.load_metrics(run_dir / "metrics.json")
-    config = load_config(run_dir / "config.yaml")
-    state = checkpoint.load(run_dir / checkpoint.WEIGHTS, "trained weights",
-                            "train the run again")
-    return config, metrics, state
 
 
 @torch.no_grad()

@@ -155,6 +155,10 @@ class Constraint:
     Subclasses define what ``k`` counts, the Euclidean diameter per unit radius, the gauge
     ``norm``, its dual and the batched LMO.  ``shape`` is optional: when given, k and the
     diameter are resolved and checked at construction; otherwise at each call.
+
+    A set is immutable once built: ``SFW`` plans its batched LMO calls (radii stacked on the
+    device, k resolved) around the sets of its param groups, so a radius changed in place
+    would be silently ignored.  To change a set, put a new one into the param group.
     """
 
     #: how the tensors of a multi-tensor (global) group are viewed as one tensor:
@@ -183,6 +187,14 @@ class Constraint:
             self.check_shape(self.shape)
             if self.has_k:
                 self.k_for(self.shape)  # raises if k does not fit this shape
+        self._frozen = True
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if getattr(self, "_frozen", False):
+            raise AttributeError(f"{type(self).__name__} is immutable: build a new set and put "
+                                 "it into the param group (the optimizer plans its batched "
+                                 "LMOs around the sets it was given)")
+        super().__setattr__(name, value)
 
     # -- hooks for subclasses -------------------------------------------------------------
     def check_shape(self, shape: Shape) -> None:
@@ -237,6 +249,16 @@ class Constraint:
         self._check_input(g)
         radius = torch.full((1,), self.radius, dtype=g.dtype, device=g.device)
         return self._lmo(g.unsqueeze(0), radius, self.k_for(g.shape), None)[0]
+
+    def batched_lmo(self, g: Tensor, radius: Tensor, state: dict | None = None) -> Tensor:
+        """The LMO of B sets that differ at most in radius, in one call.
+
+        ``g`` is (B, *shape), ``radius`` (B,) on g's device; ``state`` is a dict of (B, ...)
+        tensors that a set may keep between calls (the spectral sets' warm-start basis), or
+        None.  Returns a new (B, *shape) tensor, which the caller may reuse in place.
+        """
+        self._check_input(g[0])
+        return self._lmo(g, radius, self.k_for(g.shape[1:]), state)
 
     def norm(self, x: Tensor) -> Tensor:
         """The gauge: x is in the set iff norm(x) <= radius."""

@@ -16,12 +16,14 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from ..vocabulary import MODES, SPECTRAL, STRUCTURED
 from .base import Constraint, packed_shape
 from .group import GroupKSupportNormBall
 from .lp import L1Ball, L2Ball, LInfBall
 from .sparse import KSparsePolytope, KSupportNormBall
 from .spectral import NuclearNormBall, SpectralKSparsePolytope, SpectralKSupportNormBall
 
+#: the set of each family (``cafw.vocabulary.FAMILIES`` names them)
 FAMILIES: dict[str, type[Constraint]] = {
     "l2": L2Ball,
     "l1": L1Ball,
@@ -33,9 +35,6 @@ FAMILIES: dict[str, type[Constraint]] = {
     "spectral_k_sparse": SpectralKSparsePolytope,
     "nuclear": NuclearNormBall,
 }
-STRUCTURED = ("group_k_support", "spectral_k_support", "spectral_k_sparse", "nuclear")
-MODES = ("radius", "diameter", "initialization")
-SPECTRAL = ("spectral_k_support", "spectral_k_sparse", "nuclear")
 
 
 def param_groups(model: nn.Module, family: str, k: int | float | None = None,
@@ -49,8 +48,9 @@ def param_groups(model: nn.Module, family: str, k: int | float | None = None,
     tensors sharing a set type form one group over their concatenation (structured families:
     all Conv2d weights in one group over all filters, the rest in one L2 group).
 
-    ``init_norms_by_shape=True`` reproduces the authors' estimate keyed by tensor shape
-    (BatchNorm weight and bias collide), for bit-parity only; the default is per module.
+    ``init_norms_by_shape=True`` reproduces the authors' per-layer estimate keyed by tensor
+    shape (BatchNorm weight and bias collide), for bit-parity only; the default is per module.
+    In global mode the authors sum each tensor's own estimate, so the flag does not apply.
     ``k_min`` floors a fractional k (Miao et al.'s K = max(10, 5%) is k=0.05, k_min=10).
     """
     if family not in FAMILIES:
@@ -72,7 +72,9 @@ def param_groups(model: nn.Module, family: str, k: int | float | None = None,
         structured_target = isinstance(module, nn.Conv2d) and name.endswith("weight")
         return "l2" if family in STRUCTURED and not structured_target else family
 
-    rho = initial_norms(model, init_samples, by_shape=init_norms_by_shape) \
+    # the authors key their estimate by shape only per layer; in global mode they sum each
+    # tensor's own estimate
+    rho = initial_norms(model, init_samples, by_shape=init_norms_by_shape and not global_) \
         if mode == "initialization" else {}
 
     # one unit = the tensors that share one set (one tensor each unless global_)

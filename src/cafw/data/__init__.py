@@ -10,19 +10,20 @@ augmentation (``loader.py``); ImageNet uses DataLoader workers (``imagenet.py``)
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..spec import dataset_options
 from . import cifar, digits, imagenet, synthetic
 from .base import Data, DatasetInfo, Loader, Request
 from .errors import DatasetError
 from .loader import Augment, TensorLoader
 
-# name -> loader; a loader's keyword-only parameters are the dataset's ``options``.
+# name (cafw.vocabulary.DATASETS) -> loader; a loader's keyword-only parameters are the
+# dataset's ``options``, validated and defaulted by cafw.spec.DATASET_OPTIONS
 DATASETS: dict[str, Callable[..., Data]] = {
     "cifar10": cifar.load_cifar10,
     "cifar100": cifar.load_cifar100,
@@ -44,16 +45,12 @@ def load_dataset(name: str, *, root: str | Path = "data", download: bool = False
     """Load ``name`` with its train, test and train_eval loaders on ``device``.
 
     ``eval_batch_size`` defaults to ``batch_size`` (as in the reference); ``workers`` is used by
-    ImageNet only; ``options`` are dataset-specific (see the loaders in ``DATASETS``).
+    ImageNet only; ``options`` are dataset-specific (``cafw.spec.DATASET_OPTIONS``; a bad one
+    raises ``cafw.spec.ConfigError``).
     """
     _check_name(name)
     load = DATASETS[name]
-    options = dict(options or {})
-    allowed = [p.name for p in inspect.signature(load).parameters.values()
-               if p.kind is p.KEYWORD_ONLY]
-    if unknown := sorted(set(options) - set(allowed)):
-        raise DatasetError(f"unknown option(s) {', '.join(unknown)} for dataset {name!r}; "
-                           f"allowed: {', '.join(allowed) or 'none'}")
+    options = dataset_options(name, dict(options or {}))
     request = Request(root=Path(root), download=download, device=torch.device(device), seed=seed,
                       batch_size=batch_size, eval_batch_size=eval_batch_size or batch_size,
                       workers=workers)

@@ -12,25 +12,16 @@ from collections.abc import Sequence
 import torch
 
 from .base import Data, Request
-from .errors import DatasetError
 from .loader import NO_AUGMENT, Augment, channel_stats, tensor_data
 
 DATA_SEED = 0
 AUGMENTS = {"none": NO_AUGMENT, "crop_flip": Augment(crop_padding=4, flip=True)}
 
 
-def load(request: Request, *, shape: Sequence[int] = (3, 32, 32), num_classes: int = 10,
-         train_size: int = 1024, test_size: int = 256, augment: str = "none") -> Data:
-    """``shape`` is (C, H, W); ``augment`` is ``none`` or ``crop_flip`` (as CIFAR-10)."""
-    if augment not in AUGMENTS:
-        raise DatasetError(f"synthetic: unknown augment {augment!r}; choose one of "
-                           f"{', '.join(AUGMENTS)}")
-    is_shape = isinstance(shape, (list, tuple)) and len(shape) == 3
-    sizes = (*shape, num_classes, train_size, test_size) if is_shape else ()
-    if not sizes or not all(isinstance(v, int) and v > 0 for v in sizes):
-        raise DatasetError(f"synthetic: shape must be [C, H, W] and all sizes positive integers, "
-                           f"got shape={shape}, num_classes={num_classes}, "
-                           f"train_size={train_size}, test_size={test_size}")
+def load(request: Request, *, shape: Sequence[int], num_classes: int, train_size: int,
+         test_size: int, augment: str) -> Data:
+    """``shape`` is (C, H, W); ``augment`` is ``none`` or ``crop_flip`` (as CIFAR-10); the
+    defaults and ranges are those of ``cafw.spec.SyntheticOptions``."""
     g = torch.Generator().manual_seed(DATA_SEED)
     images = torch.randint(0, 256, (train_size + test_size, *shape), dtype=torch.uint8, generator=g)
     weights = torch.randn(images[0].numel(), num_classes, generator=g)

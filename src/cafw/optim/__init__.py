@@ -1,6 +1,6 @@
 """Optimizers: Stochastic Frank-Wolfe and the proximal SGD baseline."""
 
 from .prox_sgd import ProxSGD
-from .sfw import RESCALES, SFW
+from .sfw import SFW, StepStatistics
 
-__all__ = ["SFW", "ProxSGD", "RESCALES"]
+__all__ = ["SFW", "ProxSGD", "StepStatistics"]

@@ -9,7 +9,7 @@ For every param group j with feasible set C_j (Euclidean diameter D_j), at step 
     s_t   = ||m_t|| / ||theta_t - v_t||          rescale="gradient"
           = ||m_t|| / (D_j / 2)                  rescale="fast_gradient"
           = 1 / D_j                              rescale="diameter"
-          = 1                                    rescale=None
+          = 1                                    rescale="none"
     eta_t = clip(lr * s_t, 0, 1)
     theta_{t+1} = (1 - eta_t) theta_t + eta_t v_t
 
@@ -21,7 +21,8 @@ group of several tensors is one set over all of them (global constraints).  Grou
 differ only in radius are stacked into one batch, so an LMO (top-k, norms, SVD or subspace
 iteration) runs once per distinct shape, and ``torch._foreach_*`` does the momentum and the
 convex combination.  ``foreach=False`` is the plain path, one group at a time with per-tensor
-ops, which the batched path is tested against.  On accelerators a step never waits for the
+ops: the same mathematics on batches of one, which the batched path is tested against (and
+both against a literal transcription of the authors' update in the tests).  On accelerators a step never waits for the
 device (the exact SVD that seeds a spectral set's basis on the first step aside); on the CPU
 the top-k selection of the k-sets reads counts on the host, which costs nothing there.
 """
@@ -32,6 +33,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -39,18 +41,19 @@ from torch.optim import Optimizer
 
 from ..constraints.base import Constraint, inverse_or_zero, pack, packed_shape, unpack
 from ..constraints.lp import Unconstrained
-
-RESCALES = ("gradient", "fast_gradient", "diameter", None)
+from ..vocabulary import RESCALES
 
 
 # on the CPU, tensors up to this many entries are batched with same-shaped ones
 CPU_BATCH_LIMIT = 1 << 16
 
 
-@dataclass(frozen=True)
-class _Schedule:
-    batch_limit: float  # tensors with more entries than this are stepped alone
-    interleave: bool  # momentum update batch by batch (cache) or all at once (launches)
+class StepStatistics(NamedTuple):
+    """The last step's per-group effective step size eta and Frank-Wolfe gap <m, theta - v>,
+    as device tensors of length len(param_groups), NaN for groups without gradient."""
+
+    step_size: Tensor
+    fw_gap: Tensor
 
 
 @dataclass
@@ -61,13 +64,16 @@ class _Batch:
     params: list[list[Tensor]]  # each member's tensors (one, unless a global set)
     groups: list[dict]
     constraint: Constraint  # the first member's; class and hyperparameters are shared
-    k: int
     radius: Tensor  # (B,)
     diameter: Tensor  # (B,)
 
     @property
-    def rescale(self) -> str | None:
+    def rescale(self) -> str:
         return self.groups[0]["rescale"]
+
+    @property
+    def foreach(self) -> bool:
+        return self.groups[0]["foreach"] is not False
 
 
 class SFW(Optimizer):
@@ -80,30 +86,38 @@ class SFW(Optimizer):
         momentum: momentum factor mu in m = mu m + (1 - dampening) g.
         dampening: 0 (default) is the authors' heavy-ball form; ``dampening=momentum`` gives
             the exponential moving average of the predecessor library and Miao et al.
-        rescale: "gradient", "fast_gradient", "diameter" or None.
+        rescale: "gradient", "fast_gradient", "diameter" or "none".
         constraint: default set for groups that do not name one (must not depend on shape).
         foreach: True batches equal-shaped groups and uses ``torch._foreach_*``; False steps
-            one group at a time; None (default) picks what is fastest on the device.
+            the group alone with per-tensor ops; None (default) picks what is fastest on the
+            device.  Like every argument here it is a per-group default.
     """
 
     def __init__(self, params: Iterable, lr: float = 0.1, momentum: float = 0.9,
-                 dampening: float = 0.0, rescale: str | None = "gradient", *,
+                 dampening: float = 0.0, rescale: str = "gradient", *,
                  constraint: Constraint | None = None, foreach: bool | None = None) -> None:
         _check_hyperparameters(lr, momentum, dampening, rescale)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, rescale=rescale,
-                        constraint=constraint)
-        self.foreach = foreach
+                        constraint=constraint, foreach=foreach)
         self._last: list[tuple[list[int], Tensor, Tensor]] = []
         self._plan_key: tuple | None = None
         self._batches: list[_Batch] = []
+        self._interleave = False
         self._stat_index: Tensor | None = None  # param-group index of each batch member
         super().__init__(params, defaults)
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("foreach", None)
 
     def add_param_group(self, param_group: dict) -> None:
         super().add_param_group(param_group)
         group = self.param_groups[-1]
         _check_hyperparameters(group["lr"], group["momentum"], group["dampening"],
                                group["rescale"])
+        if not group["params"]:
+            return  # as ZeroRedundancyOptimizer gives ranks that own none of a group's tensors
         constraint = group["constraint"]
         name = group.get("name", f"group {len(self.param_groups) - 1}")
         if constraint is None:
@@ -126,50 +140,49 @@ class SFW(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        batches, schedule = self._plan()
-        foreach = self.foreach is not False
-        if schedule.interleave:  # a batch's tensors stay in cache from momentum to update
+        batches = self._plan()
+        if self._interleave:  # a batch's tensors stay in cache from momentum to update
             self._last = []
             for batch in batches:
-                self._update_momentum([batch], foreach)
-                self._last.append(self._frank_wolfe_step(batch, foreach))
+                self._update_momentum([batch])
+                self._last.append(self._frank_wolfe_step(batch))
         else:  # fewest launches: one momentum update for everything, then the batches
-            self._update_momentum(batches, foreach)
-            self._last = [self._frank_wolfe_step(batch, foreach) for batch in batches]
+            self._update_momentum(batches)
+            self._last = [self._frank_wolfe_step(batch) for batch in batches]
         return loss
 
-    def _plan(self) -> tuple[list[_Batch], _Schedule]:
-        """This step's batches, rebuilt only when the groups with gradients, their sets or
-        their rescaling change.
+    def _plan(self) -> list[_Batch]:
+        """This step's batches, rebuilt only when the groups with gradients, their sets,
+        their rescaling or their ``foreach`` change (sets are immutable).
 
-        ``foreach=True`` batches every group by shape; ``foreach=False`` steps one group at a
-        time with per-tensor ops (the reference).  ``None`` picks per device, as measured in
+        ``foreach=True`` batches the group with every group of its shape; ``foreach=False``
+        steps it alone with per-tensor ops.  ``None`` picks per device, as measured in
         performance.md §3: on accelerators batch everything (launches dominate); on the CPU
         batch only small tensors (per-op overhead dominates) and step each large one alone,
         interleaved with its momentum update, so it stays in cache for the whole step.
         """
         active = [(i, g) for i, g in enumerate(self.param_groups)
                   if any(p.grad is not None for p in g["params"])]  # missing grads count as 0
-        if not active:
-            return [], _Schedule(math.inf, False)
-        on_cpu = active[0][1]["params"][0].device.type == "cpu"
-        schedule = {True: _Schedule(math.inf, False), False: _Schedule(0, True),
-                    None: _Schedule(CPU_BATCH_LIMIT, True) if on_cpu else
-                    _Schedule(math.inf, False)}[self.foreach]
-        key = (schedule, *((i, id(g["constraint"]), g["rescale"], len(g["params"]))
-                           for i, g in active))
-        if key != self._plan_key:
-            members: dict[tuple, list[tuple[int, dict]]] = defaultdict(list)
-            for i, g in active:
-                c, p = g["constraint"], g["params"][0]
-                shape = packed_shape([tuple(q.shape) for q in g["params"]], c.grouping)
-                bucket = (c.batch_key(shape), g["rescale"], p.dtype, p.device)
-                members[bucket if math.prod(shape) <= schedule.batch_limit else (i,)].append((i, g))
-            self._batches = [_make_batch(m) for m in members.values()]
-            self._plan_key, self._stat_index = key, None
-        return self._batches, schedule
+        key = tuple((i, id(g["constraint"]), g["rescale"], g["foreach"], len(g["params"]))
+                    for i, g in active)
+        if key == self._plan_key:
+            return self._batches
+        on_cpu = bool(active) and active[0][1]["params"][0].device.type == "cpu"
+        members: dict[tuple, list[tuple[int, dict]]] = defaultdict(list)
+        for i, g in active:
+            c, p = g["constraint"], g["params"][0]
+            shape = packed_shape([tuple(q.shape) for q in g["params"]], c.grouping)
+            limit = {True: math.inf, False: 0,
+                     None: CPU_BATCH_LIMIT if on_cpu else math.inf}[g["foreach"]]
+            bucket = (c.batch_key(shape), g["rescale"], g["foreach"] is not False, p.dtype,
+                      p.device)
+            members[bucket if math.prod(shape) <= limit else (i,)].append((i, g))
+        self._batches = [_make_batch(m) for m in members.values()]
+        self._interleave = on_cpu and not all(g["foreach"] is True for _, g in active)
+        self._plan_key, self._stat_index = key, None
+        return self._batches
 
-    def _update_momentum(self, batches: list[_Batch], foreach: bool) -> None:
+    def _update_momentum(self, batches: list[_Batch]) -> None:
         """m = g on the first step, then m = mu m + (1 - dampening) g."""
         running: dict[tuple, tuple[list, list]] = defaultdict(lambda: ([], []))
         for batch in batches:
@@ -180,10 +193,11 @@ class SFW(Optimizer):
                     if "momentum_buffer" not in state:
                         state["momentum_buffer"] = grad.detach().clone()
                         continue
-                    bufs, grads = running[(group["momentum"], 1.0 - group["dampening"])]
+                    bufs, grads = running[(group["momentum"], 1.0 - group["dampening"],
+                                           batch.foreach)]
                     bufs.append(state["momentum_buffer"])
                     grads.append(grad)
-        for (mu, scale), (bufs, grads) in running.items():
+        for (mu, scale, foreach), (bufs, grads) in running.items():
             if foreach:
                 torch._foreach_mul_(bufs, mu)
                 torch._foreach_add_(bufs, grads, alpha=scale)
@@ -191,14 +205,14 @@ class SFW(Optimizer):
                 for buf, grad in zip(bufs, grads):
                     buf.mul_(mu).add_(grad, alpha=scale)
 
-    def _frank_wolfe_step(self, batch: _Batch, foreach: bool) -> tuple[list[int], Tensor, Tensor]:
+    def _frank_wolfe_step(self, batch: _Batch) -> tuple[list[int], Tensor, Tensor]:
         grouping = batch.constraint.grouping
         momenta = _stack([pack([self.state[p]["momentum_buffer"] for p in ps], grouping)
                           for ps in batch.params])
         params = _stack([pack(ps, grouping) for ps in batch.params])
         owners = [self.state[ps[0]] for ps in batch.params]
         lmo_state = {k: _stack([s["lmo"][k] for s in owners]) for k in owners[0].get("lmo", {})}
-        vertex = batch.constraint._lmo(momenta, batch.radius, batch.k, lmo_state)
+        vertex = batch.constraint.batched_lmo(momenta, batch.radius, lmo_state)
         for b, state in enumerate(owners):
             state["lmo"] = {k: v[b] for k, v in lmo_state.items()}
 
@@ -225,7 +239,7 @@ class SFW(Optimizer):
             targets += ps
             directions += parts
             weights += [step_size[b]] * len(parts)
-        if foreach:
+        if batch.foreach:
             torch._foreach_addcmul_(targets, directions, weights)
         else:
             for p, d, w in zip(targets, directions, weights):
@@ -237,6 +251,8 @@ class SFW(Optimizer):
     def make_feasible(self) -> None:
         """Rescale every group's iterate into its set (the authors' shift_inside)."""
         for group in self.param_groups:
+            if not group["params"]:
+                continue
             grouping = group["constraint"].grouping
             packed = group["constraint"].shift_inside(pack(group["params"], grouping))
             for p, part in zip(group["params"], unpack(packed, group["params"], grouping)):
@@ -246,10 +262,8 @@ class SFW(Optimizer):
         for state in self.state.values():
             state.pop("momentum_buffer", None)
 
-    def step_statistics(self) -> dict[str, Tensor]:
-        """The last step's per-group effective step size eta and Frank-Wolfe gap
-        <m, theta - v>, as device tensors of length len(param_groups) (NaN for groups
-        without gradient).  Assembled on demand; no synchronization."""
+    def step_statistics(self) -> StepStatistics:
+        """The last step's ``StepStatistics``, assembled on demand without synchronization."""
         if not self._last:
             raise RuntimeError("step_statistics() is available after the first step()")
         like = self._last[0][1]
@@ -257,12 +271,12 @@ class SFW(Optimizer):
             # fixed while the plan is: built once, not copied to the device every step
             self._stat_index = torch.tensor([i for ids, _, _ in self._last for i in ids],
                                             device=like.device)
-        index, out = self._stat_index, {}
-        for name, pos in (("step_size", 1), ("fw_gap", 2)):
+        index, out = self._stat_index, []
+        for pos in (1, 2):
             values = torch.full((len(self.param_groups),), float("nan"), dtype=like.dtype,
                                 device=like.device)
-            out[name] = values.index_copy_(0, index, torch.cat([t[pos] for t in self._last]))
-        return out
+            out.append(values.index_copy_(0, index, torch.cat([t[pos] for t in self._last])))
+        return StepStatistics(*out)
 
     def state_dict(self) -> dict:
         # the sets are code, not state: keeping them out lets torch.load(weights_only=True)
@@ -286,7 +300,7 @@ def _make_batch(members: list[tuple[int, dict]]) -> _Batch:
     sets = [g["constraint"] for g in groups]
     return _Batch(
         indices=[i for i, _ in members], params=[g["params"] for g in groups], groups=groups,
-        constraint=c, k=c.k_for(shape),
+        constraint=c,
         radius=torch.tensor([s.radius for s in sets], dtype=like.dtype, device=like.device),
         diameter=torch.tensor([s.diameter_per_radius(shape) * s.radius for s in sets],
                               dtype=like.dtype, device=like.device))
@@ -320,7 +334,7 @@ def _check_hyperparameters(lr, momentum, dampening, rescale) -> None:
         raise ValueError(f"unknown rescale {rescale!r}; allowed: {list(RESCALES)}")
     if not isinstance(lr, Tensor) and not lr >= 0:
         raise ValueError(f"lr must be >= 0, got {lr}")
-    if rescale is None and not isinstance(lr, Tensor) and lr > 1:
+    if rescale == "none" and not isinstance(lr, Tensor) and lr > 1:
         raise ValueError(f"without rescaling lr is the step size itself and must lie in "
                          f"[0, 1], got {lr}")
     if not 0.0 <= momentum < 1.0:

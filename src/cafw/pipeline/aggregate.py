@@ -6,8 +6,10 @@
     compression_summary.csv  mean and std over seeds per (study, ..., ratio)
     history.csv              one row per (run, epoch): lr, SFW step size, Frank-Wolfe gap, ...
 
-Inputs are found through the manifest (one row per study x run, written from the config), so
-this stage reads only the files the previous stages wrote.
+The manifest (one row per study x run, written from the config) says which run belongs to
+which study; every other input is a file a previous stage wrote, passed by path:
+``<run>/metrics.json`` and ``<run>/history.csv`` of each run directory, and
+``<run>/<kind>.csv`` of each sweep.
 """
 
 from __future__ import annotations
@@ -18,31 +20,29 @@ from pathlib import Path
 import pandas as pd
 
 from ..io import write_csv
-
-# what identifies a curve (everything but the seed) and a point on it
-RUN_KEYS = ["setup", "dataset", "model", "method", "label", "schedule", "variant"]
-SFW_KEYS = ["family", "rescale", "k", "value"]
-METRICS = ["test_accuracy", "test_top5", "test_loss", "train_loss", "seconds_per_epoch",
-           "wall_time_s", "images_per_second"]
-COMPRESSION_METRICS = ["test_accuracy", "test_top5", "test_loss", "dense_test_accuracy",
-                       "params_ratio", "flops_ratio", "test_accuracy_bn_recalibrated"]
+from ..vocabulary import COMPRESSION_METRICS, RUN_KEYS, SFW_KEYS, TRAINING_METRICS
 
 
-def aggregate(manifest: Path, runs: Path, compress: Path, out: Path) -> dict[str, pd.DataFrame]:
+def aggregate(manifest: Path, metrics: list[Path], histories: list[Path], sweeps: list[Path],
+              out: Path) -> dict[str, pd.DataFrame]:
     studies = pd.read_csv(manifest, keep_default_na=False, na_values=[""])
     keys = [k for k in RUN_KEYS + SFW_KEYS if k in studies.columns]
     run_ids = studies["run"].drop_duplicates()
+    metrics_of, history_of = _by_run(metrics), _by_run(histories)
+    sweep_of = {(Path(p).parent.name, Path(p).stem): Path(p) for p in sweeps}
 
-    training = pd.DataFrame([{"run": run, **_read_json(runs / run / "metrics.json")}
+    training = pd.DataFrame([{"run": run, **_read_json(_file(metrics_of, run, "metrics"))}
                              for run in run_ids])
     training = _with_tags(training, studies, keys)
-    history = pd.concat([pd.read_csv(runs / run / "history.csv").assign(run=run)
+    history = pd.concat([pd.read_csv(_file(history_of, run, "history")).assign(run=run)
                          for run in run_ids], ignore_index=True)
     history = history.merge(studies.drop_duplicates("run")[["run", *keys, "seed"]], on="run")
 
     sweeps = []
     for (run, kind), rows in studies.groupby(["run", "kind"], sort=False):
-        sweep = pd.read_csv(compress / run / f"{kind}.csv")
+        if (run, kind) not in sweep_of:
+            raise ValueError(f"no {kind} sweep of run {run} among the sweeps given")
+        sweep = pd.read_csv(sweep_of[run, kind])
         sweep = sweep[["ratio", *[c for c in sweep.columns if c in COMPRESSION_METRICS
                                   or c in ("params", "macs", "flops", "eval_seconds")]]]
         for study in rows["study"]:
@@ -55,10 +55,10 @@ def aggregate(manifest: Path, runs: Path, compress: Path, out: Path) -> dict[str
 
     tables = {
         "training": training,
-        "training_summary": summarize(training, keys, METRICS),
+        "training_summary": summarize(training, keys, list(TRAINING_METRICS)),
         "compression": compression,
         "compression_summary": summarize(compression, ["study", "kind", *keys, "ratio"],
-                                         COMPRESSION_METRICS),
+                                         list(COMPRESSION_METRICS)),
         "history": history,
     }
     for name, table in tables.items():
@@ -74,6 +74,17 @@ def summarize(table: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.Data
     summary.columns = [f"{m}_{stat}" for m, stat in summary.columns]
     summary["seeds"] = grouped.size()
     return summary.reset_index()
+
+
+def _by_run(paths: list[Path]) -> dict[str, Path]:
+    """{run id: path} for files ``<run dir>/<name>``; the run id is the directory's name."""
+    return {Path(p).parent.name: Path(p) for p in paths}
+
+
+def _file(of: dict[str, Path], run: str, what: str) -> Path:
+    if run not in of:
+        raise ValueError(f"run {run} of the manifest has no {what} file among those given")
+    return of[run]
 
 
 def _read_json(path: Path) -> dict:

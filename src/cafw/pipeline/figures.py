@@ -31,9 +31,10 @@ PANEL = (4.2, 3.2)  # inches per panel
 PNG_DPI = 150
 
 
-def draw(kind: str, tables_dir: Path, out: Path, study: str | None = None,
+def draw(kind: str, tables: list[Path], out: Path, study: str | None = None,
          setup: str | None = None) -> None:
-    """Draw figure ``kind`` from the tables in ``tables_dir`` into ``out`` (PDF) and its PNG."""
+    """Draw figure ``kind`` from the aggregated ``tables`` (CSV files, found by file name)
+    into ``out`` (PDF) and its PNG."""
     if kind not in KINDS:
         raise ValueError(f"unknown figure kind {kind!r}; kinds: {', '.join(KINDS)}")
     per_study, figure = KINDS[kind]
@@ -42,7 +43,8 @@ def draw(kind: str, tables_dir: Path, out: Path, study: str | None = None,
     out = Path(out)
     with matplotlib.rc_context():
         sns.set_theme(context="paper", style="whitegrid")
-        fig = figure(Path(tables_dir), study, setup) if per_study else figure(Path(tables_dir))
+        by_name = {Path(t).name: Path(t) for t in tables}
+        fig = figure(by_name, study, setup) if per_study else figure(by_name)
         with atomic_open(out, "wb") as handle:
             fig.savefig(handle, format="pdf", metadata={"CreationDate": None})
         with atomic_open(out.with_suffix(".png"), "wb") as handle:
@@ -51,7 +53,7 @@ def draw(kind: str, tables_dir: Path, out: Path, study: str | None = None,
 
 # -- one function per kind --------------------------------------------------------------------
 
-def compression(tables: Path, study: str, setup: str) -> Figure:
+def compression(tables: dict[str, Path], study: str, setup: str) -> Figure:
     """Test accuracy against compression ratio, one line per method, ±1 sd over seeds."""
     rows = _select(_read(tables, "compression.csv"), "compression.csv", study, setup)
     fig, (ax,) = _panels(1, width=1.6)  # room for the legend beside the axes
@@ -63,7 +65,7 @@ def compression(tables: Path, study: str, setup: str) -> Figure:
     return fig
 
 
-def lr_ablation(tables: Path, study: str, setup: str) -> Figure:
+def lr_ablation(tables: dict[str, Path], study: str, setup: str) -> Figure:
     """One panel per schedule: accuracy under compression per rescaling mode (and SGD)."""
     rows = _select(_read(tables, "compression.csv"), "compression.csv", study, setup)
     rows = rows.assign(rescaling=rows["rescale"].fillna(rows["label"]))
@@ -81,7 +83,7 @@ def lr_ablation(tables: Path, study: str, setup: str) -> Figure:
     return fig
 
 
-def dynamics(tables: Path, study: str, setup: str) -> Figure:
+def dynamics(tables: dict[str, Path], study: str, setup: str) -> Figure:
     """SFW's effective step size and Frank-Wolfe gap per epoch, mean over seeds."""
     runs = _select(_read(tables, "manifest.csv"), "manifest.csv", study, setup)["run"]
     history = _read(tables, "history.csv")
@@ -104,7 +106,7 @@ def dynamics(tables: Path, study: str, setup: str) -> Figure:
     return fig
 
 
-def sensitivity(tables: Path, study: str, setup: str) -> Figure:
+def sensitivity(tables: dict[str, Path], study: str, setup: str) -> Figure:
     """Heatmaps over (k, value): dense accuracy and accuracy at the ratio closest to 0.5."""
     rows = _select(_read(tables, "compression.csv"), "compression.csv", study, setup)
     ratio = min(rows["ratio"].unique(), key=lambda r: abs(r - 0.5))
@@ -122,7 +124,7 @@ def sensitivity(tables: Path, study: str, setup: str) -> Figure:
     return fig
 
 
-def compute(tables: Path) -> Figure:
+def compute(tables: dict[str, Path]) -> Figure:
     """Milliseconds per training step per method and setup, with the ratio to SGD."""
     rows = _read(tables, "compute.csv")
     methods = _order(rows["label"], [])
@@ -144,7 +146,7 @@ def compute(tables: Path) -> Figure:
     return fig
 
 
-def lr_theory(tables: Path) -> Figure:
+def lr_theory(tables: dict[str, Path]) -> Figure:
     """Best Frank-Wolfe gap against horizon per step-size rule; the rules' step sizes."""
     table = _read(tables, "lr_theory.csv")
     gaps, steps = table.dropna(subset=["horizon"]), table.dropna(subset=["iteration"])
@@ -188,10 +190,12 @@ KINDS = {  # kind -> (needs study and setup, figure function)
 
 # -- shared helpers ---------------------------------------------------------------------------
 
-def _read(tables: Path, name: str) -> pd.DataFrame:
-    frame = pd.read_csv(tables / name)
+def _read(tables: dict[str, Path], name: str) -> pd.DataFrame:
+    if name not in tables:
+        raise ValueError(f"this figure reads {name}; pass it with --tables")
+    frame = pd.read_csv(tables[name])
     if frame.empty:
-        raise ValueError(f"{tables / name} has no rows")
+        raise ValueError(f"{tables[name]} has no rows")
     return frame
 
 

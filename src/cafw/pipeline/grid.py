@@ -7,6 +7,11 @@ so a run shared by several studies (plain SGD is in three) is trained once and c
 per kind.  Overrides equal to the method's own value are dropped, so a variant that repeats the
 base method is the base run.
 
+Every run is validated here with ``cafw.spec.RunSpec``, the model ``cafw train`` reads, so a
+bad key or value of any run stops ``snakemake -n`` with one line naming the study, the method
+and the key.  A run's config is stored resolved (every default filled in): it is the run
+directory's ``run.yaml``.
+
 This module deliberately imports no torch: Snakemake evaluates it on every invocation.
 """
 
@@ -16,13 +21,16 @@ import copy
 import itertools
 from dataclasses import dataclass, field
 
-KINDS = ("filter", "lowrank", "unstructured")
+from pydantic import ValidationError
+
+from ..spec import ConfigError, RunSpec, SFWSpec, one_line
+from ..vocabulary import KINDS
 SFW_KEYS = ("lr", "momentum", "dampening", "rescale", "make_feasible", "constraint.family",
             "constraint.k", "constraint.value", "constraint.mode", "constraint.lmo_method",
             "constraint.lmo_iterations")
 
 
-class GridError(ValueError):
+class GridError(ConfigError):
     """An inconsistent pipeline config; the message names the study and the key."""
 
 
@@ -48,7 +56,7 @@ def expand(config: dict) -> Grid:
         for setup, method, schedule, seed in itertools.product(
                 setups, methods, schedules, config["seeds"]):
             for overrides in _variants(config["methods"][method], spec, study):
-                run, run_config = _run(config, setup, method, schedule, seed, overrides)
+                run, run_config = _run(config, setup, method, schedule, seed, overrides, study)
                 if grid.runs.setdefault(run, run_config) != run_config:
                     raise GridError(f"run {run} is defined twice with different settings")
                 if kind not in grid.kinds.setdefault(run, []):
@@ -87,8 +95,8 @@ def _variants(method: dict, spec: dict, study: str) -> list[dict]:
     return variants
 
 
-def _run(config: dict, setup: str, method: str, schedule: str, seed: int,
-         overrides: dict) -> tuple[str, dict]:
+def _run(config: dict, setup: str, method: str, schedule: str, seed: int, overrides: dict,
+         study: str) -> tuple[str, dict]:
     optimizer = copy.deepcopy(config["methods"][method]["optimizer"])
     changed = {k: v for k, v in overrides.items() if _get(optimizer, k) != v}
     for key, value in changed.items():
@@ -99,14 +107,18 @@ def _run(config: dict, setup: str, method: str, schedule: str, seed: int,
     tags = {"setup": setup, "dataset": setup_spec["dataset"], "model": setup_spec["model"],
             "method": method, "label": config["methods"][method]["label"],
             "schedule": schedule, "variant": variant, "seed": seed}
-    if optimizer["name"] == "sfw":
-        tags.update(family=optimizer["constraint"]["family"],
-                    rescale=optimizer.get("rescale", "gradient"),
-                    k=optimizer["constraint"].get("k"), value=optimizer["constraint"].get("value"))
-    run_config = {**copy.deepcopy(config.get("defaults", {})), **setup_spec, "seed": seed,
-                  "optimizer": optimizer, "schedule": copy.deepcopy(config["schedules"][schedule]),
-                  "tags": tags}
-    return run, run_config
+    raw = {**copy.deepcopy(config.get("defaults", {})), **setup_spec, "seed": seed,
+           "optimizer": optimizer, "schedule": copy.deepcopy(config["schedules"][schedule])}
+    try:
+        spec = RunSpec.model_validate(raw)
+    except ValidationError as err:
+        where = f"method {method!r}" + (f" ({variant})" if variant else "")
+        raise GridError(f"study {study!r}, setup {setup!r}, {where}, schedule {schedule!r}: "
+                        f"{one_line(err, RunSpec)}") from None
+    if isinstance(spec.optimizer, SFWSpec):
+        c = spec.optimizer.constraint
+        tags.update(family=c.family, rescale=spec.optimizer.rescale, k=c.k, value=c.value)
+    return run, {**spec.to_dict(), "tags": tags}
 
 
 def _get(tree: dict, dotted: str):
@@ -138,5 +150,6 @@ def compute_spec(config: dict, setup: str) -> dict:
                         f"{', '.join(config['methods'])}")
     return {"setup": setup, "methods": {
         m: {"label": config["methods"][m]["label"],
-            "run": _run(config, setup, m, config["schedule"], config["seeds"][0], {})[1]}
+            "run": _run(config, setup, m, config["schedule"], config["seeds"][0], {},
+                        "compute")[1]}
         for m in methods}}

@@ -1,8 +1,6 @@
-"""Training runs: configuration, the loop, checkpoints and schedules."""
+"""Training runs: the resumable loop, checkpoints and schedules."""
 
 from .checkpoint import CheckpointError
-from .config import ConfigError, RunConfig, load_config
 from .loop import Interrupted, TrainingDiverged, train
 
-__all__ = ["train", "load_config", "RunConfig", "ConfigError", "CheckpointError",
-           "TrainingDiverged", "Interrupted"]
+__all__ = ["train", "CheckpointError", "TrainingDiverged", "Interrupted"]

@@ -1,4 +1,4 @@
-"""Turn a validated run config into the objects that train: device, optimizer, penalty."""
+"""Turn a validated run config into the objects that train: the optimizer and the penalty."""
 
 from __future__ import annotations
 
@@ -10,58 +10,43 @@ from torch import nn
 from ..constraints import param_groups
 from ..optim import SFW, ProxSGD
 from ..penalties import PENALTIES
-from .config import ConfigError, ProxSGDConfig, RunConfig, SFWConfig, SGDConfig
+from ..spec import ConfigError, OptimizerSpec, RunSpec, SFWSpec, SGDSpec
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("'device': cuda was requested but no CUDA device is available; "
-                          "use device: auto or cpu")
-    return torch.device(name)
-
-
-def device_name(device: torch.device) -> str:
-    """The device as recorded in metrics and benchmark tables (the GPU model on CUDA)."""
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
-
-
-def build_optimizer(config: SFWConfig | SGDConfig | ProxSGDConfig,
-                    model: nn.Module) -> torch.optim.Optimizer:
-    if isinstance(config, SFWConfig):
-        c = config.constraint
+def build_optimizer(spec: OptimizerSpec, model: nn.Module) -> torch.optim.Optimizer:
+    if isinstance(spec, SFWSpec):
+        c = spec.constraint
         try:
             groups = param_groups(model, c.family, k=c.k, value=c.value, mode=c.mode,
                                   global_=c.global_, init_samples=c.init_samples,
                                   init_norms_by_shape=c.init_norms_by_shape,
                                   lmo_method=c.lmo_method, lmo_iterations=c.lmo_iterations,
                                   k_min=c.k_min)
-        except ValueError as err:
+        except ValueError as err:  # what only the model's shapes tell, e.g. k > filters
             raise ConfigError(f"'optimizer.constraint': {err}") from None
-        return SFW(groups, lr=config.lr, momentum=config.momentum, dampening=config.dampening,
-                   rescale=None if config.rescale == "none" else config.rescale)
-    if isinstance(config, SGDConfig):
-        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                               weight_decay=config.weight_decay, nesterov=config.nesterov)
-    return ProxSGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                   threshold=config.threshold, weight_decay=config.weight_decay)
+        return SFW(groups, lr=spec.lr, momentum=spec.momentum, dampening=spec.dampening,
+                   rescale=spec.rescale)
+    if isinstance(spec, SGDSpec):
+        return torch.optim.SGD(model.parameters(), lr=spec.lr, momentum=spec.momentum,
+                               weight_decay=spec.weight_decay, nesterov=spec.nesterov)
+    return ProxSGD(model.parameters(), lr=spec.lr, momentum=spec.momentum,
+                   threshold=spec.threshold, weight_decay=spec.weight_decay)
 
 
-def build_penalty(config: RunConfig) -> Callable[[nn.Module], torch.Tensor] | None:
+def build_penalty(spec: RunSpec) -> Callable[[nn.Module], torch.Tensor] | None:
     """The loss regularizer of an SGD baseline, already scaled by its strength."""
-    penalty = getattr(config.optimizer, "penalty", None)
+    penalty = getattr(spec.optimizer, "penalty", None)
     if penalty is None or penalty.strength == 0:
         return None
     fn, strength = PENALTIES[penalty.type], penalty.strength
     return lambda model: strength * fn(model)
 
 
-def method_name(config: RunConfig) -> str:
+def method_name(spec: RunSpec) -> str:
     """A short human-readable label of the training method, for tables and legends."""
-    opt = config.optimizer
-    if isinstance(opt, SFWConfig):
+    opt = spec.optimizer
+    if isinstance(opt, SFWSpec):
         return f"SFW {opt.constraint.family}"
-    if isinstance(opt, ProxSGDConfig):
-        return "ProxSGD"
-    return f"SGD + {opt.penalty.type}" if opt.penalty else "SGD"
+    if isinstance(opt, SGDSpec):
+        return f"SGD + {opt.penalty.type}" if opt.penalty else "SGD"
+    return "ProxSGD"

@@ -3,7 +3,7 @@ what a run needs to survive days on a cluster: a checkpoint every epoch (and on 
 bit-identical resumption, and a clear stop when the loss diverges.
 
 A run directory holds, when finished:
-    config.yaml   the resolved configuration
+    run.yaml      the run config, with every default filled in
     model.pt      the trained weights (state_dict; torch.load(weights_only=True))
     history.csv   one row per epoch
     metrics.json  final metrics; written last, so it marks a finished run
@@ -26,14 +26,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..data import load_dataset
-from ..evaluation import autocast, evaluate, top_k_hits
-from ..io import write_csv, write_json, write_yaml
-from ..models import build_model
-from ..optim import SFW
+from ..device import device_name
+from ..evaluation import evaluate, top_k_hits
+from ..io import write_csv, write_json
+from ..runtime import set_up
+from ..spec import RunSpec
 from . import checkpoint
-from .config import RunConfig
-from .factory import build_optimizer, build_penalty, device_name, method_name, resolve_device
+from .factory import build_optimizer, build_penalty, method_name
 from .schedules import build_scheduler
 
 CHECK_EVERY = 25  # steps between finiteness checks (each one is a host sync)
@@ -62,7 +61,7 @@ class _Position:
     seconds: float = 0.0  # training time spent in the current epoch
 
 
-def train(config: RunConfig, out: str | Path, *, resume: bool = False,
+def train(config: RunSpec, out: str | Path, *, resume: bool = False,
           stop_at: tuple[int, int] | None = None, progress: bool | None = None,
           log: Callable[[str], None] | None = None) -> dict:
     """Train ``config`` into directory ``out`` and return the final metrics.
@@ -73,7 +72,7 @@ def train(config: RunConfig, out: str | Path, *, resume: bool = False,
     """
     out = Path(out)
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
-    done = out / "metrics.json"
+    done = out / checkpoint.METRICS
     if done.exists():
         if not resume:
             raise checkpoint.CheckpointError(f"{out} already holds a finished run; choose another "
@@ -88,32 +87,18 @@ def train(config: RunConfig, out: str | Path, *, resume: bool = False,
         raise checkpoint.CheckpointError(f"{out / checkpoint.CHECKPOINT} exists; pass --resume "
                                          "to continue it, or delete it to start over")
 
-    device = resolve_device(config.device)
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
-    torch.manual_seed(config.seed)
-    data = load_dataset(config.dataset, root=config.data_root, download=config.download,
-                        device=device, seed=config.seed, batch_size=config.batch_size,
-                        eval_batch_size=config.eval_batch_size, workers=config.workers,
-                        options=config.dataset_options)
-    info = data.info
-    model = build_model(config.model, info.num_classes, info.input_shape[0]).to(device)
-    if config.channels_last is True or (config.channels_last == "auto" and device.type == "cuda"):
-        model = model.to(memory_format=torch.channels_last)
-        data.train.channels_last = data.test.channels_last = True
+    rt = set_up(config)
+    device, model, info = rt.device, rt.model, rt.data.info
     optimizer = build_optimizer(config.optimizer, model)
-    per_epoch = len(data.train)
+    per_epoch = len(rt.data.train)
     scheduler = build_scheduler(optimizer, config.schedule, config.epochs, per_epoch)
     penalty = build_penalty(config)
-    forward = torch.compile(model) if config.compile else model
 
-    out.mkdir(parents=True, exist_ok=True)
-    write_yaml(out / "config.yaml", config.to_dict())
+    checkpoint.write_run_config(out, config)
     position = _restore(out, config, model, optimizer, scheduler) if resume else None
     if position is None:
         position = _Position()
-        if isinstance(optimizer, SFW) and config.optimizer.make_feasible:
+        if getattr(config.optimizer, "make_feasible", False):
             optimizer.make_feasible()
     else:
         log(f"resuming {out} at epoch {position.epoch + 1}, batch {position.batch}")
@@ -133,10 +118,10 @@ def train(config: RunConfig, out: str | Path, *, resume: bool = False,
                 position.sums = _zero_sums(device)
             sums, started = position.sums, time.perf_counter()
             model.train()
-            batches = data.train.epoch(epoch, start=position.batch)
+            batches = rt.data.train.epoch(epoch, start=position.batch)
             for x, y in _maybe_bar(batches, show_bar, per_epoch, position.batch, epoch, config):
-                with autocast(device, bf16):
-                    logits = forward(x)
+                with rt.autocast():
+                    logits = rt.forward(x)
                     loss = nn.functional.cross_entropy(logits.float(), y)
                 objective = loss + penalty(model) if penalty is not None else loss
                 optimizer.zero_grad(set_to_none=True)
@@ -158,7 +143,7 @@ def train(config: RunConfig, out: str | Path, *, resume: bool = False,
             train_seconds = position.seconds + time.perf_counter() - started
             row = _epoch_row(epoch, sums, train_seconds, optimizer)
             tick = time.perf_counter()
-            test = evaluate(model, data.test, bf16=bf16)
+            test = evaluate(model, rt.data.test, bf16=rt.bf16)
             row.update(test_loss=test["loss"], test_accuracy=test["accuracy"],
                        test_top5=test["top5"], eval_seconds=time.perf_counter() - tick)
             position.history.append(row)
@@ -181,10 +166,10 @@ def _accumulate(sums: dict, loss: torch.Tensor, logits: torch.Tensor, y: torch.T
     sums["correct"] += top_k_hits(logits.detach(), y, (1,))[0]
     sums["count"] += len(y)
     sums["steps"] += 1
-    if isinstance(optimizer, SFW):
+    if hasattr(optimizer, "step_statistics"):  # Frank-Wolfe optimizers
         stats = optimizer.step_statistics()
-        sums["step_size"] += stats["step_size"].nanmean()
-        sums["fw_gap"] += stats["fw_gap"].nansum()
+        sums["step_size"] += stats.step_size.nanmean()
+        sums["fw_gap"] += stats.fw_gap.nansum()
 
 
 def _check_finite(sums: dict, epoch: int, batch: int) -> None:
@@ -197,7 +182,7 @@ def _check_finite(sums: dict, epoch: int, batch: int) -> None:
 def _epoch_row(epoch: int, sums: dict, seconds: float, optimizer) -> dict:
     values = {k: v.item() for k, v in sums.items()}
     steps = max(values["steps"], 1.0)
-    sfw = isinstance(optimizer, SFW)
+    sfw = hasattr(optimizer, "step_statistics")
     return {"epoch": epoch + 1, "train_loss": values["loss"] / values["count"],
             "train_accuracy": values["correct"] / values["count"], "lr": values["lr"] / steps,
             "step_size": values["step_size"] / steps if sfw else float("nan"),
@@ -205,7 +190,7 @@ def _epoch_row(epoch: int, sums: dict, seconds: float, optimizer) -> dict:
             "train_seconds": seconds, "images": values["count"]}
 
 
-def _epoch_line(row: dict, config: RunConfig) -> str:
+def _epoch_line(row: dict, config: RunSpec) -> str:
     line = (f"epoch {row['epoch']}/{config.epochs}  train loss {row['train_loss']:.4f} "
             f"acc {row['train_accuracy']:.4f}  test loss {row['test_loss']:.4f} "
             f"acc {row['test_accuracy']:.4f}  lr {row['lr']:.3g}  {row['train_seconds']:.1f}s")
@@ -214,7 +199,7 @@ def _epoch_line(row: dict, config: RunConfig) -> str:
     return line
 
 
-def _finish(out: Path, config: RunConfig, model: nn.Module, history: list[dict],
+def _finish(out: Path, config: RunSpec, model: nn.Module, history: list[dict],
             device: torch.device, info, per_epoch: int) -> dict:
     frame = pd.DataFrame(history)
     last = history[-1]
@@ -235,13 +220,13 @@ def _finish(out: Path, config: RunConfig, model: nn.Module, history: list[dict],
     }
     checkpoint.save(out / checkpoint.WEIGHTS,
                     {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
-    write_csv(frame, out / "history.csv")
-    write_json(out / "metrics.json", metrics)  # last: its presence marks a finished run
+    write_csv(frame, out / checkpoint.HISTORY)
+    write_json(out / checkpoint.METRICS, metrics)  # last: its presence marks a finished run
     (out / checkpoint.CHECKPOINT).unlink(missing_ok=True)
     return metrics
 
 
-def _restore(out: Path, config: RunConfig, model, optimizer, scheduler) -> _Position | None:
+def _restore(out: Path, config: RunSpec, model, optimizer, scheduler) -> _Position | None:
     path = out / checkpoint.CHECKPOINT
     if not path.exists():
         return None
@@ -290,7 +275,7 @@ def _stop_signals() -> Iterator[_StopFlag]:
             signal.signal(s, h)
 
 
-def _maybe_bar(batches, show: bool, total: int, start: int, epoch: int, config: RunConfig):
+def _maybe_bar(batches, show: bool, total: int, start: int, epoch: int, config: RunSpec):
     if not show:
         return batches
     from tqdm import tqdm

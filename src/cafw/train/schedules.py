@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import ScheduleConfig
+from ..spec import ScheduleSpec
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class LearningRateFactor:
         return self.gamma ** sum(epoch >= m for m in self.milestones)  # multistep
 
 
-def lr_factor(config: ScheduleConfig, epochs: int, per_epoch: int) -> LearningRateFactor:
+def lr_factor(config: ScheduleSpec, epochs: int, per_epoch: int) -> LearningRateFactor:
     return LearningRateFactor(
         name=config.name, total=epochs * per_epoch, warmup=config.warmup_epochs * per_epoch,
         per_epoch=per_epoch, gamma=config.gamma,
@@ -50,6 +50,6 @@ def lr_factor(config: ScheduleConfig, epochs: int, per_epoch: int) -> LearningRa
         milestones=tuple(config.milestones or (epochs // 2, (3 * epochs) // 4)))
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, config: ScheduleConfig, epochs: int,
+def build_scheduler(optimizer: torch.optim.Optimizer, config: ScheduleSpec, epochs: int,
                     per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(config, epochs, per_epoch))

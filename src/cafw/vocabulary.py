@@ -1,0 +1,65 @@
+"""Every name the project spells in more than one place, defined once.
+
+Configs, the CLI, the workflow's wildcards and schema, the tables, the figures and the paper
+all take their names from here.  The torch-bound registries (``cafw.constraints.FAMILIES``,
+``cafw.data.DATASETS``, ``cafw.models.MODELS``) are keyed by these names, and a test checks
+that they agree.  Importing this module costs nothing: no torch, no pandas.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+# -- training --------------------------------------------------------------------------------
+Family = Literal["l2", "l1", "linf", "k_sparse", "k_support", "group_k_support",
+                 "spectral_k_support", "spectral_k_sparse", "nuclear"]
+FAMILIES: tuple[str, ...] = get_args(Family)
+#: families whose set has a k (entries, filters or rank kept by a vertex)
+FAMILIES_WITH_K = ("k_sparse", "k_support", "group_k_support", "spectral_k_support",
+                   "spectral_k_sparse")
+#: families that constrain Conv2d weights only (every other tensor gets an L2 ball)
+STRUCTURED = ("group_k_support", "spectral_k_support", "spectral_k_sparse", "nuclear")
+#: families over a weight matrix's singular values: per layer only
+SPECTRAL = ("spectral_k_support", "spectral_k_sparse", "nuclear")
+
+Mode = Literal["radius", "diameter", "initialization"]
+MODES: tuple[str, ...] = get_args(Mode)
+
+Rescale = Literal["gradient", "fast_gradient", "diameter", "none"]
+RESCALES: tuple[str, ...] = get_args(Rescale)
+
+LmoMethod = Literal["subspace", "svd"]
+LMO_METHODS: tuple[str, ...] = get_args(LmoMethod)
+
+OptimizerName = Literal["sfw", "sgd", "prox_sgd"]
+OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
+
+PenaltyType = Literal["group_lasso", "nuclear"]
+PENALTIES: tuple[str, ...] = get_args(PenaltyType)
+
+ScheduleName = Literal["constant", "step", "multistep", "linear", "cosine"]
+SCHEDULES: tuple[str, ...] = get_args(ScheduleName)
+
+Dataset = Literal["cifar10", "cifar100", "imagenet", "digits", "synthetic"]
+DATASETS: tuple[str, ...] = get_args(Dataset)
+#: datasets that live on disk and must be fetched (CIFAR) or placed (ImageNet) before training
+ON_DISK = ("cifar10", "cifar100", "imagenet")
+
+Model = Literal["resnet18", "resnet56", "vgg16", "wrn28_10", "resnet50", "cnn_small"]
+MODELS: tuple[str, ...] = get_args(Model)
+
+# -- compression -----------------------------------------------------------------------------
+Kind = Literal["filter", "lowrank", "unstructured"]
+KINDS: tuple[str, ...] = get_args(Kind)
+
+# -- tables (results/tables/*.csv) -----------------------------------------------------------
+#: what identifies a curve (everything but the seed)
+RUN_KEYS = ("setup", "dataset", "model", "method", "label", "schedule", "variant")
+#: the SFW settings of a run, empty for the baselines
+SFW_KEYS = ("family", "rescale", "k", "value")
+#: metrics of a run (training.csv) summarised over seeds
+TRAINING_METRICS = ("test_accuracy", "test_top5", "test_loss", "train_loss", "seconds_per_epoch",
+                    "wall_time_s", "images_per_second")
+#: metrics of a compressed model (compression.csv) summarised over seeds
+COMPRESSION_METRICS = ("test_accuracy", "test_top5", "test_loss", "dense_test_accuracy",
+                       "params_ratio", "flops_ratio", "test_accuracy_bn_recalibrated")
