@@ -272,6 +272,12 @@ def test_physical_model_matches_masked_model(make, shape):
     assert set(times) == {"dense", "small"} and all(t > 0 for t in times.values())
 
 
+def test_physical_model_keeps_the_mode_of_the_model():
+    model = build_model("cnn_small", 10, 1).eval()
+    small = physically_pruned(model, filter_prune(model, 0.5))
+    assert not any(m.training for m in small.modules())
+
+
 def test_physical_pruning_rejects_residual_nets_and_empty_layers():
     resnet = build_model("resnet56", 10, 3)
     with pytest.raises(ValueError, match="sequential conv nets"):

@@ -331,6 +331,19 @@ def test_init_norms_by_shape_reproduces_the_authors_collision():
     assert initial_norms(model, samples=10)["1.weight"] == pytest.approx(math.sqrt(8))
 
 
+def test_global_radii_sum_each_tensors_own_estimate_even_with_shape_keying():
+    # the authors key by shape only per layer; in global mode each tensor's own estimate
+    # counts (the BatchNorm bias of zeros contributes 0, not the 1 of the per-layer rule)
+    model = _net()
+    keyed = param_groups(model, "l2", value=1.0, global_=True, init_samples=10,
+                         init_norms_by_shape=True)
+    plain = param_groups(model, "l2", value=1.0, global_=True, init_samples=10)
+    norms = initial_norms(model, samples=10)
+    expected = math.sqrt(sum(n ** 2 for n in norms.values()))
+    assert keyed[0]["constraint"].radius == plain[0]["constraint"].radius
+    assert plain[0]["constraint"].radius == pytest.approx(expected)
+
+
 def test_global_groups_share_one_set():
     model = _net()
     groups = param_groups(model, "group_k_support", k=0.5, value=1.0, mode="radius", global_=True)

@@ -1,5 +1,5 @@
 """envs/*.yaml (conda specs for `snakemake --sdm conda`) mirror the pinned versions of
-requirements-lock.txt.  Conda itself cannot run here (pipeline.md 3c), so every spec is
+requirements-lock.txt.  Conda's channels are not reachable from CI machines, so every spec is
 parsed with rattler's strict MatchSpec parser instead."""
 
 import re

@@ -154,3 +154,10 @@ def test_ci_config_end_to_end(tmp_path):
     plan = snakemake("-n", "figures/filter-pruning__digits-cnn.pdf", "--configfile", "config/ci.yaml",
                      cwd=repo)
     assert job_counts(plan.stdout) == {"figure_study": 1, "total": 1}
+
+    # every file a rule writes is declared: deleting one plans exactly its rule and what
+    # reads it
+    (repo / "paper" / "generated" / "setup.tex").unlink()
+    plan = snakemake("-n", "--configfile", "config/ci.yaml", cwd=repo)
+    assert job_counts(plan.stdout) == {"paper_generated": 1, "paper": 1, "figure_study": 1,
+                                       "all": 1, "total": 4}

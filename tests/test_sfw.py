@@ -387,3 +387,43 @@ def test_state_dict_holds_no_code():
     assert all("constraint" not in g for g in opt.state_dict()["param_groups"])
     assert all("constraint" in g for g in opt.param_groups)
     copy.deepcopy(opt.state_dict())
+
+
+def test_sets_are_immutable_so_a_plan_cannot_go_stale():
+    opt = SFW(_groups(_net(), "group_k_support"), lr=0.5)
+    with pytest.raises(AttributeError, match="immutable"):
+        opt.param_groups[0]["constraint"].radius = 1.0
+    # a new set in the group is picked up by the next step's plan
+    model = _net()
+    opt = SFW(_groups(model, "l2"), lr=1.0, rescale="none", momentum=0.0)
+    _train(model, opt, _batches(1))
+    group = opt.param_groups[0]
+    group["constraint"] = L2Ball(radius=1e-3, shape=group["constraint"].shape)
+    _train(model, opt, _batches(1))  # lr 1 without rescaling: the iterate is the vertex
+    assert group["params"][0].norm().item() == pytest.approx(1e-3, rel=1e-5)
+
+
+def test_foreach_is_a_per_group_default_kept_in_the_state_dict():
+    model = _net()
+    groups = _groups(model, "l2")
+    groups[0]["foreach"] = False
+    opt = SFW(groups, lr=0.5, foreach=True)
+    assert [g["foreach"] for g in opt.param_groups[:2]] == [False, True]
+    _train(model, opt, _batches(2))
+    saved = opt.state_dict()
+    assert [g["foreach"] for g in saved["param_groups"][:2]] == [False, True]
+    del saved["param_groups"][0]["foreach"]  # a checkpoint from before foreach was a key
+    opt.__setstate__({"state": opt.state, "param_groups": saved["param_groups"]})
+    assert opt.param_groups[0]["foreach"] is None
+
+
+def test_empty_param_groups_are_accepted_as_zero_redundancy_optimizer_makes_them():
+    model = _net()
+    groups = _groups(model, "k_support")
+    groups.insert(1, {"params": [], "constraint": groups[0]["constraint"]})
+    opt = SFW(groups, lr=0.5)
+    opt.make_feasible()
+    _train(model, opt, _batches(2))
+    stats = opt.step_statistics()
+    assert stats.step_size[1].isnan() and not stats.step_size[0].isnan()
+    assert stats._fields == ("step_size", "fw_gap")

@@ -1,5 +1,5 @@
 """The cluster path end to end: config/ci.yaml through profiles/slurm on a one-node Slurm cluster
-that tests/slurm/cluster.sh starts on localhost (pipeline.md §3a).
+that tests/slurm/cluster.sh starts on localhost.
 
 Needs root and Debian's ``slurmctld slurmd munge slurm-client``; skipped without them unless
 ``CAFW_REQUIRE_SLURM=1`` (CI), where their absence is a failure.  Takes a few minutes.
@@ -32,7 +32,7 @@ SNAKEMAKE_ARGS = [
     "--configfile", "config/ci.yaml",
     "--default-resources", "slurm_partition=debug", "mem_mb=500", "runtime=10",
     "--set-resources", "train:gpu=1",
-    # No accounting database here, so sacct cannot report job states (pipeline.md §3a).
+    # No accounting database here, so sacct cannot report job states.
     "--slurm-status-command", "squeue",
     "--slurm-init-seconds-before-status-checks", "5",
     "--jobs", "4",

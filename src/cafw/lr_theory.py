@@ -1,9 +1,9 @@
 """The theoretical learning-rate study: SFW step-size rules on a problem whose smoothness L
 and diameter D are known exactly.
 
-The paper says that the gradient rescaling of SFW's learning rate (method.md 2.1,
-``rescale="gradient"``) has a theoretical foundation in the non-convex stochastic setting; its
-theorem is not available (method.md 3.2).  This study checks the classical statement it would
+The paper says that the gradient rescaling of SFW's learning rate (``rescale="gradient"``)
+has a theoretical foundation in the non-convex stochastic setting; its theorem was not
+available to us (only the abstracts were).  This study checks the classical statement it would
 extend (Lacoste-Julien 2016, "Convergence Rate of Frank-Wolfe for Non-Convex Objectives",
 Thm 1): for an L-smooth f over a compact convex C of diameter D, Frank-Wolfe with the constant
 step gamma = 1/sqrt(T+1) satisfies

@@ -1,4 +1,4 @@
-"""Regularizers added to the loss of the SGD baselines (method.md 5.1).
+"""Regularizers added to the loss of the SGD baselines.
 
 Both act on Conv2d weights only, as in the authors' code: the filter group lasso is the
 unweighted sum of output-filter L2 norms; the nuclear-norm penalty sums the nuclear norms of

@@ -277,7 +277,7 @@ def one_line(err: ValidationError, model: type[BaseModel], prefix: str = "") -> 
         return f"missing required key {key!r}"
     if kind == "extra_forbidden":
         where = ".".join(keys[:-1]) or "the run config"
-        allowed = ", ".join(_field_names(parent)) if parent else "none"
+        allowed = ", ".join(_field_names(parent) if parent else []) or "none"
         return f"unknown key {key!r} in {where}; allowed: {allowed}"
     if kind == "literal_error":
         return f"{key!r}: {given!r} is not allowed; allowed: {_options(ctx['expected'])}"

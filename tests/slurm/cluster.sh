@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A throw-away one-node Slurm cluster on localhost, for tests/test_slurm.py (pipeline.md §3a).
+# A throw-away one-node Slurm cluster on localhost, for tests/test_slurm.py.
 #
 #   tests/slurm/cluster.sh start    # write slurm.conf/gres.conf, start munged, slurmctld, slurmd
 #   tests/slurm/cluster.sh status   # the daemons we started, and the node as sinfo sees it

@@ -1,6 +1,6 @@
 """Per-step cost of SFW for every constraint family, of ProxSGD and of one forward+backward,
 relative to ``torch.optim.SGD(momentum, foreach=True)``, on a CIFAR ResNet-18's parameters
-with real gradients (performance.md §3 and §5, goals G1a, G1c, G2)."""
+with real gradients."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from ..optim import SFW, ProxSGD
 from ..device import describe
 from .timing import count_ops, interleaved_medians
 
-# k as in performance.md §3: 10% of entries, 30% of filters or of the rank
+# k: 10% of entries, 30% of filters or of the rank
 K = {"k_sparse": 0.1, "k_support": 0.1, "group_k_support": 0.3, "spectral_k_support": 0.3,
      "spectral_k_sparse": 0.3}
 # (contender, reference, goal on the ratio contender/reference, "<=" or ">=")

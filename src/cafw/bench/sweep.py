@@ -1,4 +1,4 @@
-"""Cost of a compression sweep relative to one training epoch (performance.md §5, goal G3:
+"""Cost of a compression sweep relative to one training epoch (goal:
 a 20-ratio sweep should cost at most 1.5 epochs).
 
 A run is trained for one epoch on CIFAR-shaped random data with CIFAR's 5:1 train/test split

@@ -1,4 +1,4 @@
-"""Training throughput on CIFAR-shaped data (performance.md §1.2, goals G5 and G7):
+"""Training throughput on CIFAR-shaped data:
 
 * the input pipeline alone: this project's device-resident loader vs the reference's
   torchvision ``DataLoader`` (PIL RandomCrop(32, padding=4) + flip + ToTensor + Normalize,

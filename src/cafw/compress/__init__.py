@@ -1,4 +1,4 @@
-"""Compression applied after training, without retraining (method.md 4).
+"""Compression applied after training, without retraining, as in the authors' evaluation.
 
     from cafw.compress import sweep
     frame = sweep("runs/sfw", "filter", [0, 0.1, 0.3, 0.5], "filter.csv")

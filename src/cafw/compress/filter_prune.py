@@ -1,4 +1,4 @@
-"""Per-layer L1 filter pruning with the authors' masking semantics (method.md 4.2).
+"""Per-layer L1 filter pruning with the authors' masking semantics.
 
 Every Conv2d loses ``round(ratio * C_out)`` of its output filters, those with the smallest L1
 norm, as ``torch.nn.utils.prune.ln_structured(n=1, dim=0)`` would.  Only the filter weights

@@ -1,6 +1,6 @@
 """Nonzero parameters and multiply-accumulates of a (compressed) model.
 
-Only Conv2d and Linear layers cost MACs, as in the reference (method.md 4.5, after
+Only Conv2d and Linear layers cost MACs, as in the authors' code (``metrics/``, after
 shrinkbench).  Their output sizes are recorded once with forward hooks; everything else is
 arithmetic on weights, so a sweep recounts each compressed state without another forward pass.
 A layer's MACs are its dense MACs scaled by its fraction of nonzero weights, which for a conv is

@@ -1,4 +1,4 @@
-"""Per-layer truncated SVD of every conv (method.md 4.3).
+"""Per-layer truncated SVD of every conv, as the authors' ``struct_Decomp`` strategy.
 
 A conv weight W (C_out, C_in, kh, kw) is viewed as the matrix (C_out, C_in*kh*kw) and keeps
 ``r = max(1, floor((1 - ratio) * min(C_out, C_in*kh*kw)))`` singular triplets.  The deployed
@@ -33,7 +33,7 @@ def _check_ungrouped(name: str, conv: nn.Conv2d) -> None:
 
 def _svd(weight: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     # On the CPU: LAPACK's SVD is much faster than cuSOLVER's for these shapes
-    # (performance.md 3); the factors go back to the weight's device afterwards.
+    # (cuSOLVER is slower for many shapes); the factors go back to the weight's device.
     u, s, vh = torch.linalg.svd(weight.detach().flatten(1).cpu(), full_matrices=False)
     return u.to(weight.device), s.to(weight.device), vh.to(weight.device)
 

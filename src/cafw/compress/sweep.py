@@ -4,7 +4,7 @@ The expensive part of each kind (filter norms, one SVD per conv, one global sort
 once; each ratio then writes its compressed weights into the same model, evaluates the test
 set once, counts parameters and MACs arithmetically, and the next ratio starts again from the
 trained weights.  The training set is only read when BatchNorm recalibration is asked for
-(performance.md 3: the reference's per-level train+test evaluation costs 6x more).
+(the authors' per-level train+test evaluation costs 6x more).
 """
 
 from __future__ import annotations

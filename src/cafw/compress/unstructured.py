@@ -1,4 +1,4 @@
-"""Global magnitude pruning over all Conv2d and Linear weights (method.md 4.4).
+"""Global magnitude pruning over all Conv2d and Linear weights, as the authors' ``IMP``.
 
 Exactly ``round(ratio * N)`` of the N prunable weights, those of smallest magnitude across all
 layers, are set to 0, as ``prune.global_unstructured(..., L1Unstructured)`` does.  Biases and

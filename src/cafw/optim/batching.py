@@ -11,7 +11,7 @@ def same_shape_batches(tensors: list[Tensor]) -> list[list[int]]:
     """Indices of ``tensors`` to factorize together.
 
     On CUDA, tensors of one shape form one batch (fewer launches).  On the CPU each tensor is
-    its own batch: performance.md §3 measured batched SVD/QR on MKL slower and erratic.
+    its own batch: batched SVD/QR measured slower and erratic with MKL on a 2-core CPU.
     """
     if not tensors or tensors[0].device.type != "cuda":
         return [[i] for i in range(len(tensors))]

@@ -1,7 +1,7 @@
 """Stochastic Frank-Wolfe (SFW) with momentum and learning-rate rescaling.
 
 For every param group j with feasible set C_j (Euclidean diameter D_j), at step t
-(method.md 2.1, as the authors' code does it):
+(as the authors' code, ZIB-IOL/compression-aware-SFW, does it):
 
     m_t   = g_t                                  (t = 0)
     m_t   = momentum * m_{t-1} + (1 - dampening) * g_t
@@ -157,7 +157,7 @@ class SFW(Optimizer):
 
         ``foreach=True`` batches the group with every group of its shape; ``foreach=False``
         steps it alone with per-tensor ops.  ``None`` picks per device, as measured in
-        performance.md §3: on accelerators batch everything (launches dominate); on the CPU
+        on a 2-core CPU: on accelerators batch everything (launches dominate); on the CPU
         batch only small tensors (per-op overhead dominates) and step each large one alone,
         interleaved with its momentum update, so it stays in cache for the whole step.
         """

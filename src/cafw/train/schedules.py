@@ -1,4 +1,5 @@
-"""Learning-rate schedules stepped once per iteration, with linear warm-up (method.md 2.2).
+"""Learning-rate schedules stepped once per iteration, with linear warm-up (as the authors'
+per-iteration schedulers).
 
 The schedule is a pure function of the iteration, so ``LambdaLR`` saves nothing but its step
 count and a resumed run continues on the same curve.
