@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from cafw.data import DATASETS, DatasetError, download, load_dataset
+from cafw.data.split import per_class_holdout, stratified_holdout
 from cafw.spec import ConfigError
 from cafw.data.cifar import VARIANTS, read_cifar
 from cafw.data.digits import read_digits, split_digits
@@ -55,18 +56,23 @@ def test_cifar_reader_round_trips(tmp_path, name):
 def test_load_cifar_normalises_test_set(tmp_path, name):
     checksums, images, labels = write_cifar(tmp_path, name)
     data = load_dataset(name, root=tmp_path, batch_size=8, eval_batch_size=3,
-                        options={"checksums": checksums})
+                        options={"checksums": checksums, "validation_size": 2})
     variant = VARIANTS[name]
     assert data.info.num_classes == variant.num_classes
     assert data.info.input_shape == (3, 32, 32)
-    assert (data.info.train_size, data.info.test_size) == (len(images["train"]), 4)
+    train_size = len(images["train"]) - 2
+    assert (data.info.train_size, data.info.val_size, data.info.test_size) == (train_size, 2, 4)
+    # the validation images are training images, and no longer trained on
+    val = torch.cat([x for x, _ in data.val.epoch(0)])
+    train = torch.cat([x for x, _ in data.train_eval.epoch(0)])
+    assert not (val[:, None] == train[None]).flatten(2).all(2).any()
     x, y = map(torch.cat, zip(*data.test.epoch(0)))
     mean, std = torch.tensor(variant.mean).view(3, 1, 1), torch.tensor(variant.std).view(3, 1, 1)
     expected = (torch.from_numpy(images["test"]).float() / 255 - mean) / std
     torch.testing.assert_close(x, expected)
     assert y.tolist() == labels["test"]
     assert data.train.channels_last is False
-    assert len(data.train) == -(-len(images["train"]) // 8)
+    assert len(data.train) == -(-train_size // 8)
 
 
 def test_cifar_file_lists_match_torchvision():
@@ -115,9 +121,9 @@ def test_download_uses_torchvisions_verified_archive(tmp_path, monkeypatch):
 
     monkeypatch.setattr(utils, "download_and_extract_archive", fake_download)
     data = load_dataset("cifar10", root=tmp_path, download=True,
-                        options={"checksums": checksums})
+                        options={"checksums": checksums, "validation_size": 4})
     assert calls == [(CIFAR10.url, str(tmp_path), CIFAR10.filename, CIFAR10.tgz_md5)]
-    assert data.info.train_size == 20
+    assert data.info.train_size + data.info.val_size == 20
 
     def offline(*args, **kwargs):
         raise OSError("Name or service not known")
@@ -224,14 +230,16 @@ def test_digits_equal_sklearn_and_split_is_stratified():
     assert images.shape == (1797, 1, 8, 8) and images.dtype == torch.uint8
     assert np.array_equal(images[:, 0].numpy(), reference.images)
     assert np.array_equal(labels.numpy(), reference.target)
-    train, test = split_digits(labels)
-    assert len(set(train.tolist()) | set(test.tolist())) == len(train) + len(test) == 1797
+    pool, test = split_digits(labels)
+    assert len(set(pool.tolist()) | set(test.tolist())) == len(pool) + len(test) == 1797
     for c in range(10):
-        n, n_train = (labels == c).sum().item(), (labels[train] == c).sum().item()
-        assert abs(n_train - 0.7 * n) <= 1
-    assert torch.equal(split_digits(labels)[0], train)
+        n, n_pool = (labels == c).sum().item(), (labels[pool] == c).sum().item()
+        assert abs(n_pool - 0.7 * n) <= 1
+    assert torch.equal(split_digits(labels)[0], pool)
     data = load_dataset("digits", seed=5)
-    assert data.info.input_shape == (1, 8, 8) and data.info.train_size == len(train)
+    assert data.info.input_shape == (1, 8, 8)
+    assert (data.info.train_size, data.info.val_size, data.info.test_size) == \
+        (len(pool) - 270, 270, len(test))
     x, _ = map(torch.cat, zip(*data.train_eval.epoch(0)))
     assert abs(x.mean().item()) < 1e-4 and abs(x.std().item() - 1) < 1e-3
 
@@ -244,13 +252,17 @@ def write_png(path, colour):
 
 
 def test_imagenet_folder(tmp_path):
-    for split in ("train", "val"):
+    for split, count in (("train", 3), ("val", 2)):
         for c, colour in (("n01", (255, 0, 0)), ("n02", (0, 0, 255))):
-            for i in range(2):
+            for i in range(count):
                 write_png(tmp_path / "imagenet" / split / c / f"{i}.png", colour)
-    data = load_dataset("imagenet", root=tmp_path, batch_size=3, eval_batch_size=4, workers=0)
+    data = load_dataset("imagenet", root=tmp_path, batch_size=3, eval_batch_size=4, workers=0,
+                        options={"validation_per_class": 1})
     assert data.info.num_classes == 2 and data.info.input_shape == (3, 224, 224)
+    assert (data.info.train_size, data.info.val_size, data.info.test_size) == (4, 2, 4)
     assert len(data.train) == 2
+    (_, y), = data.val.epoch(0)
+    assert y.tolist() == [0, 1]
     x, y = next(data.train.epoch(0))
     assert x.shape == (3, 3, 224, 224) and x.dtype == torch.float32 and y.dtype == torch.int64
     (x, y), = data.test.epoch(0)
@@ -268,10 +280,14 @@ def test_missing_imagenet(tmp_path):
 
 def test_synthetic():
     options = {"shape": [1, 12, 10], "num_classes": 4, "train_size": 50, "test_size": 20,
-               "augment": "crop_flip"}
+               "validation_size": 10, "augment": "crop_flip"}
     data = load_dataset("synthetic", batch_size=16, options=options, seed=1)
     assert data.info.input_shape == (1, 12, 10) and data.info.num_classes == 4
-    assert (data.info.train_size, data.info.test_size, len(data.train)) == (50, 20, 4)
+    assert (data.info.train_size, data.info.val_size, data.info.test_size) == (50, 10, 20)
+    assert len(data.train) == 4
+    # the validation images come last: the others do not depend on their number
+    more = load_dataset("synthetic", batch_size=16, options={**options, "validation_size": 30})
+    assert torch.equal(next(data.test.epoch(0))[0], next(more.test.epoch(0))[0])
     x, y = next(data.train.epoch(0))
     assert x.shape == (16, 1, 12, 10) and y.max() < 4
     again = load_dataset("synthetic", batch_size=16, options=options, seed=2)
@@ -296,3 +312,17 @@ def test_synthetic_labels_are_learnable():
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_validation_splits_are_stratified_exact_and_fixed():
+    labels = torch.tensor([0] * 50 + [1] * 30 + [2] * 20)
+    kept, held = stratified_holdout(labels, 10)
+    assert len(held) == 10 and len(kept) == 90 and not set(kept.tolist()) & set(held.tolist())
+    assert torch.bincount(labels[held]).tolist() == [5, 3, 2]
+    assert torch.equal(stratified_holdout(labels, 10)[1], held)  # fixed, not the run's seed
+    kept, held = per_class_holdout(labels, 4)
+    assert torch.bincount(labels[held]).tolist() == [4, 4, 4]
+    with pytest.raises(ValueError, match="impossible"):
+        stratified_holdout(labels, 100)
+    with pytest.raises(ValueError, match="smallest class has 20"):
+        per_class_holdout(labels, 20)

@@ -92,7 +92,7 @@ def test_numbers_in_yaml_strings_are_read_but_booleans_are_not_numbers():
     (dict(dataset="synthetic", dataset_options={"shape": [3, 0, 8]}),
      "'dataset_options.shape.1' must be >= 1"),
     (dict(dataset="digits", dataset_options={"shape": [3, 8, 8]}),
-     "unknown key 'dataset_options.shape' in dataset_options; allowed: none"),
+     "unknown key 'dataset_options.shape' in dataset_options; allowed: validation_size"),
     (dict(optimizer={"constraint": {}}), "'optimizer' needs a 'name'; allowed: sfw, sgd"),
 ])
 def test_every_value_is_checked_against_its_range(changes, message):

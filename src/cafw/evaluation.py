@@ -1,4 +1,5 @@
-"""Test-set evaluation shared by training and the compression sweeps."""
+"""Evaluation shared by training and the compression sweeps: loss, top-1 and top-5 accuracy
+of a model on the validation and test splits."""
 
 from __future__ import annotations
 
@@ -31,6 +32,14 @@ def evaluate(model: nn.Module, loader: Loader, *, bf16: bool = False) -> dict[st
     model.train(was_training)
     return {"loss": loss.item() / count, "accuracy": top1.item() / count,
             "top5": top5.item() / count}
+
+
+def score(model: nn.Module, splits: dict[str, Loader], *, bf16: bool = False
+          ) -> dict[str, float]:
+    """``evaluate`` on every split, as columns ``<split>_loss``, ``<split>_accuracy`` and
+    ``<split>_top5`` (``val_accuracy``, ``test_accuracy``, ...)."""
+    return {f"{split}_{k}": v for split, loader in splits.items()
+            for k, v in evaluate(model, loader, bf16=bf16).items()}
 
 
 def top_k_hits(logits: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...]) -> list[torch.Tensor]:

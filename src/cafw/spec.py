@@ -151,13 +151,22 @@ class ScheduleSpec(_Spec):
 
 # -- dataset options, per dataset -------------------------------------------------------------
 
-class NoOptions(_Spec):
-    pass
+# Every dataset holds out a validation split from its training data (cafw.data.split): every
+# selection reads it, and the test set is only reported.
+
+class DigitsOptions(_Spec):
+    validation_size: Count = Field(270, ge=1, description="of the 1258 training images "
+                                                          "(15% of all 1797), stratified")
 
 
 class CifarOptions(_Spec):
+    validation_size: Count = Field(5000, ge=1, description="training images, stratified")
     checksums: dict[str, str] | None = Field(
         None, description="{file: md5} replacing torchvision's (tests, custom copies)")
+
+
+class ImageNetOptions(_Spec):
+    validation_per_class: Count = Field(10, ge=1, description="training images per class")
 
 
 class SyntheticOptions(_Spec):
@@ -165,13 +174,14 @@ class SyntheticOptions(_Spec):
                  Annotated[Count, Field(ge=1)]] = Field((3, 32, 32), description="[C, H, W]")
     num_classes: Count = Field(10, ge=2)
     train_size: Count = Field(1024, ge=1)
+    validation_size: Count = Field(128, ge=1, description="drawn like the others")
     test_size: Count = Field(256, ge=1)
     augment: Literal["none", "crop_flip"] = "none"
 
 
 DATASET_OPTIONS: dict[str, type[_Spec]] = {
-    "cifar10": CifarOptions, "cifar100": CifarOptions, "imagenet": NoOptions,
-    "digits": NoOptions, "synthetic": SyntheticOptions,
+    "cifar10": CifarOptions, "cifar100": CifarOptions, "imagenet": ImageNetOptions,
+    "digits": DigitsOptions, "synthetic": SyntheticOptions,
 }
 
 

@@ -53,13 +53,20 @@ Kind = Literal["filter", "lowrank", "unstructured"]
 KINDS: tuple[str, ...] = get_args(Kind)
 
 # -- tables (results/tables/*.csv) -----------------------------------------------------------
+#: the splits a model is scored on: validation (held out from the training data; every
+#: selection reads it) and test (only ever reported)
+SPLITS = ("val", "test")
+#: a model's scores, as columns of history.csv, metrics.json and the sweeps
+EVALUATION_COLUMNS = tuple(f"{split}_{metric}" for split in SPLITS
+                           for metric in ("loss", "accuracy", "top5"))
 #: what identifies a curve (everything but the seed)
 RUN_KEYS = ("setup", "dataset", "model", "method", "label", "schedule", "variant")
 #: the SFW settings of a run, empty for the baselines
 SFW_KEYS = ("family", "rescale", "k", "value")
 #: metrics of a run (training.csv) summarised over seeds
-TRAINING_METRICS = ("test_accuracy", "test_top5", "test_loss", "train_loss", "seconds_per_epoch",
-                    "wall_time_s", "images_per_second")
+TRAINING_METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_top5", "test_loss",
+                    "train_loss", "seconds_per_epoch", "wall_time_s", "images_per_second")
 #: metrics of a compressed model (compression.csv) summarised over seeds
-COMPRESSION_METRICS = ("test_accuracy", "test_top5", "test_loss", "dense_test_accuracy",
-                       "params_ratio", "flops_ratio", "test_accuracy_bn_recalibrated")
+COMPRESSION_METRICS = ("val_accuracy", "dense_val_accuracy", "test_accuracy", "test_top5",
+                       "test_loss", "dense_test_accuracy", "params_ratio", "flops_ratio",
+                       "test_accuracy_bn_recalibrated")

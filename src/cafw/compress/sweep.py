@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..device import autocast, device_name
-from ..evaluation import evaluate
+from ..evaluation import evaluate, score
 from ..io import write_csv
 from ..runtime import set_up
 from ..spec import ConfigError
@@ -69,11 +69,11 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str 
     example = torch.zeros(1, *data.info.input_shape, device=device_)
     positions = output_positions(model, example)
     dense_cost = count(model, positions)
-    dense = evaluate(model, data.test, bf16=bf16)
-    if metrics.get("device") == device_name(device_) and dense["accuracy"] != metrics.get(
+    dense = score(model, data.evaluation, bf16=bf16)
+    if metrics.get("device") == device_name(device_) and dense["test_accuracy"] != metrics.get(
             "test_accuracy"):
         warnings.warn(f"the trained model of {run_dir} evaluates to test accuracy "
-                      f"{dense['accuracy']} here but {metrics.get('test_accuracy')} in "
+                      f"{dense['test_accuracy']} here but {metrics.get('test_accuracy')} in "
                       f"{checkpoint.METRICS}", stacklevel=2)
     compressor = COMPRESSORS[kind](model)
     timing_batch = next(iter(data.test.epoch(0)))[0] if physical else None
@@ -83,12 +83,12 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str 
     for ratio in ratios:
         detail = compressor.apply(ratio)
         tick = time.perf_counter()
-        test = evaluate(model, data.test, bf16=bf16)
+        scores = score(model, data.evaluation, bf16=bf16)
         seconds = time.perf_counter() - tick
         cost = count(model, positions, ranks=detail if kind == "lowrank" else None)
-        row = {**identity, **config.tags, "kind": kind, "ratio": ratio,
-               "test_accuracy": test["accuracy"], "test_top5": test["top5"],
-               "test_loss": test["loss"], "dense_test_accuracy": dense["accuracy"],
+        row = {**identity, **config.tags, "kind": kind, "ratio": ratio, **scores,
+               "dense_val_accuracy": dense["val_accuracy"],
+               "dense_test_accuracy": dense["test_accuracy"],
                "params": cost.params, "params_ratio": cost.params / dense_cost.params,
                "macs": cost.macs, "flops": cost.flops,
                "flops_ratio": cost.flops / dense_cost.flops,

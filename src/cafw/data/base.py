@@ -25,6 +25,7 @@ class DatasetInfo:
     num_classes: int
     input_shape: tuple[int, int, int]  # (C, H, W) of one model input
     train_size: int
+    val_size: int
     test_size: int
 
 
@@ -85,5 +86,11 @@ class Loader(ABC):
 class Data:
     info: DatasetInfo
     train: Loader  # augmented, shuffled
-    test: Loader  # no augmentation, fixed order
+    val: Loader  # held out from the training data (``split.py``); every selection reads it
+    test: Loader  # no augmentation, fixed order; only ever reported
     train_eval: Loader  # the training set like ``test`` (BatchNorm recalibration, train metrics)
+
+    @property
+    def evaluation(self) -> dict[str, Loader]:
+        """The splits a model is scored on, by the prefix of their table columns."""
+        return {"val": self.val, "test": self.test}

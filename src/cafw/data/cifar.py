@@ -19,6 +19,7 @@ from torch import Tensor
 from .base import Data, Request
 from .errors import DatasetError
 from .loader import Augment, tensor_data
+from .split import stratified_holdout
 
 
 @dataclass(frozen=True)
@@ -130,20 +131,29 @@ def _fetch(name: str, root: Path) -> None:
                            f"there by hand") from e
 
 
-def load(name: str, request: Request, checksums: Mapping[str, str] | None = None) -> Data:
+def load(name: str, request: Request, validation_size: int,
+         checksums: Mapping[str, str] | None) -> Data:
     variant = VARIANTS[name]
     if request.download:
         download(name, request.root)
-    train, test = read_cifar(request.root / variant.folder, name, checksums)
-    return tensor_data(name, variant.num_classes, train, test, request, mean=variant.mean,
+    (images, labels), test = read_cifar(request.root / variant.folder, name, checksums)
+    try:
+        train, val = stratified_holdout(labels, validation_size)
+    except ValueError as err:
+        raise DatasetError(f"{variant.title}: {err} (dataset_options.validation_size)") from None
+    return tensor_data(name, variant.num_classes, (images[train], labels[train]),
+                       (images[val], labels[val]), test, request, mean=variant.mean,
                        std=variant.std, max_value=255, augment=variant.augment)
 
 
-def load_cifar10(request: Request, *, checksums: Mapping[str, str] | None = None) -> Data:
-    """``checksums``: ``{file: md5}`` replacing torchvision's (for tests and custom copies)."""
-    return load("cifar10", request, checksums)
+def load_cifar10(request: Request, *, validation_size: int,
+                 checksums: Mapping[str, str] | None) -> Data:
+    """``validation_size`` training images are held out, stratified; ``checksums``:
+    ``{file: md5}`` replacing torchvision's (for tests and custom copies)."""
+    return load("cifar10", request, validation_size, checksums)
 
 
-def load_cifar100(request: Request, *, checksums: Mapping[str, str] | None = None) -> Data:
-    """``checksums``: ``{file: md5}`` replacing torchvision's (for tests and custom copies)."""
-    return load("cifar100", request, checksums)
+def load_cifar100(request: Request, *, validation_size: int,
+                  checksums: Mapping[str, str] | None) -> Data:
+    """As ``load_cifar10``."""
+    return load("cifar100", request, validation_size, checksums)

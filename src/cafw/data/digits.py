@@ -16,9 +16,10 @@ from torch import Tensor
 from .base import Data, Request
 from .errors import DatasetError
 from .loader import NO_AUGMENT, channel_stats, tensor_data
+from .split import stratified_holdout
 
 MAX_VALUE = 16
-TRAIN_FRACTION = 0.7
+TRAIN_FRACTION = 0.7  # of every class; the rest is the test set
 
 
 def read_digits() -> tuple[Tensor, Tensor]:
@@ -37,7 +38,8 @@ def read_digits() -> tuple[Tensor, Tensor]:
 
 
 def split_digits(labels: Tensor) -> tuple[Tensor, Tensor]:
-    """Sorted (train, test) indices: per class a fixed shuffle, its first 70% for training.
+    """Sorted (train, test) indices: per class a fixed shuffle, its first 70% for training
+    (the validation split is carved from these).
 
     The split does not depend on the run seed, so every run is tested on the same images.
     """
@@ -52,9 +54,12 @@ def split_digits(labels: Tensor) -> tuple[Tensor, Tensor]:
             torch.from_numpy(np.sort(np.concatenate(test))))
 
 
-def load(request: Request) -> Data:
+def load(request: Request, *, validation_size: int) -> Data:
     images, labels = read_digits()
-    train, test = split_digits(labels)
+    pool, test = split_digits(labels)
+    kept, held = stratified_holdout(labels[pool], validation_size)
+    train, val = pool[kept], pool[held]
     mean, std = channel_stats(images[train], MAX_VALUE)
-    return tensor_data("digits", 10, (images[train], labels[train]), (images[test], labels[test]),
-                       request, mean=mean, std=std, max_value=MAX_VALUE, augment=NO_AUGMENT)
+    return tensor_data("digits", 10, (images[train], labels[train]), (images[val], labels[val]),
+                       (images[test], labels[test]), request, mean=mean, std=std,
+                       max_value=MAX_VALUE, augment=NO_AUGMENT)

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from .base import Data, DatasetInfo, Loader, Request
 from .errors import DatasetError
+from .split import per_class_holdout
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -68,25 +69,36 @@ def _folder(directory: Path, transform):
                            f"{HOW_TO_GET}") from e
 
 
-def load(request: Request) -> Data:
+def load(request: Request, *, validation_per_class: int) -> Data:
+    """ILSVRC2012's ``val`` folder is the test set; the validation split is a fixed subset of
+    ``validation_per_class`` training images of every class."""
     from torchvision import transforms as T  # ~1.7 s to import, so only when needed
 
     normalize = [T.ToTensor(), T.Normalize(MEAN, STD)]
     train_tf = T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), *normalize])
     test_tf = T.Compose([T.Resize(256), T.CenterCrop(224), *normalize])
     root = request.root / "imagenet"
-    train, val = _folder(root / "train", train_tf), _folder(root / "val", test_tf)
-    train_eval = copy.copy(train)  # shares the file list: one scan of 1.28M files is enough
-    train_eval.transform = test_tf
-    if train.classes != val.classes:
+    pool, test = _folder(root / "train", train_tf), _folder(root / "val", test_tf)
+    if pool.classes != test.classes:
         raise DatasetError(f"ImageNet train and val class folders under {root} differ "
-                           f"({len(train.classes)} vs {len(val.classes)} classes); {HOW_TO_GET}")
+                           f"({len(pool.classes)} vs {len(test.classes)} classes); {HOW_TO_GET}")
+    unaugmented = copy.copy(pool)  # shares the file list: one scan of 1.28M files is enough
+    unaugmented.transform = test_tf
+    try:
+        kept, held = per_class_holdout(torch.tensor(pool.targets), validation_per_class)
+    except ValueError as err:
+        raise DatasetError(f"ImageNet: {err} (dataset_options.validation_per_class)") from None
+    kept, held = kept.tolist(), held.tolist()
+    train, val = Subset(pool, kept), Subset(unaugmented, held)
+    train_eval = Subset(unaugmented, kept)
 
     def loader(dataset: Dataset, batch_size: int, shuffle: bool) -> FolderLoader:
         return FolderLoader(dataset, batch_size=batch_size, seed=request.seed, shuffle=shuffle,
                             device=request.device, workers=request.workers)
 
-    info = DatasetInfo("imagenet", len(train.classes), (3, 224, 224), len(train), len(val))
+    info = DatasetInfo("imagenet", len(pool.classes), (3, 224, 224), len(train), len(val),
+                       len(test))
     return Data(info, train=loader(train, request.batch_size, True),
-                test=loader(val, request.eval_batch_size, False),
+                val=loader(val, request.eval_batch_size, False),
+                test=loader(test, request.eval_batch_size, False),
                 train_eval=loader(train_eval, request.eval_batch_size, False))

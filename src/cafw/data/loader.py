@@ -111,8 +111,9 @@ class TensorLoader(Loader):
 
 
 def tensor_data(name: str, num_classes: int, train: tuple[Tensor, Tensor],
-                test: tuple[Tensor, Tensor], request: Request, *, mean: Sequence[float],
-                std: Sequence[float], max_value: float, augment: Augment) -> Data:
+                val: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], request: Request, *,
+                mean: Sequence[float], std: Sequence[float], max_value: float,
+                augment: Augment) -> Data:
     """``Data`` for a dataset held in memory as uint8 images (N, C, H, W) and labels."""
 
     def loader(split: tuple[Tensor, Tensor], batch_size: int, shuffle: bool,
@@ -121,7 +122,9 @@ def tensor_data(name: str, num_classes: int, train: tuple[Tensor, Tensor],
                             batch_size=batch_size, seed=request.seed, shuffle=shuffle,
                             augment=augment, device=request.device)
 
-    info = DatasetInfo(name, num_classes, tuple(train[0].shape[1:]), len(train[0]), len(test[0]))
+    info = DatasetInfo(name, num_classes, tuple(train[0].shape[1:]), len(train[0]), len(val[0]),
+                       len(test[0]))
     return Data(info, train=loader(train, request.batch_size, True, augment),
+                val=loader(val, request.eval_batch_size, False),
                 test=loader(test, request.eval_batch_size, False),
                 train_eval=loader(train, request.eval_batch_size, False))

@@ -19,15 +19,21 @@ AUGMENTS = {"none": NO_AUGMENT, "crop_flip": Augment(crop_padding=4, flip=True)}
 
 
 def load(request: Request, *, shape: Sequence[int], num_classes: int, train_size: int,
-         test_size: int, augment: str) -> Data:
+         validation_size: int, test_size: int, augment: str) -> Data:
     """``shape`` is (C, H, W); ``augment`` is ``none`` or ``crop_flip`` (as CIFAR-10); the
-    defaults and ranges are those of ``cafw.spec.SyntheticOptions``."""
+    defaults and ranges are those of ``cafw.spec.SyntheticOptions``.  The validation images
+    are drawn after the others, so the training and test images do not depend on their
+    number."""
     g = torch.Generator().manual_seed(DATA_SEED)
     images = torch.randint(0, 256, (train_size + test_size, *shape), dtype=torch.uint8, generator=g)
     weights = torch.randn(images[0].numel(), num_classes, generator=g)
+    val_images = torch.randint(0, 256, (validation_size, *shape), dtype=torch.uint8, generator=g)
+    images = torch.cat([images, val_images])
     labels = torch.cat([((chunk.flatten(1).float() - 127.5) @ weights).argmax(1)
                         for chunk in images.split(4096)])  # bounded float copies
     train = images[:train_size], labels[:train_size]
+    test_end = train_size + test_size
     mean, std = channel_stats(train[0], 255)
-    return tensor_data("synthetic", num_classes, train, (images[train_size:], labels[train_size:]),
-                       request, mean=mean, std=std, max_value=255, augment=AUGMENTS[augment])
+    return tensor_data("synthetic", num_classes, train, (images[test_end:], labels[test_end:]),
+                       (images[train_size:test_end], labels[train_size:test_end]), request,
+                       mean=mean, std=std, max_value=255, augment=AUGMENTS[augment])

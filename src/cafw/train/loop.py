@@ -27,10 +27,11 @@ import torch
 from torch import nn
 
 from ..device import device_name
-from ..evaluation import evaluate, top_k_hits
+from ..evaluation import score, top_k_hits
 from ..io import write_csv, write_json
 from ..runtime import set_up
 from ..spec import RunSpec
+from ..vocabulary import EVALUATION_COLUMNS
 from . import checkpoint
 from .factory import build_optimizer, build_penalty, method_name
 from .schedules import build_scheduler
@@ -143,9 +144,8 @@ def train(config: RunSpec, out: str | Path, *, resume: bool = False,
             train_seconds = position.seconds + time.perf_counter() - started
             row = _epoch_row(epoch, sums, train_seconds, optimizer)
             tick = time.perf_counter()
-            test = evaluate(model, rt.data.test, bf16=rt.bf16)
-            row.update(test_loss=test["loss"], test_accuracy=test["accuracy"],
-                       test_top5=test["top5"], eval_seconds=time.perf_counter() - tick)
+            row.update(score(model, rt.data.evaluation, bf16=rt.bf16),
+                       eval_seconds=time.perf_counter() - tick)
             position.history.append(row)
             position.epoch, position.batch, position.sums, position.seconds = epoch + 1, 0, {}, 0.0
             save_checkpoint()
@@ -192,8 +192,9 @@ def _epoch_row(epoch: int, sums: dict, seconds: float, optimizer) -> dict:
 
 def _epoch_line(row: dict, config: RunSpec) -> str:
     line = (f"epoch {row['epoch']}/{config.epochs}  train loss {row['train_loss']:.4f} "
-            f"acc {row['train_accuracy']:.4f}  test loss {row['test_loss']:.4f} "
-            f"acc {row['test_accuracy']:.4f}  lr {row['lr']:.3g}  {row['train_seconds']:.1f}s")
+            f"acc {row['train_accuracy']:.4f}  val loss {row['val_loss']:.4f} "
+            f"acc {row['val_accuracy']:.4f}  test acc {row['test_accuracy']:.4f}  "
+            f"lr {row['lr']:.3g}  {row['train_seconds']:.1f}s")
     if not math.isnan(row["step_size"]):
         line += f"  step {row['step_size']:.3g}  gap {row['fw_gap']:.3g}"
     return line
@@ -207,8 +208,7 @@ def _finish(out: Path, config: RunSpec, model: nn.Module, history: list[dict],
     metrics = {
         "dataset": config.dataset, "model": config.model, "method": method_name(config),
         "optimizer": config.optimizer.name, "seed": config.seed, "epochs": config.epochs,
-        "test_accuracy": last["test_accuracy"], "test_top5": last["test_top5"],
-        "test_loss": last["test_loss"], "train_loss": last["train_loss"],
+        **{k: last[k] for k in EVALUATION_COLUMNS}, "train_loss": last["train_loss"],
         "train_accuracy": last["train_accuracy"],
         "wall_time_s": train_seconds + float(frame["eval_seconds"].sum()),
         "seconds_per_epoch": train_seconds / len(history),
