@@ -17,7 +17,7 @@ def facts(curves: list[Curve]) -> dict:
     ratio = headline(curves)
     available = compressed_ratios(curves)
     kind = curves[0].rows["kind"].iloc[0]
-    ratios = sorted({nearest(available, r) for r in TABLE_RATIOS.get(kind, (ratio,))})
+    ratios = sorted({nearest(available, r) for r in TABLE_RATIOS[kind]})
     out = section("comparison", curves, ratio, ratios)
     for row in out["curves"]:  # schedule and variant name a curve where they tell curves apart
         row["extras"] = [row[key] for key in ("schedule", "variant") if row[key] and
@@ -27,19 +27,16 @@ def facts(curves: list[Curve]) -> dict:
         return curve.at(ratio)["mean"]
 
     scored = [c for c in curves if c.at(ratio) is not None]
-    sfw = [c for c in scored if c.sfw]
     baselines = [c for c in scored if not c.sfw]
-    best = max(sfw, key=score, default=None)
-    reference = next((c for c in baselines if c["method"] == "sgd" or
-                      c["label"].strip().lower() == "sgd"), max(baselines, key=score,
-                                                                default=None))
+    sgd = [c for c in baselines if c["method"] == "sgd" or c["label"].strip().lower() == "sgd"]
+    best = max((c for c in scored if c.sfw), key=score, default=None)
+    reference = sgd[0] if sgd else max(baselines, key=score, default=None)
     overall = max(scored, key=score, default=None)
-    out |= {
-        "best_sfw": best and best.summary(ratio),
-        "reference": reference and reference.summary(ratio),
-        "verdict": best and reference and compare(*({"label": c["label"], **c.at(ratio)}
-                                                    for c in (best, reference))),
-        "best_overall": (overall.summary(ratio)
-                         if overall is not best and overall is not reference else None),
+    return out | {
+        "best_sfw": best.summary(ratio) if best else None,
+        "reference": reference.summary(ratio) if reference else None,
+        "verdict": compare({"label": best["label"], **best.at(ratio)},
+                           {"label": reference["label"], **reference.at(ratio)})
+        if best and reference else None,
+        "best_overall": overall.summary(ratio) if overall not in (best, reference) else None,
     }
-    return out

@@ -58,7 +58,7 @@ class Curve:
         return stat(hit.iloc[0], "test_accuracy") if len(hit) else None
 
     def dense(self) -> dict | None:
-        return stat(self.rows.iloc[0], "dense_test_accuracy") or self.at(0.0)
+        return stat(self.rows.iloc[0], "dense_test_accuracy")
 
     def identity(self) -> dict:
         """The keys as plain data: k and value None where the method has none."""

@@ -2,11 +2,13 @@
 functions, as plain data (numbers, strings, lists) that facts.json records and the templates
 render.
 
-A *section* is one block of results with a table, a finding or a figure caption: one per study
-and setup, typed by what the study varies, plus the training dynamics, compute and step-size
-sections.  Its ``type`` names the function in ``SECTIONS`` that computes it and the template
-``templates/sections/<type>.tex.j2`` that renders it, so a new kind of result is one function
-and one template.
+A *section* is one block of results: one per study and setup, typed by what the study varies,
+then the training dynamics, the compute and the step-size rules.  Its ``type`` names the
+template ``templates/sections/<type>.tex.j2`` that renders it: the macros ``table``,
+``finding`` and ``caption`` (of the figure whose file is named after the section's ``id``),
+each where the section has one.  So a new kind of result is one facts function and one
+template: a study type is added to ``STUDIES`` (and told apart in ``curves.study_type``), a
+section across studies is appended in ``facts``.
 """
 
 from __future__ import annotations

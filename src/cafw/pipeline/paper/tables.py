@@ -43,9 +43,10 @@ def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, keep_default_na=False, na_values=[""],
                             dtype=dict.fromkeys(TEXT, str))
-    except (FileNotFoundError, pd.errors.EmptyDataError) as err:
-        raise InputError(f"{path}: {'not found' if isinstance(err, FileNotFoundError) else 'empty'}"
-                         ) from None
+    except FileNotFoundError:
+        raise InputError(f"{path}: not found") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: empty") from None
     absent = [c for c in columns if c not in frame.columns]
     if absent or frame.empty:
         raise InputError(f"{path}: " + (f"no column {', '.join(absent)}" if absent else "no rows"))
