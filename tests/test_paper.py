@@ -1,6 +1,8 @@
-"""The paper generator: macros, tables, figures and findings from fixed tables, every number
-traced back to the CSVs, and the LaTeX build of paper/main.tex with latexmk."""
+"""The paper generator: facts computed from fixed tables (pure, every number traced back to the
+CSVs, verdicts that say when a difference is within one standard deviation), the LaTeX rendered
+from them, and the build of paper/main.tex with latexmk."""
 
+import json
 import os
 import re
 import shutil
@@ -10,8 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cafw.pipeline.paper import generate
-from cafw.pipeline.paper.latex import macro_name
+from cafw import vocabulary
+from cafw.cli import main
+from cafw.pipeline.paper import InputError, generate
+from cafw.pipeline.paper.curves import compare
+from cafw.pipeline.paper.tables import COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 SETUP = {"setup": "digits-cnn", "dataset": "digits", "model": "cnn_small"}
@@ -50,54 +55,42 @@ CURVES = {
     ("sensitivity", "filter", "sfw-group-k-support", "linear", "k=0.1", "gradient", 0.1):
         (0.9577, 0.0055, 0.9306, 0.0087),
 }
-SEEDS = [0, 1]
 RATIOS = [0.0, 0.5]
 COMPUTE = [  # method, label, step_ms, step_ms_min, ratio_to_sgd
     ("sgd", "SGD", 1.25, 1.19, 1.0),
     ("sgd-nuclear", "SGD + nuclear norm", 12.5, 12.1, 10.0),
     ("sfw-spectral-k-support", "SFW spectral-k-support", 4.1, 3.9, 3.28),
 ]
+FIGURES = ("filter-pruning__digits-cnn", "low-rank__digits-cnn", "lr-ablation__digits-cnn",
+           "sensitivity__digits-cnn", "dynamics__digits-cnn", "compute", "lr-theory")
 
 
-def write_tables(root: Path) -> Path:
-    tables = root / "tables"
-    tables.mkdir(parents=True)
-    manifest, summary, training = [], [], []
-    for (study, kind, method, schedule, variant, rescale, k), numbers in CURVES.items():
-        label, family, _, _, value = METHODS[method]
+def write_tables(root: Path, curves: dict = CURVES, seeds=(0, 1), methods: dict = METHODS
+                 ) -> list[Path]:
+    """The tables `cafw paper` reads, as the aggregate rule writes them; their paths."""
+    root.mkdir(parents=True, exist_ok=True)
+    manifest, summary = [], []
+    for (study, kind, method, schedule, variant, rescale, k), numbers in curves.items():
+        label, family, _, _, value = methods[method]
         dense, dense_sd, mean, sd = numbers
         tags = {**SETUP, "method": method, "label": label, "schedule": schedule,
                 "variant": variant}
         sfw = {"family": family, "rescale": rescale, "k": k, "value": value}
-        for seed in SEEDS:
+        for seed in seeds:
             run = f"digits-cnn__{method}{'+' + variant if variant else ''}__{schedule}__s{seed}"
             manifest.append({"study": study, "kind": kind, "run": run, **tags, "seed": seed,
                              **sfw})
         for ratio in RATIOS:
             acc, acc_sd = (dense, dense_sd) if ratio == 0 else (mean, sd)
             summary.append({"study": study, "kind": kind, **tags, **sfw, "ratio": ratio,
-                            "test_accuracy_mean": acc, "test_accuracy_std": acc_sd,
-                            "test_top5_mean": 1.0, "test_top5_std": 0.0,
-                            "test_loss_mean": 0.5, "test_loss_std": 0.01,
-                            "dense_test_accuracy_mean": dense, "dense_test_accuracy_std": dense_sd,
-                            "params_ratio_mean": 1 - ratio, "params_ratio_std": 0.0,
-                            "flops_ratio_mean": 1 - ratio, "flops_ratio_std": 0.0,
-                            "seeds": len(SEEDS)})
-        training.append({**tags, **sfw, "test_accuracy_mean": dense,
-                         "test_accuracy_std": dense_sd, "seconds_per_epoch_mean": 0.8,
-                         "seconds_per_epoch_std": 0.1, "seeds": len(SEEDS)})
-    pd.DataFrame(manifest).to_csv(tables / "manifest.csv", index=False)
-    pd.DataFrame(summary).to_csv(tables / "compression_summary.csv", index=False)
-    pd.DataFrame(training).drop_duplicates(["method", "schedule", "variant"]).to_csv(
-        tables / "training_summary.csv", index=False)
-    pd.DataFrame([{**SETUP, "method": m, "label": label, "batch_size": 64, "step_ms": ms,
-                   "step_ms_min": low, "steps_per_epoch": 23, "epoch_s": ms * 23 / 1000,
-                   "ratio_to_sgd": r, "device": "cpu"}
-                  for m, label, ms, low, r in COMPUTE]).to_csv(tables / "compute.csv",
-                                                               index=False)
+                            "test_accuracy_mean": acc,
+                            "test_accuracy_std": acc_sd if len(seeds) > 1 else None,
+                            "dense_test_accuracy_mean": dense,
+                            "dense_test_accuracy_std": dense_sd if len(seeds) > 1 else None,
+                            "seeds": len(seeds)})
     theory = []
     for rule, scale in (("constant", 1.0), ("gradient", 0.8), ("diameter", 2.0)):
-        for seed in SEEDS:
+        for seed in seeds:
             for horizon in (10, 100, 1000):
                 theory.append({"rule": rule, "seed": seed, "horizon": horizon,
                                "best_gap": scale / horizon ** 0.5,
@@ -105,9 +98,19 @@ def write_tables(root: Path) -> Path:
             for iteration in (1, 1000):
                 theory.append({"rule": rule, "seed": seed, "iteration": iteration,
                                "step_size": scale * 0.03})
-    pd.DataFrame(theory, columns=["rule", "seed", "horizon", "best_gap", "bound", "iteration",
-                                  "step_size"]).to_csv(tables / "lr_theory.csv", index=False)
-    return tables
+    frames = {
+        "manifest.csv": pd.DataFrame(manifest),
+        "compression_summary.csv": pd.DataFrame(summary),
+        "compute.csv": pd.DataFrame([
+            {**SETUP, "method": m, "label": label, "batch_size": 64, "step_ms": ms,
+             "step_ms_min": low, "steps_per_epoch": 23, "epoch_s": ms * 23 / 1000,
+             "ratio_to_sgd": r, "device": "cpu"} for m, label, ms, low, r in COMPUTE]),
+        "lr_theory.csv": pd.DataFrame(theory, columns=["rule", "seed", "horizon", "best_gap",
+                                                       "bound", "iteration", "step_size"]),
+    }
+    for name, frame in frames.items():
+        frame.to_csv(root / name, index=False)
+    return [root / name for name in frames]
 
 
 def tiny_pdf(path: Path) -> Path:
@@ -124,130 +127,198 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f}"
 
 
-def macro(text: str, name: str) -> str:
-    match = re.search(r"\\newcommand\{\\" + name + r"\}\{(.*)\}\n", text)
-    assert match, f"\\{name} is not defined"
-    return match.group(1)
+def read(paths: list[Path]) -> dict[str, str]:
+    return {p.name: p.read_text() for p in paths}
 
 
 @pytest.fixture
 def generated(tmp_path):
-    tables = write_tables(tmp_path)
-    figures = [tiny_pdf(tmp_path / "figures" / f"{stem}.pdf") for stem in (
-        "filter-pruning__digits-cnn", "low-rank__digits-cnn", "lr-ablation__digits-cnn",
-        "sensitivity__digits-cnn", "dynamics__digits-cnn", "compute", "lr-theory")]
-    out = tmp_path / "paper" / "generated"
-    paths = generate(tables, figures, out)
-    return tmp_path, {p.stem: p.read_text() for p in paths}
-
-
-def test_macro_names_are_letters_only():
-    assert macro_name("filter-pruning", "digits-cnn", "sgd", "Dense") == \
-        "FilterPruningDigitsCnnSgdDense"
-    assert macro_name("resnet56", "0.5", "fast_gradient") == \
-        "ResnetFiveSixZeroPointFiveFastGradient"
+    tables = write_tables(tmp_path / "tables")
+    figures = [tiny_pdf(tmp_path / "figures" / f"{stem}.pdf") for stem in FIGURES]
+    return tmp_path, read(generate(tables, figures, tmp_path / "paper" / "generated"))
 
 
 def test_generates_every_file(generated):
     _, texts = generated
-    assert set(texts) == {"numbers", "setup", "findings", "tables", "figures"}
-    for text in texts.values():
-        assert text.startswith("% Generated by cafw.pipeline.paper")
+    assert tuple(texts) == vocabulary.PAPER_FILES
+    json.loads(texts["facts.json"], parse_constant=pytest.fail)  # strict JSON: no NaN
+    for name, text in texts.items():
+        assert name == "facts.json" or text.startswith("% Generated by `cafw paper`")
 
 
-def test_numbers_are_the_csv_numbers(generated):
+def test_reads_the_declared_tables_and_names_every_id():
+    assert tuple(COLUMNS) == vocabulary.PAPER_TABLES
+    for names, ids in ((vocabulary.DATASET_NAMES, vocabulary.DATASETS),
+                       (vocabulary.MODEL_NAMES, vocabulary.MODELS),
+                       (vocabulary.FAMILY_NAMES, vocabulary.FAMILIES),
+                       (vocabulary.KIND_NAMES, vocabulary.KINDS)):
+        assert set(names) == set(ids)
+
+
+def test_facts_are_pure(tmp_path):
+    """Same tables, same facts.json, whatever the figures, the output directory or the order in
+    which the tables are passed; and the tables themselves are left untouched."""
+    tables = write_tables(tmp_path / "tables")
+    before = {p.name: p.read_bytes() for p in tables}
+    figure = tiny_pdf(tmp_path / "figures" / "compute.pdf")
+    first = generate(tables, [figure], tmp_path / "a" / "generated")[0].read_bytes()
+    second = generate(tables[::-1], [], tmp_path / "b" / "out")[0].read_bytes()
+    assert first == second
+    assert {p.name: p.read_bytes() for p in tables} == before
+
+
+def test_macros_are_the_ones_main_tex_uses(generated):
     _, texts = generated
-    numbers = texts["numbers"]
-    for name in re.findall(r"\\newcommand\{\\([^}]*)\}", numbers):
-        assert re.fullmatch(r"[A-Za-z]+", name), name
-    dense, dense_sd, mean, sd = CURVES[("filter-pruning", "filter", "sgd", "linear", "", "", None)]
-    assert macro(numbers, "FilterPruningDigitsCnnSgdDense") == \
-        f"\\ensuremath{{{pct(dense)} \\pm {pct(dense_sd)}}}"
-    assert macro(numbers, "FilterPruningDigitsCnnSgdCompressed") == \
-        f"\\ensuremath{{{pct(mean)} \\pm {pct(sd)}}}"
-    assert macro(numbers, "FilterPruningDigitsCnnBestSfw") == "SFW group-k-support"
-    assert macro(numbers, "FilterPruningDigitsCnnBestSfwCompressed") == \
-        "\\ensuremath{91.2 \\pm 1.0}"
-    assert macro(numbers, "FilterPruningDigitsCnnRatio") == "0.5"
-    assert macro(numbers, "NumSeeds") == "2"
-    assert macro(numbers, "NumSetups") == "1"
-    assert macro(numbers, "NumStudies") == "4"
-    assert macro(numbers, "NumRuns") == str(2 * len({k[2:5] for k in CURVES}))
-    assert macro(numbers, "ComputeDigitsCnnSgdNuclearOverSfwSpectralKSupport") == \
-        f"{12.5 / 4.1:.2f}"
-    assert macro(numbers, "ComputeDigitsCnnSgdNuclearRatioToSgd") == "10.00"
-    assert macro(numbers, "LrTheoryHorizon") == "1000"
-    assert macro(numbers, "LrTheoryConstantSlope") == "-0.50"
-    assert ("% compression_summary.csv study=filter-pruning, setup=digits-cnn, method=sgd"
-            in numbers)
+    defined = dict(re.findall(r"\\newcommand\{\\(\w+)\}\{([^}]*)\}", texts["numbers.tex"]))
+    used = set(re.findall(r"\\(Num[A-Z]\w*)", (REPO / "paper" / "main.tex").read_text()))
+    assert set(defined) == used
+    assert defined == {"NumStudies": "4", "NumSetups": "1", "NumSeeds": "2", "NumMethods": "3",
+                       "NumRuns": str(2 * len({k[2:5] for k in CURVES}))}
+    for name in ("setup.tex", "findings.tex", "tables.tex", "figures.tex"):
+        assert "\\newcommand" not in texts[name]
 
 
-def test_every_accuracy_in_the_text_is_in_the_csv(generated):
-    _, texts = generated
+def test_every_accuracy_comes_from_the_tables(generated):
+    root, texts = generated
+    summary = pd.read_csv(root / "tables" / "compression_summary.csv")
+    columns = [c for c in summary.columns if c.endswith(("_mean", "_std"))]
+    exact = set(summary[columns].stack())
+    facts = json.loads(texts["facts.json"])
+
+    def stats(node):
+        if isinstance(node, dict):
+            if "mean" in node:
+                yield node
+            for value in node.values():
+                yield from stats(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from stats(value)
+
+    found = list(stats(facts["sections"]))
+    assert found
+    for stat in found:
+        assert stat["mean"] in exact and stat["std"] in exact, stat
     allowed = {pct(v) for numbers in CURVES.values() for v in numbers}
-    for name in ("tables", "findings", "numbers"):
+    for name in ("tables.tex", "findings.tex"):
         cells = re.findall(r"(\d+\.\d) \\pm (\d+\.\d)", texts[name])
         assert cells, name
         for mean, sd in cells:
             assert mean in allowed and sd in allowed, (name, mean, sd)
 
 
-def test_comparison_tables(generated):
+def test_tables(generated):
     _, texts = generated
-    tables = texts["tables"]
-    for label in ("tab:filter-pruning-digits-cnn", "tab:low-rank-digits-cnn",
-                  "tab:lr-ablation-digits-cnn", "tab:sensitivity-digits-cnn", "tab:compute",
+    tables = texts["tables.tex"]
+    for label in ("tab:filter-pruning__digits-cnn", "tab:low-rank__digits-cnn",
+                  "tab:lr-ablation__digits-cnn", "tab:sensitivity__digits-cnn", "tab:compute",
                   "tab:lr-theory"):
         assert f"\\label{{{label}}}" in tables
     assert ("SFW group-k-support & $97.0 \\pm 0.3$ & $\\mathbf{91.2 \\pm 1.0}$ \\\\"
             in tables)
     assert "SGD & $\\mathbf{98.1 \\pm 0.2}$ & $41.2 \\pm 5.1$ \\\\" in tables
     assert "over 2 seeds" in tables
+    assert " & SFW group-k-support & diameter & lr 10.0 & $94.3 \\pm 0.7$ & " in tables
     assert "SGD + nuclear norm & 64 & 12.5 & 12.1 & " in tables
     assert "& 10.00 \\\\" in tables
     assert "constant & \\ensuremath{0.0316} & \\ensuremath{0.19} & yes & $-0.50$" in tables
     assert tables.count("\\begin{table}") == 6
+    assert "\\label{tab:methods}" in texts["setup.tex"]
 
 
-def test_findings_say_did_not_when_sfw_is_worse(generated):
+def test_findings_state_each_verdict_with_its_numbers(generated):
     _, texts = generated
-    findings = texts["findings"]
+    findings = texts["findings.tex"]
     filter_part, lowrank_part = (findings.split("\\paragraph{")[i] for i in (1, 2))
     assert filter_part.startswith("Filter pruning")
-    assert "The best SFW method did keep more accuracy than SGD ($+50.0$" in filter_part
+    assert ("The best SFW method did keep more accuracy than SGD ($+50.0$ percentage points, "
+            "more than one standard deviation)") in filter_part
     assert lowrank_part.startswith("Low-rank decomposition")
     assert "The best SFW method did not keep more accuracy than SGD ($-25.1$" in lowrank_part
     assert "$60.2 \\pm 3.3$" in lowrank_part and "$85.3 \\pm 1.0$" in lowrank_part
     # ablation: linear is a clear win; constant is within one standard deviation
-    assert "gradient rescaling did beat diameter rescaling ($+21.1$ points)" in findings
-    assert "($+0.5$ points, within one standard deviation)" in findings
+    assert ("gradient rescaling did beat diameter rescaling ($+21.1$ percentage points, more "
+            "than one standard deviation)") in findings
+    assert "($+0.5$ percentage points, within one standard deviation)" in findings
     assert "Gradient rescaling beat diameter rescaling in 2 of 2 schedules." in findings
+    assert "ranged from $91.2 \\pm 1.0$\\,\\% ($k=0.3$, value $10$) to $93.1" in findings
     assert "one training step of SFW spectral-k-support took 4.1\\,ms" in findings
     assert ("stayed below the classical bound at every horizon and seed for the constant, "
             "gradient and diameter rules.") in findings
     assert "were $-0.50$ (constant), $-0.50$ (gradient) and $-0.50$ (diameter)" in findings
+    assert "See \\Cref{tab:filter-pruning__digits-cnn,fig:filter-pruning__digits-cnn}." \
+        in findings
+
+
+@pytest.mark.parametrize("sfw, sgd, seeds, exceeds, words", [
+    ((0.90, 0.02), (0.80, 0.05), 2, True, "($+10.0$ percentage points, more than one standard "
+                                          "deviation)"),
+    ((0.82, 0.02), (0.80, 0.05), 2, False, "($+2.0$ percentage points, within one standard "
+                                           "deviation)"),
+    ((0.75, 0.06), (0.80, 0.05), 2, False, "did not keep more accuracy than SGD ($-5.0$ "
+                                           "percentage points, within one standard deviation)"),
+    ((0.90, None), (0.80, None), 1, None, "($+10.0$ percentage points, a single seed, so no "
+                                          "standard deviation)"),
+])
+def test_verdict_on_a_difference_above_or_within_one_standard_deviation(
+        tmp_path, sfw, sgd, seeds, exceeds, words):
+    curves = {("c", "filter", "sfw-group-k-support", "linear", "", "gradient", 0.3):
+              (0.99, sfw[1], *sfw), ("c", "filter", "sgd", "linear", "", "", None):
+              (0.99, sgd[1], *sgd)}
+    paths = generate(write_tables(tmp_path, curves, seeds=range(seeds)), [], tmp_path / "out")
+    texts = read(paths)
+    verdict = json.loads(texts["facts.json"])["sections"][0]["verdict"]
+    assert (verdict["a"]["label"], verdict["b"]["label"]) == ("SFW group-k-support", "SGD")
+    assert verdict["difference"] == pytest.approx(sfw[0] - sgd[0])
+    assert verdict["exceeds_sd"] is exceeds
+    assert (verdict["a"]["seeds"], verdict["b"]["seeds"]) == (seeds, seeds)
+    assert words in texts["findings.tex"]
+
+
+def test_compare_takes_the_larger_standard_deviation():
+    a, b = {"mean": 0.5, "std": 0.01, "seeds": 3}, {"mean": 0.45, "std": 0.06, "seeds": 3}
+    assert compare(a, b) == {"a": a, "b": b, "difference": pytest.approx(0.05), "sd": 0.06,
+                             "exceeds_sd": False}
+    assert compare(a, {**b, "std": 0.04})["exceeds_sd"] is True
+    assert compare(a, {**b, "std": None, "seeds": 1})["sd"] == 0.01
+
+
+def test_missing_optional_data_is_said_in_the_text(tmp_path):
+    """No baseline in a comparison, no SFW method in another, no figures: the paragraphs say so
+    and refer to the tables only."""
+    curves = {("sfw-only", "filter", "sfw-group-k-support", "linear", "", "gradient", 0.3):
+              (0.97, 0.01, 0.9, 0.01), ("sgd-only", "lowrank", "sgd", "linear", "", "", None):
+              (0.98, 0.01, 0.5, 0.05)}
+    findings = read(generate(write_tables(tmp_path, curves), [], tmp_path / "out"))
+    assert "; the study has no baseline to compare with. See \\Cref{tab:sfw-only__digits-cnn}." \
+        in findings["findings.tex"]
+    assert "No SFW method has accuracies at this ratio." in findings["findings.tex"]
+    assert "fig:" not in findings["findings.tex"]
+    assert "% no figures were passed" in findings["figures.tex"]
+
+
+def test_a_missing_table_or_column_is_one_clear_message(tmp_path, capsys):
+    tables = write_tables(tmp_path / "tables")
+    with pytest.raises(InputError, match="--tables lacks compute.csv"):
+        generate([t for t in tables if t.name != "compute.csv"], [], tmp_path / "out")
+    pd.read_csv(tables[1]).drop(columns="seeds").to_csv(tables[1], index=False)
+    assert main(["paper", "--tables", *map(str, tables), "--out", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err == \
+        f"cafw paper: {tables[1]}: no column seeds\n"
+    with pytest.raises(InputError, match="figure not found: .*absent.pdf"):
+        generate(tables, [tmp_path / "absent.pdf"], tmp_path / "out")
 
 
 def test_figures_have_relative_paths_and_captions(generated):
     _, texts = generated
-    figures = texts["figures"]
+    figures = texts["figures.tex"]
     assert "\\includegraphics[width=\\linewidth]{../figures/filter-pruning__digits-cnn.pdf}" \
         in figures
     assert "\\label{fig:lr-theory}" in figures and "\\label{fig:dynamics__digits-cnn}" in figures
+    assert "(runs of study \\texttt{lr-ablation})" in figures
     assert "digits / small CNN" in figures
     assert "mean $\\pm$ standard deviation over 2 seeds" in figures
-
-
-def test_missing_tables_leave_comments(tmp_path):
-    (tmp_path / "tables").mkdir()
-    paths = generate(tmp_path / "tables", [tmp_path / "figures" / "absent.pdf"],
-                     tmp_path / "out")
-    assert [p.name for p in paths] == ["numbers.tex", "setup.tex", "findings.tex", "tables.tex",
-                                       "figures.tex"]
-    for path in paths:  # comments only, and no invented numbers
-        body = [line for line in path.read_text().splitlines()
-                if line and not line.startswith("%")]
-        assert not body, (path.name, body)
+    assert "one panel per learning-rate schedule (linear, constant)" in figures
 
 
 def latexmk(root: Path) -> str:
@@ -267,18 +338,25 @@ def latexmk(root: Path) -> str:
     log = log_path.read_text(errors="replace") if log_path.exists() else ""
     assert result.returncode == 0, result.stdout[-3000:] + log[-3000:]
     assert (root / "paper" / "main.pdf").stat().st_size > 10_000
+    undefined = [line for line in log.splitlines() if "undefined" in line.lower()]
+    assert not undefined, undefined  # every macro, \cite, \ref and \cref resolved
     return log
 
 
 def test_paper_builds_with_latexmk(generated):
     root, _ = generated
-    log = latexmk(root)
-    undefined = [line for line in log.splitlines() if "undefined" in line.lower()]
-    assert not undefined, undefined  # every \cite, \ref and \cref resolved
-    assert "Output written on main.pdf" in log
+    assert "Output written on main.pdf" in latexmk(root)
 
 
-def test_paper_builds_without_tables(tmp_path):
-    (tmp_path / "tables").mkdir()
-    generate(tmp_path / "tables", [], tmp_path / "paper" / "generated")
+def test_paper_builds_from_one_seed_without_figures_and_with_tex_in_labels(tmp_path):
+    """The degraded inputs still compile: no standard deviations, no figures, and labels and
+    ids with characters that LaTeX reserves."""
+    methods = {**METHODS, "sgd": ("SGD_plain & 5% {#1}", "", "", None, None)}
+    curves = {(study.replace("low-rank", "low_rank"), *rest): numbers
+              for (study, *rest), numbers in CURVES.items()}
+    tables = write_tables(tmp_path / "tables", curves, seeds=[0], methods=methods)
+    texts = read(generate(tables, [], tmp_path / "paper" / "generated"))
+    assert "SGD\\_plain \\& 5\\% \\{\\#1\\}" in texts["tables.tex"]
+    assert not re.search(r"\d \\pm", texts["tables.tex"] + texts["findings.tex"])
+    assert "One seed, so no standard deviation; the best value" in texts["tables.tex"]
     latexmk(tmp_path)

@@ -99,9 +99,14 @@ def _lr_theory(args) -> int:
 
 
 def _paper(args) -> int:
-    from .pipeline.paper import generate
+    from .pipeline.paper import InputError, generate
 
-    for path in generate(args.tables, args.figures, args.out):
+    try:
+        paths = generate(args.tables, args.figures, args.out)
+    except InputError as err:
+        print(f"cafw paper: {err}", file=sys.stderr)
+        return 1
+    for path in paths:
         print(f"wrote {path}")
     return 0
 
@@ -191,10 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise", type=float, default=0.1)
     p.set_defaults(handler=_lr_theory)
 
-    p = commands.add_parser("paper", help="LaTeX tables and numbers for paper/main.tex")
-    p.add_argument("--tables", type=Path, required=True)
-    p.add_argument("--figures", type=Path, nargs="*", default=[])
-    p.add_argument("--out", type=Path, required=True)
+    p = commands.add_parser("paper", help="facts.json and the generated LaTeX of paper/main.tex")
+    p.add_argument("--tables", type=Path, nargs="+", required=True,
+                   help="the aggregated tables (CSV) the paper reads, found by file name")
+    p.add_argument("--figures", type=Path, nargs="*", default=[],
+                   help="the figures (PDF) to include, captioned by their file names")
+    p.add_argument("--out", type=Path, required=True, help="directory (paper/generated)")
     p.set_defaults(handler=_paper)
 
     p = commands.add_parser("schema", help="write the run part of the workflow schema")

@@ -70,3 +70,22 @@ TRAINING_METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_top5", "t
 COMPRESSION_METRICS = ("val_accuracy", "dense_val_accuracy", "test_accuracy", "test_top5",
                        "test_loss", "dense_test_accuracy", "params_ratio", "flops_ratio",
                        "test_accuracy_bn_recalibrated")
+
+# -- the paper (paper/generated/, written by `cafw paper`) -----------------------------------
+#: how the ids read in the paper; a test checks that every id has its name
+DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet": "ImageNet",
+                 "digits": "digits", "synthetic": "synthetic data"}
+MODEL_NAMES = {"resnet18": "ResNet-18", "resnet56": "ResNet-56", "vgg16": "VGG-16",
+               "wrn28_10": "WRN-28-10", "resnet50": "ResNet-50", "cnn_small": "small CNN"}
+FAMILY_NAMES = {"l2": "L2 ball", "l1": "L1 ball", "linf": "L-infinity ball",
+                "k_sparse": "k-sparse polytope", "k_support": "k-support-norm ball",
+                "group_k_support": "group-k-support-norm ball",
+                "spectral_k_support": "spectral-k-support-norm ball",
+                "spectral_k_sparse": "spectral k-sparse polytope",
+                "nuclear": "nuclear-norm ball"}
+KIND_NAMES = {"filter": "Filter pruning", "lowrank": "Low-rank decomposition",
+              "unstructured": "Unstructured pruning"}
+#: the tables the paper is generated from, and the files generated from them
+PAPER_TABLES = ("manifest.csv", "compression_summary.csv", "compute.csv", "lr_theory.csv")
+PAPER_FILES = ("facts.json", "numbers.tex", "setup.tex", "findings.tex", "tables.tex",
+               "figures.tex")

@@ -7,7 +7,7 @@ from snakemake.utils import validate
 
 from cafw.pipeline.grid import compute_setups, compute_spec, expand as expand_grid
 from cafw.spec import ConfigError
-from cafw.vocabulary import KINDS, ON_DISK
+from cafw.vocabulary import KINDS, ON_DISK, PAPER_FILES, PAPER_TABLES
 
 
 def checked_grid(config):

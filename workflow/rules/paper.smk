@@ -1,22 +1,18 @@
 rule paper_generated:
     input:
-        tables=expand(
-            "results/tables/{name}.csv",
-            name=["manifest", "training_summary", "compression_summary", "compute", "lr_theory"],
-        ),
+        tables=expand("results/tables/{name}", name=PAPER_TABLES),
         figures=figure_targets(),
     output:
-        expand(
-            "paper/generated/{name}.tex",
-            name=["numbers", "setup", "tables", "figures", "findings"],
-        ),
+        expand("paper/generated/{name}", name=PAPER_FILES),
+    params:
+        out=lambda w, output: os.path.dirname(output[0]),
     log:
         "results/logs/paper_generated.log",
     localrule: True
     conda:
         "../../envs/cafw.yaml"
     shell:
-        "cafw paper --tables results/tables --figures {input.figures} --out paper/generated "
+        "cafw paper --tables {input.tables} --figures {input.figures} --out {params.out} "
         "> {log} 2>&1"
 
 

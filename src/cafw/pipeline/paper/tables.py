@@ -1,30 +1,53 @@
-"""tables.tex: one table per study and setup, built by the module of the study's role, then
-the compute and step-size tables, with a \\clearpage every few floats.  A study and setup
-without rows in compression_summary.csv leaves a comment instead of a table.
-"""
+"""The aggregated tables the paper reads, found by file name among the files passed to
+``cafw paper --tables`` (as ``cafw figure`` finds them), each checked once for the columns the
+facts use, so that a wrong or stale table fails here with its name rather than deep inside."""
 
 from __future__ import annotations
 
-from . import ablation, comparison, compute, lr_theory, sensitivity
-from .context import ABLATION, COMPARISON, SENSITIVITY, Context
-from .curves import study_curves
-from .latex import paginate
+from pathlib import Path
 
-BY_ROLE = {COMPARISON: comparison, ABLATION: ablation, SENSITIVITY: sensitivity}
+import pandas as pd
+
+from ...vocabulary import RUN_KEYS, SFW_KEYS
+
+CURVE = (*RUN_KEYS, *SFW_KEYS)
+COLUMNS = {  # each of PAPER_TABLES -> the columns the facts read
+    "manifest.csv": ("study", "kind", "run", "seed", *CURVE),
+    "compression_summary.csv": ("study", "kind", "ratio", "seeds", *CURVE, "test_accuracy_mean",
+                                "test_accuracy_std", "dense_test_accuracy_mean",
+                                "dense_test_accuracy_std"),
+    "compute.csv": ("setup", "dataset", "model", "method", "label", "batch_size", "step_ms",
+                    "step_ms_min", "epoch_s", "ratio_to_sgd", "device"),
+    "lr_theory.csv": ("rule", "seed", "horizon", "best_gap", "bound", "iteration", "step_size"),
+}
+# read as text, an empty cell as "": a baseline has no family, a base run no variant
+TEXT = ("study", "kind", "run", *RUN_KEYS, "family", "rescale", "device", "rule")
 
 
-def render(ctx: Context) -> str:
-    """The tables; their labels are recorded in ``ctx.table_labels`` for the findings."""
-    parts = []
-    for study, setup, curves in study_curves(ctx):
-        if not curves:
-            parts.append(f"% {study.name} x {setup}: no rows in compression_summary.csv\n")
-            continue
-        parts.append(BY_ROLE[study.role].table(ctx, study, setup, curves))
-        ctx.table_labels.add(study.table_label(setup))
-    parts.append(compute.table(ctx))
-    parts.append(lr_theory.table(ctx))
-    if not any(p.startswith("\\begin{table}") for p in parts):
-        return "\n".join(parts) + ("% no tables: compression_summary.csv, compute.csv and "
-                                   "lr_theory.csv absent\n")
-    return paginate(parts)
+class InputError(ValueError):
+    """A table or figure the paper needs is missing, or a table lacks what the paper reads."""
+
+
+def read(files: list[Path]) -> dict[str, pd.DataFrame]:
+    """{'manifest': frame, 'compression_summary': ..., 'compute': ..., 'lr_theory': ...}."""
+    by_name = {Path(f).name: Path(f) for f in files}
+    missing = [name for name in COLUMNS if name not in by_name]
+    if missing:
+        raise InputError(f"the paper reads {', '.join(COLUMNS)}; --tables lacks "
+                         f"{', '.join(missing)}")
+    return {name.removesuffix(".csv"): _read(by_name[name], columns)
+            for name, columns in COLUMNS.items()}
+
+
+def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""],
+                            dtype=dict.fromkeys(TEXT, str))
+    except FileNotFoundError:
+        raise InputError(f"{path}: not found") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: empty") from None
+    absent = [c for c in columns if c not in frame.columns]
+    if absent or frame.empty:
+        raise InputError(f"{path}: " + (f"no column {', '.join(absent)}" if absent else "no rows"))
+    return frame.fillna({column: "" for column in TEXT if column in frame.columns})
