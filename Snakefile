@@ -23,6 +23,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/tune.smk"
 include: "workflow/rules/compress.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"

@@ -308,15 +308,17 @@ def run(tmp_path_factory):
 def test_sweep_end_to_end(run, kind, tmp_path):
     run_dir, metrics = run
     csv = tmp_path / f"{kind}.csv"
-    frame = sweep(run_dir, kind, RATIOS, csv, device="cpu")
+    frame = pd.DataFrame(sweep(run_dir, kind, RATIOS, csv, device="cpu"))
     assert list(frame["ratio"]) == RATIOS and (frame["kind"] == kind).all()
     expected = {"dataset", "model", "method", "optimizer", "seed", "study", "grid_lr", "kind",
-                "ratio", "test_accuracy", "test_top5", "test_loss", "dense_test_accuracy",
-                "params", "params_ratio", "macs", "flops", "flops_ratio", "eval_seconds", "run"}
+                "ratio", "val_accuracy", "dense_val_accuracy", "test_accuracy", "test_top5",
+                "test_loss", "dense_test_accuracy", "params", "params_ratio", "macs", "flops",
+                "flops_ratio", "eval_seconds", "run"}
     assert expected <= set(frame.columns)
     first = frame.iloc[0]
     assert first["test_accuracy"] == metrics["test_accuracy"]  # exactly, not approximately
     assert (frame["dense_test_accuracy"] == metrics["test_accuracy"]).all()
+    assert first["val_accuracy"] == metrics["val_accuracy"]
     assert first["test_loss"] == pytest.approx(metrics["test_loss"], rel=1e-6)
     assert (frame["study"] == "compress-test").all() and (frame["run"] == str(run_dir)).all()
     assert (frame["flops"] == 2 * frame["macs"]).all()
@@ -330,15 +332,15 @@ def test_sweep_end_to_end(run, kind, tmp_path):
 
 def test_sweep_options_add_columns(run, tmp_path):
     run_dir, metrics = run
-    frame = sweep(run_dir, "filter", RATIOS, tmp_path / "f.csv", bn_recalibration=True,
-                  physical=True, device="cpu")
+    frame = pd.DataFrame(sweep(run_dir, "filter", RATIOS, tmp_path / "f.csv",
+                               bn_recalibration=True, physical=True, device="cpu"))
     assert frame["test_accuracy_bn_recalibrated"].between(0, 1).all()
     assert (frame["physical_params"].iloc[1:] < frame["params"].iloc[1:]).all()
     assert frame["physical_params"].iloc[0] == metrics["parameters"]
     assert (frame[["inference_ms_dense", "inference_ms_compressed"]] > 0).all().all()
     # The options add columns; the accuracies are those of the plain sweep.
     plain = sweep(run_dir, "filter", RATIOS, tmp_path / "p.csv", device="cpu")
-    assert list(frame["test_accuracy"]) == list(plain["test_accuracy"])
+    assert list(frame["test_accuracy"]) == [row["test_accuracy"] for row in plain]
 
 
 def test_sweep_rejects_bad_arguments(run, tmp_path):

@@ -1,5 +1,6 @@
 """Grid expansion: studies become runs, shared runs are trained once, variants that repeat the
-base method are the base run, and inconsistent configs are rejected with the key named."""
+base method are the base run, tuned curves train their grid first and their study seeds at
+the selected point, and inconsistent configs are rejected with the key named."""
 
 import copy
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cafw.pipeline.grid import GridError, compute_spec, expand
+from cafw.pipeline.grid import GridError, compute_spec, curves, expand
 from cafw.spec import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,10 +18,16 @@ def _config(name="config.yaml"):
     return yaml.safe_load((ROOT / "config" / name).read_text())
 
 
+def _selected(config, choice=0):
+    """A selection that picks the ``choice``-th grid point of every tuned curve."""
+    return {c.id: c.points()[choice] for c in curves(config) if c.grid}
+
+
 @pytest.mark.parametrize("name", ["config.yaml", "ci.yaml", "paper.yaml"])
 def test_every_run_of_every_config_is_a_valid_run_config(name):
     config = _config(name)
-    grid = expand(config)
+    grid = expand(config, _selected(config))
+    assert not grid.pending
     for run_config in grid.runs.values():
         load_run(run_config)  # raises ConfigError on any bad key or value
     for setup in config["setups"]:
@@ -28,41 +35,68 @@ def test_every_run_of_every_config_is_a_valid_run_config(name):
             load_run(spec["run"])
 
 
+def test_tuned_curves_train_their_grid_then_their_seeds_at_the_selected_point():
+    config = _config()
+    before = expand(config)
+    curve = next(c for c in curves(config) if c.study == "low-rank" and c.method == "prox-sgd")
+    assert curve.grid == {"threshold": [0.03, 0.1, 0.3]} and curve.id in before.pending
+    tuning = [row for row in before.tuning if row["curve"] == curve.id]
+    assert [row["run"] for row in tuning] == [  # one seed per point; the base value is the base run
+        "digits-cnn__prox-sgd+threshold=0.03__linear__s0", "digits-cnn__prox-sgd__linear__s0",
+        "digits-cnn__prox-sgd+threshold=0.3__linear__s0"]
+    assert not any(row["method"] == "prox-sgd" for row in before.manifest)  # not yet known
+
+    after = expand(config, {curve.id: {"threshold": 0.3}})
+    runs = sorted(r["run"] for r in after.manifest if r["method"] == "prox-sgd")
+    assert runs == [f"digits-cnn__prox-sgd+threshold=0.3__linear__s{s}" for s in (0, 1, 2)]
+    assert runs[0] in before.runs  # the tuning run of the chosen point is the seed-0 run
+    # a selection that is not a point of the curve's grid (an older grid) is not used
+    assert curve.id in expand(config, {curve.id: {"threshold": 7.0}}).pending
+
+
 def test_runs_shared_by_studies_are_trained_once_and_compressed_per_kind():
-    grid = expand(_config())
+    config = _config()
+    grid = expand(config, _selected(config, choice=1))  # SGD's middle point is its own lr
     sgd = "digits-cnn__sgd__linear__s0"
     assert sorted(grid.kinds[sgd]) == ["filter", "lowrank", "unstructured"]
     studies = [row["study"] for row in grid.manifest if row["run"] == sgd]
     assert sorted(studies) == ["filter-pruning", "low-rank", "lr-ablation", "unstructured"]
-    assert len(grid.runs) == len({row["run"] for row in grid.manifest})
+    assert set(grid.study_runs()) <= set(grid.runs)
 
 
 def test_variants_equal_to_the_base_method_are_the_base_run():
-    grid = expand(_config())
+    config = _config()
+    grid = expand(config, _selected(config, choice=2))
     base = "digits-cnn__sfw-group-k-support__linear__s0"
-    rows = [r for r in grid.manifest if r["run"] == base]
-    # the filter study, the ablation's {rescale: gradient} at linear, and the sensitivity
-    # grid's (k 0.3, value 10) all train this one run
-    assert {r["study"] for r in rows} == {"filter-pruning", "lr-ablation", "sensitivity"}
-    assert "digits-cnn__sfw-group-k-support+rescale=gradient__linear__s0" not in grid.runs
-    variant = grid.runs["digits-cnn__sfw-group-k-support+rescale=none+lr=0.05__constant__s0"]
-    assert variant["optimizer"]["rescale"] == "none" and variant["optimizer"]["lr"] == 0.05
-    assert variant["schedule"]["name"] == "constant"
-    assert variant["tags"]["variant"] == "rescale=none,lr=0.05"
+    # the sensitivity grid's (k 0.3, value 10) is the method itself (not tuned there), and
+    # so is the ablation's gradient rule at its third learning rate, 1.0
+    assert {r["study"] for r in grid.manifest if r["run"] == base} == {"sensitivity",
+                                                                        "lr-ablation"}
+    ablation = [r for r in grid.manifest if r["study"] == "lr-ablation" and r["seed"] == 1
+                and r["method"] == "sfw-group-k-support"]
+    assert sorted(r["variant"] for r in ablation) == [
+        "", "rescale=diameter,lr=3.0", "rescale=fast_gradient",
+        "rescale=none,lr=0.03"]  # the third grid point of each rule
+    variant = grid.runs["digits-cnn__sfw-group-k-support+rescale=none+lr=0.03__linear__s1"]
+    assert variant["optimizer"]["rescale"] == "none" and variant["optimizer"]["lr"] == 0.03
 
 
-def test_sgd_is_not_varied_but_follows_the_study_schedules():
-    grid = expand(_config())
-    ablation = {r["run"] for r in grid.manifest if r["study"] == "lr-ablation" and r["method"] == "sgd"}
-    assert ablation == {f"digits-cnn__sgd__{s}__s{seed}" for s in
-                        ("constant", "linear") for seed in (0, 1)}
+def test_a_study_may_use_its_own_seeds_and_skip_tuning():
+    config = _config()
+    grid = expand(config)
+    rows = [r for r in grid.manifest if r["study"] == "sensitivity"]
+    assert len(rows) == 9 and {r["seed"] for r in rows} == {0}
+    assert not any(row["study"] == "sensitivity" for row in grid.tuning)
 
 
 def test_counts_of_the_default_grid():
-    grid = expand(_config())
-    # per seed: 10 methods at the linear schedule; the ablation's 4 rescalings x 2 schedules
-    # less the base run, and SGD's second schedule; 3 x 3 sensitivity settings less the base
-    assert len(grid.runs) == 2 * (10 + (4 * 2 - 1) + 1 + (3 * 3 - 1))
+    config = _config()
+    grid = expand(config, _selected(config))
+    tuned = [c for c in curves(config) if c.grid]
+    # 17 tuned curves: 10 methods in the comparisons, SGD in 4 studies, 4 ablation rules
+    assert len(tuned) == 17
+    assert len({row["run"] for row in grid.tuning}) == 43  # shared grid points trained once
+    assert len(grid.manifest) == sum(len(c.seeds) for c in curves(config))
 
 
 @pytest.mark.parametrize("change, message", [
@@ -71,7 +105,9 @@ def test_counts_of_the_default_grid():
     (lambda c: c["studies"]["low-rank"].update(kind="pruning"), "kind 'pruning' is not one of"),
     (lambda c: c["studies"]["sensitivity"]["vary"].update(weight_decay=[1]), "cannot vary 'weight_decay'"),
     (lambda c: c["methods"]["sfw-group-k-support"]["optimizer"].pop("rescale"),
-     "varies 'rescale', but method 'SFW group-k-support' does not set it"),
+     "varies or tunes 'rescale', but method 'SFW group-k-support' does not set it"),
+    (lambda c: c["methods"]["sgd"].update(tune={"nesterov": [True]}),
+     "tunes 'nesterov', but method 'SGD' does not set it"),
     (lambda c: c["studies"]["filter-pruning"].update(setups=["mnist-mlp"]),
      "names unknown setup 'mnist-mlp'"),
 ])

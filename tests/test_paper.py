@@ -85,6 +85,10 @@ def write_tables(root: Path, curves: dict = CURVES, seeds=(0, 1), methods: dict 
             summary.append({"study": study, "kind": kind, **tags, **sfw, "ratio": ratio,
                             "test_accuracy_mean": acc,
                             "test_accuracy_std": acc_sd if len(seeds) > 1 else None,
+                            # validation ranks the curves as test does (it is what the
+                            # facts choose on)
+                            "val_accuracy_mean": acc - 0.005,
+                            "val_accuracy_std": acc_sd if len(seeds) > 1 else None,
                             "dense_test_accuracy_mean": dense,
                             "dense_test_accuracy_std": dense_sd if len(seeds) > 1 else None,
                             "seeds": len(seeds)})
@@ -107,6 +111,19 @@ def write_tables(root: Path, curves: dict = CURVES, seeds=(0, 1), methods: dict 
              "ratio_to_sgd": r, "device": "cpu"} for m, label, ms, low, r in COMPUTE]),
         "lr_theory.csv": pd.DataFrame(theory, columns=["rule", "seed", "horizon", "best_gap",
                                                        "bound", "iteration", "step_size"]),
+        "tuning.csv": pd.DataFrame([
+            {"curve": "lr-ablation__digits-cnn__sfw-group-k-support+rescale=diameter__linear",
+             "study": "lr-ablation", "setup": "digits-cnn", "label": "SFW group-k-support",
+             "rescale": "diameter", "point": f'{{"lr": {lr}}}', "ratio": ratio,
+             "eligible": True, "selected": lr == 10.0, "score": score, "seeds": 1}
+            for lr, score in ((1.0, 0.61), (10.0, 0.70)) for ratio in RATIOS]),
+        "claims.csv": pd.DataFrame([{
+            "claim": "C1", "statement": "SFW keeps more after filter pruning",
+            "study": "filter-pruning", "setup": "digits-cnn", "schedule": "linear",
+            "ratio": 0.5, "method": "SFW group-k-support", "versus": "SGD",
+            "method_test_accuracy": 0.9123, "versus_test_accuracy": 0.4123, "effect": 0.5,
+            "ci_low": 0.3877, "ci_high": 0.6123, "seeds": len(seeds), "margin": 0.0,
+            "compute_ratio": None, "verdict": "holds"}]),
     }
     for name, frame in frames.items():
         frame.to_csv(root / name, index=False)
@@ -222,7 +239,11 @@ def test_tables(generated):
     assert "SGD + nuclear norm & 64 & 12.5 & 12.1 & " in tables
     assert "& 10.00 \\\\" in tables
     assert "constant & \\ensuremath{0.0316} & \\ensuremath{0.19} & yes & $-0.50$" in tables
-    assert tables.count("\\begin{table}") == 6
+    assert tables.count("\\begin{table}") == 8  # with the tuning and the claims tables
+    assert "lr-ablation & SFW group-k-support (diameter rescaling) & lr=1; lr=10 & 2 & lr=10 & 70.0" \
+        in tables
+    assert "C1 & digits-cnn & SFW group-k-support & SGD & 0.5 & $+50.0$ & $[+38.8, +61.2]$ & 2 & " \
+        "holds" in tables
     assert "\\label{tab:methods}" in texts["setup.tex"]
 
 
@@ -360,3 +381,20 @@ def test_paper_builds_from_one_seed_without_figures_and_with_tex_in_labels(tmp_p
     assert not re.search(r"\d \\pm", texts["tables.tex"] + texts["findings.tex"])
     assert "One seed, so no standard deviation; the best value" in texts["tables.tex"]
     latexmk(tmp_path)
+
+
+def test_the_readme_results_section_is_rendered_from_the_facts(generated, tmp_path):
+    from cafw.pipeline.paper.readme import END, START, update
+
+    root, _ = generated
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{START}\nold numbers\n{END}\n\nthe rest\n")
+    update(root / "paper" / "generated" / "facts.json", readme)
+    text = readme.read_text()
+    assert "old numbers" not in text and text.endswith(f"{END}\n\nthe rest\n")
+    assert "| C1: SFW keeps more after filter pruning | digits-cnn | SFW group-k-support | SGD " \
+           "| 0.5 | +50.0 | [+38.8, +61.2] | 2 | **holds** |" in text
+    assert "| SFW group-k-support | 97.0 ± 0.3 | 91.2 ± 1.0 |" in text  # the filter study
+    with pytest.raises(ValueError, match="no results section"):
+        readme.write_text("# no markers\n")
+        update(root / "paper" / "generated" / "facts.json", readme)

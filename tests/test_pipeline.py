@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from cafw.pipeline.grid import expand
+
 from repo_copy import ROOT, copy_repo
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -30,41 +32,19 @@ def job_counts(output: str) -> dict[str, int]:
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
 
 
-def _expected_paper_jobs() -> dict[str, int]:
-    """The paper grid's jobs, counted from config/paper.yaml by plain set arithmetic."""
-    config = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
-    seeds, all_setups = config["seeds"], list(config["setups"])
-    runs: dict[tuple, set] = {}  # (setup, method, schedule, overrides, seed) -> kinds
-    for spec in config["studies"].values():
-        setups = all_setups if spec.get("setups", "all") == "all" else spec["setups"]
-        schedules = spec.get("schedules", [config["schedule"]])
-        vary = spec.get("vary", {})
-        variants = [dict(zip(vary, v)) for v in itertools.product(*vary.values())]
-        variants = [{**p, **v} for p in variants for v in spec.get("variants", [{}])]
-        for setup, method, schedule, seed in itertools.product(
-                setups, spec["methods"], schedules, seeds):
-            optimizer = config["methods"][method]["optimizer"]
-            for variant in variants if optimizer["name"] == "sfw" else [{}]:
-                base = {"constraint.k": optimizer.get("constraint", {}).get("k"),
-                        "constraint.value": optimizer.get("constraint", {}).get("value"),
-                        "rescale": optimizer.get("rescale"), "lr": optimizer.get("lr")}
-                changed = tuple(sorted((k, v) for k, v in variant.items() if base[k] != v))
-                runs.setdefault((setup, method, schedule, changed, seed), set()).add(spec["kind"])
-    studies_x_setups = sum(len(all_setups if s.get("setups", "all") == "all" else s["setups"])
-                           for s in config["studies"].values())
-    return {"train": len(runs), "run_config": len(runs),
-            "compress": sum(len(kinds) for kinds in runs.values()),
-            "dataset": len({config["setups"][s]["dataset"] for s in all_setups} - {"digits"}),
-            "figure_study": studies_x_setups, "compute": len(all_setups)}
-
-
 def test_paper_grid_plans_in_seconds_with_the_expected_jobs():
+    """Before the tuning choice exists, the plan is every tuning run (each grid point with the
+    tuning seed) and its sweep, then the checkpoint; the study runs follow the choice."""
     result = snakemake("-n", "--configfile", "config/paper.yaml", timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     counts = job_counts(result.stdout)
-    expected = _expected_paper_jobs()
-    assert {k: counts[k] for k in expected} == expected
-    assert expected["train"] == 225 and expected["compress"] == 243  # 5 setups x 3 seeds
+    grid = expand(yaml.safe_load((ROOT / "config" / "paper.yaml").read_text()))
+    tuning_runs = {row["run"] for row in grid.tuning}
+    assert counts["train"] == counts["run_config"] == len(tuning_runs) == 323
+    assert counts["compress"] == len(grid.tuning_sweeps()) == 341  # SGD: three kinds
+    assert counts["select"] == 1 and counts["dataset"] == 3  # cifar10, cifar100, imagenet
+    assert len(grid.pending) == 68  # tuned curves, whose study runs follow the choice
+    assert "checkpoint" in result.stdout
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "ci.yaml"])

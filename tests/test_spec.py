@@ -130,3 +130,9 @@ def test_config_readme_documents_every_run_key():
     keys = _keys(RunSpec).union(*(_keys(m) for m in DATASET_OPTIONS.values()))
     missing = sorted(k for k in keys if f"`{k}`" not in text)
     assert not missing, f"config/README.md does not describe {missing}"
+
+
+def test_figure_kinds_are_the_vocabulary():
+    from cafw.pipeline.figures import KINDS as FIGURE_FUNCTIONS
+
+    assert tuple(FIGURE_FUNCTIONS) == vocabulary.FIGURES

@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .vocabulary import FIGURES, KINDS
+
 
 def _train(args) -> int:
     from .spec import load_run
@@ -24,9 +26,12 @@ def _train(args) -> int:
 def _compress(args) -> int:
     from .compress.sweep import sweep
 
-    frame = sweep(args.run, args.kind, args.ratios, args.out, bn_recalibration=args.bn_recalibrate,
-                  physical=args.physical, device=args.device)
-    print(frame[["kind", "ratio", "test_accuracy", "params", "flops"]].to_string(index=False))
+    rows = sweep(args.run, args.kind, args.ratios, args.out, bn_recalibration=args.bn_recalibrate,
+                 physical=args.physical, device=args.device)
+    print("kind          ratio  val_acc  test_acc      params         flops")
+    for r in rows:
+        print(f"{r['kind']:12s} {r['ratio']:6.3f}  {r['val_accuracy']:7.4f}  "
+              f"{r['test_accuracy']:8.4f}  {r['params']:10d}  {r['flops']:12d}")
     return 0
 
 
@@ -79,6 +84,40 @@ def _aggregate(args) -> int:
     return 0
 
 
+def _select(args) -> int:
+    import pandas as pd
+
+    from .io import write_csv
+    from .pipeline.selection import select
+
+    plan = pd.read_csv(args.plan, keep_default_na=False, na_values=[""])
+    sweeps = pd.concat([pd.read_csv(f).assign(run=Path(f).parent.name) for f in args.sweeps],
+                       ignore_index=True) if args.sweeps else pd.DataFrame(
+        columns=["run", "kind", "ratio"])
+    table = select(plan, sweeps)
+    write_csv(table, args.out)
+    chosen = table[table["selected"].astype(bool)].drop_duplicates("curve")
+    print(f"{args.out}: {len(chosen)} tuned curves")
+    return 0
+
+
+def _claims(args) -> int:
+    import pandas as pd
+    import yaml
+
+    from .io import write_csv
+    from .pipeline.claims import claims
+
+    spec = yaml.safe_load(args.spec.read_text()) or {}
+    compute = pd.read_csv(args.compute) if args.compute else None
+    table = claims(spec, pd.read_csv(args.compression), compute)
+    write_csv(table, args.out)
+    for row in table.itertuples():
+        print(f"{row.claim} {row.setup}: {row.effect:+.3f} [{row.ci_low:+.3f}, "
+              f"{row.ci_high:+.3f}] over {row.seeds} seeds -> {row.verdict}")
+    return 0
+
+
 def _figure(args) -> int:
     from .pipeline.figures import draw
 
@@ -120,6 +159,14 @@ def _schema(args) -> int:
     return 0
 
 
+def _readme(args) -> int:
+    from .pipeline.paper.readme import update
+
+    update(args.facts, args.readme)
+    print(f"updated the results section of {args.readme} from {args.facts}")
+    return 0
+
+
 def _data(args) -> int:
     from .data import download
 
@@ -141,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("compress", help="one-shot compression sweep of a trained run")
     p.add_argument("--run", required=True, type=Path, help="run directory of `cafw train`")
-    p.add_argument("--kind", required=True, choices=["filter", "lowrank", "unstructured"])
+    p.add_argument("--kind", required=True, choices=KINDS)
     p.add_argument("--ratios", required=True, type=float, nargs="+",
                    help="compression ratios in [0, 1)")
     p.add_argument("--out", required=True, type=Path, help="CSV to write")
@@ -177,9 +224,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="directory for the tables")
     p.set_defaults(handler=_aggregate)
 
+    p = commands.add_parser("select", help="choose each tuned curve's point on validation "
+                                           "accuracy (the tuning table)")
+    p.add_argument("--plan", type=Path, required=True, help="one row per (curve, point, run)")
+    p.add_argument("--sweeps", type=Path, nargs="*", default=[],
+                   help="the tuning runs' <run>/<kind>.csv")
+    p.add_argument("--out", type=Path, required=True, help="the tuning table (CSV)")
+    p.set_defaults(handler=_select)
+
+    p = commands.add_parser("claims", help="check the paper's claims on the runs")
+    p.add_argument("--spec", type=Path, required=True, help="the config's claims (YAML)")
+    p.add_argument("--compression", type=Path, required=True, help="compression.csv")
+    p.add_argument("--compute", type=Path, help="compute.csv (for claims about compute)")
+    p.add_argument("--out", type=Path, required=True, help="claims.csv")
+    p.set_defaults(handler=_claims)
+
     p = commands.add_parser("figure", help="draw one figure (PDF and PNG) from the tables")
-    p.add_argument("kind", choices=["compression", "lr_ablation", "sensitivity", "dynamics",
-                                    "compute", "lr_theory"])
+    p.add_argument("kind", choices=FIGURES)
     p.add_argument("--tables", type=Path, nargs="+", required=True,
                    help="the aggregated tables (CSV) the figure reads")
     p.add_argument("--out", type=Path, required=True, help="the PDF (a PNG is written beside)")
@@ -203,6 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the figures (PDF) to include, captioned by their file names")
     p.add_argument("--out", type=Path, required=True, help="directory (paper/generated)")
     p.set_defaults(handler=_paper)
+
+    p = commands.add_parser("readme", help="regenerate the README's results section")
+    p.add_argument("--facts", type=Path, default=Path("paper/generated/facts.json"))
+    p.add_argument("--readme", type=Path, default=Path("README.md"))
+    p.set_defaults(handler=_readme)
 
     p = commands.add_parser("schema", help="write the run part of the workflow schema")
     p.add_argument("--out", type=Path, default=Path("workflow/schemas/run.schema.yaml"))

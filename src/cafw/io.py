@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -49,6 +51,23 @@ def write_yaml(path: str | Path, data: dict) -> None:
 
 def write_csv(frame, path: str | Path) -> None:
     atomic_write(path, lambda f: frame.to_csv(f, index=False))
+
+
+def write_records(records: list[dict], path: str | Path) -> None:
+    """Rows of a table as CSV, columns in order of first appearance, without pandas (a
+    training or sweep job would otherwise import it only to write its last file).  Missing
+    values and NaN are written empty, as pandas writes them."""
+    columns = list(dict.fromkeys(key for record in records for key in record))
+
+    def cell(value):
+        return "" if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+    def write(handle):
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([cell(record.get(c)) for c in columns] for record in records)
+
+    atomic_write(path, write)
 
 
 def save_torch(obj, path: str | Path) -> None:

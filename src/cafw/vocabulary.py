@@ -52,6 +52,11 @@ MODELS: tuple[str, ...] = get_args(Model)
 Kind = Literal["filter", "lowrank", "unstructured"]
 KINDS: tuple[str, ...] = get_args(Kind)
 
+# -- figures (figures/*.pdf) -----------------------------------------------------------------
+#: what `cafw figure` draws; the first three are what a study's `figure` may name
+FIGURES = ("compression", "lr_ablation", "sensitivity", "lr_grid", "dynamics", "compute",
+           "lr_theory")
+
 # -- tables (results/tables/*.csv) -----------------------------------------------------------
 #: the splits a model is scored on: validation (held out from the training data; every
 #: selection reads it) and test (only ever reported)
@@ -86,6 +91,7 @@ FAMILY_NAMES = {"l2": "L2 ball", "l1": "L1 ball", "linf": "L-infinity ball",
 KIND_NAMES = {"filter": "Filter pruning", "lowrank": "Low-rank decomposition",
               "unstructured": "Unstructured pruning"}
 #: the tables the paper is generated from, and the files generated from them
-PAPER_TABLES = ("manifest.csv", "compression_summary.csv", "compute.csv", "lr_theory.csv")
+PAPER_TABLES = ("manifest.csv", "compression_summary.csv", "compute.csv", "lr_theory.csv",
+                "tuning.csv", "claims.csv")
 PAPER_FILES = ("facts.json", "numbers.tex", "setup.tex", "findings.tex", "tables.tex",
                "figures.tex")

@@ -1,8 +1,10 @@
 rule manifest:
+    input:
+        after_selection(TUNING),
     output:
         "results/tables/manifest.csv",
     params:
-        rows=GRID.manifest,
+        rows=lambda w: grid().manifest,
     log:
         "results/logs/manifest.log",
     localrule: True
@@ -16,9 +18,11 @@ rule manifest:
 rule aggregate:
     input:
         manifest="results/tables/manifest.csv",
-        metrics=expand(f"{RUN}/metrics.json", run=GRID.runs),
-        history=expand(f"{RUN}/history.csv", run=GRID.runs),
-        sweeps=[f"results/compress/{run}/{kind}.csv" for run, kind in GRID.compress_jobs()],
+        metrics=lambda w: expand(f"{RUN}/metrics.json", run=selected_grid().study_runs()),
+        history=lambda w: expand(f"{RUN}/history.csv", run=selected_grid().study_runs()),
+        sweeps=lambda w: [
+            f"results/compress/{run}/{kind}.csv" for run, kind in selected_grid().study_sweeps()
+        ],
     output:
         report("results/tables/training.csv", caption="../report/training.rst", category="Tables"),
         report(
@@ -116,3 +120,34 @@ rule lr_theory:
     shell:
         "cafw lr-theory --dimension {params.dimension} --iterations {params.iterations} "
         "--seeds {params.seeds} --noise {params.noise} --out {output} > {log} 2>&1"
+
+
+rule claims_spec:
+    output:
+        "results/tables/claims.yaml",
+    params:
+        spec=config.get("claims", {}),
+    log:
+        "results/logs/claims_spec.log",
+    localrule: True
+    run:
+        from cafw.io import write_yaml
+
+        write_yaml(output[0], params.spec)
+
+
+rule claims:
+    input:
+        spec="results/tables/claims.yaml",
+        compression="results/tables/compression.csv",
+        compute="results/tables/compute.csv",
+    output:
+        report("results/tables/claims.csv", caption="../report/claims.rst", category="Tables"),
+    log:
+        "results/logs/claims.log",
+    localrule: True
+    conda:
+        "../../envs/cafw.yaml"
+    shell:
+        "cafw claims --spec {input.spec} --compression {input.compression} "
+        "--compute {input.compute} --out {output} > {log} 2>&1"

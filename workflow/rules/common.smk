@@ -1,16 +1,21 @@
 # The grid (runs, compression jobs, study membership) comes from the config through the
-# library, which imports no torch, so planning stays fast.
+# library, which imports no torch, so planning stays fast.  Curves with a tuning grid are
+# trained at every grid point first; the checkpoint `select` then chooses one point per curve
+# on validation accuracy, and only then are the study runs of those curves known.
 import os
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from cafw.pipeline.grid import compute_setups, compute_spec, expand as expand_grid
+from cafw.pipeline.selection import read_selection
 from cafw.spec import ConfigError
 from cafw.vocabulary import KINDS, ON_DISK, PAPER_FILES, PAPER_TABLES
 
+TUNING = "results/tables/tuning.csv"
 
-def checked_grid(config):
+
+def checked_grid(config, selection=None):
     """The grid of a config that passes the schema and whose every run is valid.
 
     A bad key inside a run is reported by the grid, in one line that names the study, the
@@ -28,12 +33,37 @@ def checked_grid(config):
             pass  # a structural error: the schema's message says more
         raise
     try:
-        return expand_grid(config)
+        return expand_grid(config, selection)
     except ConfigError as err:
         raise WorkflowError(f"invalid configuration: {err}") from None
 
 
-GRID = checked_grid(config)
+_grids = {}
+
+
+def grid():
+    """The whole grid as far as it is known: with the study runs of the tuned curves once
+    the tuning table exists (re-read whenever it changes)."""
+    stamp = os.path.getmtime(TUNING) if os.path.exists(TUNING) else None
+    if stamp not in _grids:
+        _grids.clear()
+        _grids[stamp] = checked_grid(config, read_selection(TUNING) if stamp else None)
+    return _grids[stamp]
+
+
+def selected_grid():
+    """For the inputs of rules after the selection: the grid once `select` has run."""
+    checkpoints.select.get()
+    return grid()
+
+
+def after_selection(*paths):
+    """An input function giving ``paths`` only once the selection is made, so that the
+    rule's params and outputs see the whole grid."""
+    return lambda w: (selected_grid(), list(paths))[1]
+
+
+GRID = grid()
 SETUPS = list(config["setups"])
 COMPUTE_SETUPS = compute_setups(config)
 RUN = "results/runs/{run}"
@@ -48,6 +78,8 @@ TABLES = expand(
         "history",
         "compute",
         "lr_theory",
+        "tuning",
+        "claims",
     ],
 )
 
@@ -62,12 +94,12 @@ wildcard_constraints:
 
 def dataset_ready(run):
     """The marker of a dataset that must be on disk before the run can train."""
-    dataset = GRID.runs[run]["dataset"]
+    dataset = grid().runs[run]["dataset"]
     return [f"results/data/{dataset}.ready"] if dataset in ON_DISK else []
 
 
 def setup_of(run):
-    return GRID.runs[run]["tags"]["setup"]
+    return grid().runs[run]["tags"]["setup"]
 
 
 def resource(rule_name, key, setup=None):
@@ -83,14 +115,17 @@ def study_setups(spec):
 
 
 def figure_targets():
-    """One figure per study x setup, plus the cross-cutting ones."""
+    """One figure per study x setup, plus the cross-cutting ones: the SFW dynamics of the
+    learning-rate ablation, and its learning-rate grid when its rescalings are tuned."""
     figures = []
     for study, spec in config["studies"].items():
         for setup in study_setups(spec):
             figures.append(f"figures/{study}__{setup}.pdf")
             if spec.get("figure") == "lr_ablation":
                 figures.append(f"figures/dynamics__{setup}.pdf")
-    return figures + ["figures/compute.pdf", "figures/lr-theory.pdf"]
+                if any("tune" in v for v in spec.get("variants", [])):
+                    figures.append(f"figures/lr-grid__{study}__{setup}.pdf")
+    return list(dict.fromkeys(figures)) + ["figures/compute.pdf", "figures/lr-theory.pdf"]
 
 
 def figure_kind(study):

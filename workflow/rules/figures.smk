@@ -85,3 +85,25 @@ rule figure_lr_theory:
         "../../envs/cafw.yaml"
     shell:
         "cafw figure lr_theory --tables {input} --out {output.pdf} > {log} 2>&1"
+
+
+rule figure_lr_grid:
+    input:
+        TUNING,
+    output:
+        pdf="figures/lr-grid__{study}__{setup}.pdf",
+        png=report(
+            "figures/lr-grid__{study}__{setup}.png",
+            caption="../report/figure_lr_grid.rst",
+            category="Figures",
+            subcategory="{study}",
+            labels={"study": "{study}", "setup": "{setup}", "figure": "learning-rate grid"},
+        ),
+    log:
+        "results/logs/figures/lr-grid__{study}__{setup}.log",
+    localrule: True
+    conda:
+        "../../envs/cafw.yaml"
+    shell:
+        "cafw figure lr_grid --tables {input} --study {wildcards.study} "
+        "--setup {wildcards.setup} --out {output.pdf} > {log} 2>&1"

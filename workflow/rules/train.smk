@@ -2,7 +2,7 @@ rule run_config:
     output:
         f"{RUN}/run.yaml",
     params:
-        config=lambda w: GRID.runs[w.run],
+        config=lambda w: grid().runs[w.run],
     log:
         "results/logs/run_config/{run}.log",
     localrule: True

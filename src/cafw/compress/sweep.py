@@ -15,13 +15,12 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
 import torch
 from torch import nn
 
 from ..device import autocast, device_name
 from ..evaluation import evaluate, score
-from ..io import write_csv
+from ..io import write_records
 from ..runtime import set_up
 from ..spec import ConfigError
 from ..train import checkpoint
@@ -40,9 +39,10 @@ TIMING_REPEATS = 5
 
 def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str | Path, *,
           bn_recalibration: bool = False, physical: bool = False,
-          device: str = "auto") -> pd.DataFrame:
-    """Compress the trained run ``run_dir`` with ``kind`` at every ratio, evaluate on the test
-    set without retraining, write the rows to ``out_csv`` and return them.
+          device: str = "auto") -> list[dict]:
+    """Compress the trained run ``run_dir`` with ``kind`` at every ratio, evaluate on the
+    validation and test sets without retraining, write the rows to ``out_csv`` and return
+    them (one dict per ratio).
 
     ``bn_recalibration`` adds ``test_accuracy_bn_recalibrated`` (BatchNorm statistics
     recomputed on the un-augmented training set); ``physical`` (filter pruning of sequential
@@ -103,9 +103,8 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str 
         rows.append(row)
     compressor.restore()
 
-    frame = pd.DataFrame(rows)
-    write_csv(frame, out_csv)
-    return frame
+    write_records(rows, out_csv)
+    return rows
 
 
 def _checked(kind: str, ratios: Sequence[float], physical: bool) -> list[float]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import matplotlib.patches
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -18,14 +19,13 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter, MaxNLocator
 
 from ..io import atomic_open
+from ..vocabulary import RESCALES, SCHEDULES
 
 X_LABELS = {
     "filter": "fraction of filters pruned per layer",
     "lowrank": "fraction of singular values removed per layer",
     "unstructured": "fraction of weights pruned (global magnitude)",
 }
-SCHEDULES = ["constant", "multistep", "linear", "cosine"]
-RESCALES = ["gradient", "fast_gradient", "diameter", "none"]
 RULES = ["constant", "gradient", "diameter"]
 PANEL = (4.2, 3.2)  # inches per panel
 PNG_DPI = 150
@@ -124,6 +124,38 @@ def sensitivity(tables: dict[str, Path], study: str, setup: str) -> Figure:
     return fig
 
 
+def lr_grid(tables: dict[str, Path], study: str, setup: str) -> Figure:
+    """The learning-rate grid of an ablation: per rescaling rule and learning rate, the test
+    accuracy of the dense model and after compression at the ratio closest to 0.5 (mean over
+    the tuning seeds); the rule's learning rate chosen on validation data is framed."""
+    rows = _select(_read(tables, "tuning.csv"), "tuning.csv", study, setup)
+    if "lr" not in rows.columns or rows["lr"].isna().all():
+        raise ValueError(f"tuning.csv has no learning-rate grid for study {study!r} and setup "
+                         f"{setup!r}")
+    rows = rows.assign(rescale=rows["rescale"].fillna(rows["label"]))
+    ratio = min((r for r in rows["ratio"].unique() if r > 0), key=lambda r: abs(r - 0.5))
+    modes = _order(rows["rescale"], RESCALES)
+    panels = {"dense (uncompressed)": ("dense_test_accuracy", rows.drop_duplicates(["curve", "point"])),
+              f"{_kind(rows)} compression, ratio {ratio:g}": ("test_accuracy",
+                                                              rows[rows["ratio"] == ratio])}
+    fig, axes = _panels(2)
+    for ax, (title, (column, data)) in zip(axes, panels.items()):
+        grid = data.pivot_table(index="rescale", columns="lr", values=column, aggfunc="mean")
+        grid = grid.reindex(modes)
+        sns.heatmap(grid.rename(columns="{:g}".format), annot=True, fmt=".2f", vmin=0, vmax=1,
+                    cmap="viridis", cbar_kws={"label": "test accuracy"}, ax=ax)
+        chosen = data[data["selected"].astype(str) == "True"]
+        for mode, lr in zip(chosen["rescale"], chosen["lr"]):
+            ax.add_patch(matplotlib.patches.Rectangle(
+                (list(grid.columns).index(lr), modes.index(mode)), 1, 1, fill=False,
+                edgecolor="red", linewidth=2))
+        ax.set(title=title, xlabel="learning rate", ylabel="rescaling")
+    seeds = int(rows["seeds"].max())
+    fig.suptitle(f"{study}: learning rate x rescaling — {_title_where(rows)} ({seeds} tuning "
+                 f"seed{'s' if seeds != 1 else ''}; framed: chosen on validation)")
+    return fig
+
+
 def compute(tables: dict[str, Path]) -> Figure:
     """Milliseconds per training step per method and setup, with the ratio to SGD."""
     rows = _read(tables, "compute.csv")
@@ -178,11 +210,12 @@ def lr_theory(tables: dict[str, Path]) -> Figure:
     return fig
 
 
-KINDS = {  # kind -> (needs study and setup, figure function)
+KINDS = {  # kind (cafw.vocabulary.FIGURES) -> (needs study and setup, figure function)
     "compression": (True, compression),
     "lr_ablation": (True, lr_ablation),
-    "dynamics": (True, dynamics),
     "sensitivity": (True, sensitivity),
+    "lr_grid": (True, lr_grid),
+    "dynamics": (True, dynamics),
     "compute": (False, compute),
     "lr_theory": (False, lr_theory),
 }
@@ -228,10 +261,13 @@ def _kind(rows: pd.DataFrame) -> str:
 
 
 def _title(head: str, rows: pd.DataFrame) -> str:
-    where = ", ".join(f"{d} / {m}" for d, m in
-                      rows[["dataset", "model"]].drop_duplicates().itertuples(index=False))
     seeds = rows["seed"].nunique()
-    return f"{head} — {where} ({seeds} seed{'s' if seeds != 1 else ''})"
+    return f"{head} — {_title_where(rows)} ({seeds} seed{'s' if seeds != 1 else ''})"
+
+
+def _title_where(rows: pd.DataFrame) -> str:
+    return ", ".join(f"{d} / {m}" for d, m in
+                     rows[["dataset", "model"]].drop_duplicates().itertuples(index=False))
 
 
 def _accuracy_axes(ax, rows: pd.DataFrame) -> None:

@@ -1,11 +1,19 @@
 """Expand the pipeline config into training runs and compression jobs.
 
 A study is the product  setups x methods x schedules x variants x seeds  plus the compression
-kind it evaluates.  Variants (``vary``: a product; ``variants``: a list) override SFW
-hyperparameters, e.g. the rescaling mode or the constraint's k.  A run is identified by what it trains, not by the study that asked for it,
-so a run shared by several studies (plain SGD is in three) is trained once and compressed once
-per kind.  Overrides equal to the method's own value are dropped, so a variant that repeats the
-base method is the base run.
+kind it evaluates; each element without the seed is a *curve* (one line of the study's
+figure).  Variants (``vary``: a product; ``variants``: a list) override SFW hyperparameters,
+e.g. the rescaling mode or the constraint's k.  A run is identified by what it trains, not by
+the study that asked for it, so a run shared by several studies (plain SGD is in three) is
+trained once and compressed once per kind.  Overrides equal to the method's own value are
+dropped, so a variant that repeats the base method is the base run.
+
+**Tuning.**  A curve whose method (``methods.<m>.tune``) or variant (``tune`` in the variant)
+has a grid, e.g. ``{lr: [0.3, 1, 3]}``, is first trained at every grid point with the tuning
+seeds; ``cafw.pipeline.selection`` picks one point from the validation accuracies of those
+runs (``results/tables/tuning.csv``), and the study's seeds are then trained at that point.
+Until the selection exists, ``expand`` lists such a curve as pending and the Snakemake
+checkpoint ``select`` fills it in.
 
 Every run is validated here with ``cafw.spec.RunSpec``, the model ``cafw train`` reads, so a
 bad key or value of any run stops ``snakemake -n`` with one line naming the study, the method
@@ -19,19 +27,46 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
 from ..spec import ConfigError, RunSpec, SFWSpec, one_line
 from ..vocabulary import KINDS
+
 SFW_KEYS = ("lr", "momentum", "dampening", "rescale", "make_feasible", "constraint.family",
             "constraint.k", "constraint.value", "constraint.mode", "constraint.lmo_method",
             "constraint.lmo_iterations")
+#: a dense validation accuracy this far below the best still counts as equally good
+TOLERANCE = 0.01
 
 
 class GridError(ConfigError):
     """An inconsistent pipeline config; the message names the study and the key."""
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A study's method on a setup under a schedule and a variant: one line of its figure."""
+
+    study: str
+    kind: str
+    setup: str
+    method: str
+    schedule: str
+    overrides: dict  # the variant's overrides of the method's optimizer
+    grid: dict  # dotted optimizer key -> values to tune over; empty: not tuned
+    seeds: tuple[int, ...]
+
+    @property
+    def id(self) -> str:
+        variant = "".join(f"+{k}={v}" for k, v in self.overrides.items())
+        return f"{self.study}__{self.setup}__{self.method}{variant}__{self.schedule}"
+
+    def points(self) -> list[dict]:
+        """The grid points, in the config's order."""
+        return [dict(zip(self.grid, values)) for values in itertools.product(*self.grid.values())]
 
 
 @dataclass
@@ -39,13 +74,59 @@ class Grid:
     runs: dict[str, dict] = field(default_factory=dict)  # run id -> `cafw train` config
     kinds: dict[str, list[str]] = field(default_factory=dict)  # run id -> kinds to compress
     manifest: list[dict] = field(default_factory=list)  # one row per (study, run)
+    tuning: list[dict] = field(default_factory=list)  # one row per (curve, point, seed)
+    pending: list[str] = field(default_factory=list)  # tuned curves without a selection
 
     def compress_jobs(self) -> list[tuple[str, str]]:
         return [(run, kind) for run, kinds in self.kinds.items() for kind in kinds]
 
+    def study_runs(self) -> list[str]:
+        """The runs of the studies (the manifest), without the tuning runs."""
+        return list(dict.fromkeys(row["run"] for row in self.manifest))
 
-def expand(config: dict) -> Grid:
+    def study_sweeps(self) -> list[tuple[str, str]]:
+        return list(dict.fromkeys((row["run"], row["kind"]) for row in self.manifest))
+
+    def tuning_sweeps(self) -> list[tuple[str, str]]:
+        return list(dict.fromkeys((row["run"], row["kind"]) for row in self.tuning))
+
+    def add(self, run: str, config: dict, kind: str) -> None:
+        if self.runs.setdefault(run, config) != config:
+            raise GridError(f"run {run} is defined twice with different settings")
+        if kind not in self.kinds.setdefault(run, []):
+            self.kinds[run].append(kind)
+
+
+def expand(config: dict, selection: dict[str, dict] | None = None) -> Grid:
+    """The runs of ``config``; ``selection`` maps a tuned curve's id to its chosen point
+    (``selection.read_selection``)."""
     grid = Grid()
+    tuning_seeds = config.get("tuning", {}).get("seeds", config["seeds"][:1])
+    for curve in curves(config):
+        if curve.grid:
+            _run(config, curve, curve.overrides, tuning_seeds[0])  # the method's own values
+            for point, seed in itertools.product(curve.points(), tuning_seeds):
+                run, run_config = _run(config, curve, {**curve.overrides, **point}, seed)
+                grid.add(run, run_config, curve.kind)
+                grid.tuning.append({"curve": curve.id, "study": curve.study,
+                                    "kind": curve.kind, "point": json.dumps(point),
+                                    "run": run, **run_config["tags"]})
+            chosen = (selection or {}).get(curve.id)
+            if chosen not in curve.points():  # none yet, or made for another grid
+                grid.pending.append(curve.id)
+                continue
+        else:
+            chosen = {}
+        for seed in curve.seeds:
+            run, run_config = _run(config, curve, {**curve.overrides, **chosen}, seed)
+            grid.add(run, run_config, curve.kind)
+            grid.manifest.append({"study": curve.study, "kind": curve.kind, "run": run,
+                                  **run_config["tags"]})
+    return grid
+
+
+def curves(config: dict) -> list[Curve]:
+    out = []
     for study, spec in config["studies"].items():
         kind = spec["kind"]
         if kind not in KINDS:
@@ -53,17 +134,16 @@ def expand(config: dict) -> Grid:
         setups = _names(config, "setups", spec.get("setups", "all"), study)
         methods = _names(config, "methods", spec["methods"], study)
         schedules = _names(config, "schedules", spec.get("schedules", [config["schedule"]]), study)
-        for setup, method, schedule, seed in itertools.product(
-                setups, methods, schedules, config["seeds"]):
-            for overrides in _variants(config["methods"][method], spec, study):
-                run, run_config = _run(config, setup, method, schedule, seed, overrides, study)
-                if grid.runs.setdefault(run, run_config) != run_config:
-                    raise GridError(f"run {run} is defined twice with different settings")
-                if kind not in grid.kinds.setdefault(run, []):
-                    grid.kinds[run].append(kind)
-                grid.manifest.append({"study": study, "kind": kind, "run": run,
-                                      **run_config["tags"]})
-    return grid
+        seeds = tuple(spec.get("seeds", config["seeds"]))
+        for setup, method, schedule in itertools.product(setups, methods, schedules):
+            base = config["methods"][method]
+            for variant in _variants(base, spec, study):
+                overrides = {k: v for k, v in variant.items() if k != "tune"}
+                grid = variant.get("tune", base.get("tune", {})) if spec.get("tune", True) \
+                    else {}
+                _check_keys(base, {**overrides, **grid}, study)
+                out.append(Curve(study, kind, setup, method, schedule, overrides, grid, seeds))
+    return out
 
 
 def _names(config: dict, section: str, chosen, study: str) -> list[str]:
@@ -85,18 +165,23 @@ def _variants(method: dict, spec: dict, study: str) -> list[dict]:
         return [{}]
     product = [dict(zip(vary, values)) for values in itertools.product(*vary.values())]
     variants = [{**p, **v} for p in product for v in (listed or [{}])]
-    for key in {k for v in variants for k in v}:
+    for key in {k for v in variants for k in v if k != "tune"}:
         if key not in SFW_KEYS:
             raise GridError(f"study {study!r}: cannot vary {key!r}; allowed: {', '.join(SFW_KEYS)}")
-        if _get(method["optimizer"], key) is None:
-            # explicit base values make "variant == base" detectable, so such runs are shared
-            raise GridError(f"study {study!r} varies {key!r}, but method {method['label']!r} "
-                            f"does not set it; give its optimizer an explicit {key}")
     return variants
 
 
-def _run(config: dict, setup: str, method: str, schedule: str, seed: int, overrides: dict,
-         study: str) -> tuple[str, dict]:
+def _check_keys(method: dict, changes: dict, study: str) -> None:
+    for key in changes:
+        if _get(method["optimizer"], key) is None:
+            # explicit base values make "variant == base" detectable, so such runs are shared
+            raise GridError(f"study {study!r} varies or tunes {key!r}, but method "
+                            f"{method['label']!r} does not set it; give its optimizer an "
+                            f"explicit {key}")
+
+
+def _run(config: dict, curve: Curve, overrides: dict, seed: int) -> tuple[str, dict]:
+    setup, method, schedule = curve.setup, curve.method, curve.schedule
     optimizer = copy.deepcopy(config["methods"][method]["optimizer"])
     changed = {k: v for k, v in overrides.items() if _get(optimizer, k) != v}
     for key, value in changed.items():
@@ -113,7 +198,7 @@ def _run(config: dict, setup: str, method: str, schedule: str, seed: int, overri
         spec = RunSpec.model_validate(raw)
     except ValidationError as err:
         where = f"method {method!r}" + (f" ({variant})" if variant else "")
-        raise GridError(f"study {study!r}, setup {setup!r}, {where}, schedule {schedule!r}: "
+        raise GridError(f"study {curve.study!r}, setup {setup!r}, {where}, schedule {schedule!r}: "
                         f"{one_line(err, RunSpec)}") from None
     if isinstance(spec.optimizer, SFWSpec):
         c = spec.optimizer.constraint
@@ -148,8 +233,8 @@ def compute_spec(config: dict, setup: str) -> dict:
     if unknown:
         raise GridError(f"compute names unknown method {unknown[0]!r}; defined in 'methods': "
                         f"{', '.join(config['methods'])}")
+    curve = lambda m: Curve("compute", "", setup, m, config["schedule"], {}, {}, ())  # noqa: E731
     return {"setup": setup, "methods": {
         m: {"label": config["methods"][m]["label"],
-            "run": _run(config, setup, m, config["schedule"], config["seeds"][0], {},
-                        "compute")[1]}
+            "run": _run(config, curve(m), {}, config["seeds"][0])[1]}
         for m in methods}}

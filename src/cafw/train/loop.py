@@ -22,13 +22,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
 import torch
 from torch import nn
 
 from ..device import device_name
 from ..evaluation import score, top_k_hits
-from ..io import write_csv, write_json
+from ..io import write_json, write_records
 from ..runtime import set_up
 from ..spec import RunSpec
 from ..vocabulary import EVALUATION_COLUMNS
@@ -89,7 +88,7 @@ def train(config: RunSpec, out: str | Path, *, resume: bool = False,
                                          "to continue it, or delete it to start over")
 
     rt = set_up(config)
-    device, model, info = rt.device, rt.model, rt.data.info
+    device, model = rt.device, rt.model
     optimizer = build_optimizer(config.optimizer, model)
     per_epoch = len(rt.data.train)
     scheduler = build_scheduler(optimizer, config.schedule, config.epochs, per_epoch)
@@ -144,14 +143,17 @@ def train(config: RunSpec, out: str | Path, *, resume: bool = False,
             train_seconds = position.seconds + time.perf_counter() - started
             row = _epoch_row(epoch, sums, train_seconds, optimizer)
             tick = time.perf_counter()
-            row.update(score(model, rt.data.evaluation, bf16=rt.bf16),
+            # validation every epoch (live progress, and what any selection reads); the
+            # test set once, at the end: it is only ever reported
+            row.update(score(model, {"val": rt.data.val}, bf16=rt.bf16),
                        eval_seconds=time.perf_counter() - tick)
             position.history.append(row)
             position.epoch, position.batch, position.sums, position.seconds = epoch + 1, 0, {}, 0.0
             save_checkpoint()
             log(_epoch_line(row, config))
 
-    return _finish(out, config, model, position.history, device, info, per_epoch)
+    test = score(model, {"test": rt.data.test}, bf16=rt.bf16)
+    return _finish(out, config, model, position.history, test, device, per_epoch)
 
 
 def _zero_sums(device: torch.device) -> dict[str, torch.Tensor]:
@@ -193,26 +195,24 @@ def _epoch_row(epoch: int, sums: dict, seconds: float, optimizer) -> dict:
 def _epoch_line(row: dict, config: RunSpec) -> str:
     line = (f"epoch {row['epoch']}/{config.epochs}  train loss {row['train_loss']:.4f} "
             f"acc {row['train_accuracy']:.4f}  val loss {row['val_loss']:.4f} "
-            f"acc {row['val_accuracy']:.4f}  test acc {row['test_accuracy']:.4f}  "
-            f"lr {row['lr']:.3g}  {row['train_seconds']:.1f}s")
+            f"acc {row['val_accuracy']:.4f}  lr {row['lr']:.3g}  {row['train_seconds']:.1f}s")
     if not math.isnan(row["step_size"]):
         line += f"  step {row['step_size']:.3g}  gap {row['fw_gap']:.3g}"
     return line
 
 
-def _finish(out: Path, config: RunSpec, model: nn.Module, history: list[dict],
-            device: torch.device, info, per_epoch: int) -> dict:
-    frame = pd.DataFrame(history)
-    last = history[-1]
-    train_seconds = float(frame["train_seconds"].sum())
+def _finish(out: Path, config: RunSpec, model: nn.Module, history: list[dict], test: dict,
+            device: torch.device, per_epoch: int) -> dict:
+    last = {**history[-1], **test}
+    train_seconds = sum(row["train_seconds"] for row in history)
     metrics = {
         "dataset": config.dataset, "model": config.model, "method": method_name(config),
         "optimizer": config.optimizer.name, "seed": config.seed, "epochs": config.epochs,
         **{k: last[k] for k in EVALUATION_COLUMNS}, "train_loss": last["train_loss"],
         "train_accuracy": last["train_accuracy"],
-        "wall_time_s": train_seconds + float(frame["eval_seconds"].sum()),
+        "wall_time_s": train_seconds + sum(row["eval_seconds"] for row in history),
         "seconds_per_epoch": train_seconds / len(history),
-        "images_per_second": float(frame["images"].sum()) / train_seconds,
+        "images_per_second": sum(row["images"] for row in history) / train_seconds,
         "steps_per_epoch": per_epoch,
         "parameters": sum(p.numel() for p in model.parameters()),
         "device": device_name(device),
@@ -220,7 +220,7 @@ def _finish(out: Path, config: RunSpec, model: nn.Module, history: list[dict],
     }
     checkpoint.save(out / checkpoint.WEIGHTS,
                     {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
-    write_csv(frame, out / checkpoint.HISTORY)
+    write_records(history, out / checkpoint.HISTORY)
     write_json(out / checkpoint.METRICS, metrics)  # last: its presence marks a finished run
     (out / checkpoint.CHECKPOINT).unlink(missing_ok=True)
     return metrics

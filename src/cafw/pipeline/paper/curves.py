@@ -53,9 +53,11 @@ class Curve:
     def sfw(self) -> bool:
         return bool(self["family"])
 
-    def at(self, ratio: float) -> dict | None:
+    def at(self, ratio: float, split: str = "test") -> dict | None:
+        """The accuracy at ``ratio`` on the test split (reported) or the validation split
+        (what every choice among curves reads)."""
         hit = self.rows[np.isclose(self.rows["ratio"], ratio)]
-        return stat(hit.iloc[0], "test_accuracy") if len(hit) else None
+        return stat(hit.iloc[0], f"{split}_accuracy") if len(hit) else None
 
     def dense(self) -> dict | None:
         return stat(self.rows.iloc[0], "dense_test_accuracy")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import ablation, comparison, compute, lr_theory, sensitivity
+from . import ablation, claims, comparison, compute, lr_theory, sensitivity, tuning
 from .curves import curves_of, study_type
 from .tables import InputError
 
@@ -49,6 +49,10 @@ def facts(tables: dict[str, pd.DataFrame]) -> dict:
                     s["study"])
     sections += dynamics.values()
     sections += [compute.facts(tables["compute"], families), lr_theory.facts(tables["lr_theory"])]
+    if not tables["tuning"].empty:
+        sections.append(tuning.facts(tables["tuning"]))
+    if not tables["claims"].empty:
+        sections.append(claims.facts(tables["claims"]))
     setups = manifest.drop_duplicates("setup")
     return {
         "counts": {key: int(manifest[column].nunique()) for key, column in (

@@ -13,15 +13,22 @@ from ...vocabulary import RUN_KEYS, SFW_KEYS
 CURVE = (*RUN_KEYS, *SFW_KEYS)
 COLUMNS = {  # each of PAPER_TABLES -> the columns the facts read
     "manifest.csv": ("study", "kind", "run", "seed", *CURVE),
-    "compression_summary.csv": ("study", "kind", "ratio", "seeds", *CURVE, "test_accuracy_mean",
-                                "test_accuracy_std", "dense_test_accuracy_mean",
-                                "dense_test_accuracy_std"),
+    "compression_summary.csv": ("study", "kind", "ratio", "seeds", *CURVE, "val_accuracy_mean",
+                                "val_accuracy_std", "test_accuracy_mean", "test_accuracy_std",
+                                "dense_test_accuracy_mean", "dense_test_accuracy_std"),
     "compute.csv": ("setup", "dataset", "model", "method", "label", "batch_size", "step_ms",
                     "step_ms_min", "epoch_s", "ratio_to_sgd", "device"),
     "lr_theory.csv": ("rule", "seed", "horizon", "best_gap", "bound", "iteration", "step_size"),
+    "tuning.csv": ("curve", "study", "point", "label", "eligible", "selected", "score", "seeds"),
+    "claims.csv": ("claim", "statement", "study", "setup", "ratio", "method", "versus",
+                   "method_test_accuracy", "versus_test_accuracy", "effect", "ci_low",
+                   "ci_high", "seeds", "verdict", "compute_ratio"),
 }
+# tables that may have no rows: a config without tuning grids or claims
+MAY_BE_EMPTY = ("tuning.csv", "claims.csv")
 # read as text, an empty cell as "": a baseline has no family, a base run no variant
-TEXT = ("study", "kind", "run", *RUN_KEYS, "family", "rescale", "device", "rule")
+TEXT = ("study", "kind", "run", *RUN_KEYS, "family", "rescale", "device", "rule", "curve",
+        "point", "claim", "statement", "versus", "verdict")
 
 
 class InputError(ValueError):
@@ -47,6 +54,8 @@ def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
         raise InputError(f"{path}: not found") from None
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: empty") from None
+    if frame.empty and path.name in MAY_BE_EMPTY:
+        return frame
     absent = [c for c in columns if c not in frame.columns]
     if absent or frame.empty:
         raise InputError(f"{path}: " + (f"no column {', '.join(absent)}" if absent else "no rows"))

@@ -1,0 +1,34 @@
+# Tuning: every grid point of a tuned curve is trained with the tuning seeds and swept; the
+# checkpoint `select` then chooses one point per curve from validation accuracy alone (the
+# rule is in cafw.pipeline.selection), and the study runs of those curves follow.
+
+
+rule tuning_plan:
+    output:
+        "results/tables/tuning_plan.csv",
+    params:
+        rows=GRID.tuning,
+    log:
+        "results/logs/tuning_plan.log",
+    localrule: True
+    run:
+        import pandas as pd
+        from cafw.io import write_csv
+
+        columns = ["curve", "study", "kind", "point", "run"]
+        write_csv(pd.DataFrame(params.rows, columns=None if params.rows else columns), output[0])
+
+
+checkpoint select:
+    input:
+        plan="results/tables/tuning_plan.csv",
+        sweeps=[f"results/compress/{run}/{kind}.csv" for run, kind in GRID.tuning_sweeps()],
+    output:
+        report(TUNING, caption="../report/tuning.rst", category="Tables"),
+    log:
+        "results/logs/select.log",
+    localrule: True
+    conda:
+        "../../envs/cafw.yaml"
+    shell:
+        "cafw select --plan {input.plan} --sweeps {input.sweeps} --out {output} > {log} 2>&1"
