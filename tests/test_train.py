@@ -212,3 +212,17 @@ def test_schedules_step_per_iteration_with_warmup():
     step = lr_factor(ScheduleSpec(name="step", step_size=1, gamma=0.5), epochs=3, per_epoch=10)
     assert [step(t) for t in (9, 10, 25)] == [1.0, 0.5, 0.25]
     assert lr_factor(ScheduleSpec(name="constant"), epochs=3, per_epoch=10)(29) == 1.0
+
+
+def test_a_training_job_imports_only_what_it_uses(tmp_path):
+    # each of the pipeline's many jobs pays for its imports: pandas, scikit-learn, torchvision
+    # and the compiler (torch._dynamo) are not needed to train the digits CNN with SFW
+    cfg = config(dataset="digits", dataset_options={}, epochs=1, batch_size=128)
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
+    code = ("import sys; from cafw.cli import main; "
+            f"assert main(['train', '--config', {str(tmp_path / 'run.yaml')!r}, '--out', "
+            f"{str(tmp_path / 'run')!r}]) == 0; "
+            "heavy = [m for m in ('pandas', 'sklearn', 'torchvision', 'torch._dynamo') "
+            "if m in sys.modules]; assert not heavy, heavy")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]

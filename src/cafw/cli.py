@@ -71,6 +71,13 @@ def _bench(args) -> int:
 
         table = run(args.config, steps=args.steps, rounds=args.rounds, out=args.out)
         print(table.round(4).to_string(index=False))
+    elif args.what == "startup":
+        from .bench.startup import split
+        from .io import write_csv
+
+        table = split(args.results)
+        write_csv(table, args.out)
+        print(table.round(3).to_string(index=False))
     print(f"\nwrote {args.out}")
     return 0
 
@@ -200,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_compress)
 
     p = commands.add_parser("bench", help="benchmarks that print ratios measured side by side")
-    p.add_argument("what", choices=["optimizer", "train", "sweep", "compute"])
+    p.add_argument("what", choices=["optimizer", "train", "sweep", "compute", "startup"])
     p.add_argument("--out", type=Path, required=True, help="CSV to write")
     p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     p.add_argument("--model", default="resnet18")
@@ -211,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=10, help="compute: training steps per round")
     p.add_argument("--train-size", type=int, default=1000,
                    help="sweep: training images (the test set is a fifth, as CIFAR's)")
+    p.add_argument("--results", type=Path, default=Path("results"),
+                   help="startup: the results folder of a finished pipeline run")
     p.set_defaults(handler=_bench)
 
     p = commands.add_parser("aggregate", help="collect runs and sweeps into tidy tables")

@@ -36,6 +36,22 @@ class Runtime:
         return autocast(self.device, self.bf16)
 
 
+def _leave_the_compiler_unimported() -> None:
+    """Spare a run that compiles nothing the import of ``torch._dynamo``.
+
+    ``torch.optim.Optimizer``'s bookkeeping methods (``add_param_group``, ``zero_grad``, ...)
+    import ``torch._dynamo`` on their first call, only to exclude themselves from
+    compilation; that import takes about as long as ``import torch`` itself, in every
+    training job.  Their wrapper caches the excluded function on the wrapped one, so caching
+    the function itself gives the eager behaviour without the import (where torch's wrapper
+    differs, nothing changes).  ``torch.optim.SGD.step`` still imports it.
+    """
+    for name in ("add_param_group", "zero_grad", "state_dict", "load_state_dict"):
+        wrapped = getattr(getattr(torch.optim.Optimizer, name), "__wrapped__", None)
+        if wrapped is not None and not hasattr(wrapped, "__dynamo_disable"):
+            setattr(wrapped, "__dynamo_disable", wrapped)
+
+
 def set_up(spec: RunSpec, *, device: str | None = None) -> Runtime:
     """The run's device (``device`` overrides the config's), data and model.
 
@@ -56,6 +72,8 @@ def set_up(spec: RunSpec, *, device: str | None = None) -> Runtime:
         model = model.to(memory_format=torch.channels_last)
         for loader in (data.train, data.test, data.train_eval):
             loader.channels_last = True
+    if not spec.compile:
+        _leave_the_compiler_unimported()
     forward = torch.compile(model) if spec.compile else model
     return Runtime(spec, device_, uses_bf16(spec.precision, device_), channels_last, data,
                    model, forward)

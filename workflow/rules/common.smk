@@ -16,12 +16,18 @@ TUNING = "results/tables/tuning.csv"
 
 
 def checked_grid(config, selection=None):
-    """The grid of a config that passes the schema and whose every run is valid.
+    """The grid of a config whose every run is valid: one line naming the study, the method
+    and the key otherwise."""
+    try:
+        return expand_grid(config, selection)
+    except ConfigError as err:
+        raise WorkflowError(f"invalid configuration: {err}") from None
 
-    A bad key inside a run is reported by the grid, in one line that names the study, the
-    method and the key; the schema reports everything else.  Defaults are not filled in from
-    the schema: they live in cafw.spec, where `cafw train` reads them too.
-    """
+
+def validated(config):
+    """The config, once it passes the schema.  A bad key inside a run is reported by the
+    grid instead, in one line; the schema reports everything else.  Defaults are not filled
+    in from the schema: they live in cafw.spec, where `cafw train` reads them too."""
     try:
         validate(config, "../schemas/config.schema.yaml", set_default=False)
     except WorkflowError:
@@ -32,10 +38,7 @@ def checked_grid(config, selection=None):
         except Exception:
             pass  # a structural error: the schema's message says more
         raise
-    try:
-        return expand_grid(config, selection)
-    except ConfigError as err:
-        raise WorkflowError(f"invalid configuration: {err}") from None
+    return config
 
 
 _grids = {}
@@ -63,6 +66,7 @@ def after_selection(*paths):
     return lambda w: (selected_grid(), list(paths))[1]
 
 
+validated(config)
 GRID = grid()
 SETUPS = list(config["setups"])
 COMPUTE_SETUPS = compute_setups(config)
