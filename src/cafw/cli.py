@@ -9,6 +9,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from .errors import (CheckpointError, ConfigError, DatasetError, Interrupted,
+                     TrainingDiverged)
+from .extras import missing_extra
+
 
 def _train(args) -> int:
     from .spec import load_run
@@ -22,11 +26,14 @@ def _train(args) -> int:
 
 
 def _compress(args) -> int:
-    from .compress.sweep import sweep
+    from .compress.sweep import LATENCY_BATCHES, sweep
 
     frame = sweep(args.run, args.kind, args.ratios, args.out, bn_recalibration=args.bn_recalibrate,
-                  physical=args.physical, device=args.device)
-    print(frame[["kind", "ratio", "test_accuracy", "params", "flops"]].to_string(index=False))
+                  physical=args.physical, save_dir=args.save, save_ratios=args.save_ratios,
+                  latency_batches=args.latency_batches or LATENCY_BATCHES, device=args.device)
+    columns = ["kind", "ratio", "test_accuracy", "params", "flops"]
+    extra = ["physical_test_accuracy", "physical_params", "physical_bytes", "saved_to"]
+    print(frame[columns + [c for c in extra if c in frame]].to_string(index=False))
     return 0
 
 
@@ -143,7 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bn-recalibrate", action="store_true",
                    help="also report accuracy after recomputing BatchNorm statistics")
     p.add_argument("--physical", action="store_true",
-                   help="also build the physically smaller model (filter pruning) and time it")
+                   help="also build the deployable model at every ratio (filter: physically "
+                        "pruned, needs the [prune] extra; lowrank: factorised) and report its "
+                        "parameters, FLOPs, bytes, accuracy and latency")
+    p.add_argument("--save", type=Path, metavar="DIR",
+                   help="write the compressed model of each saved ratio to DIR/<kind>-<ratio>/ "
+                        "(model.pt and spec.json; cafw.compress.load_compressed reads it)")
+    p.add_argument("--save-ratios", type=float, nargs="+", metavar="RATIO",
+                   help="the ratios to save (default with --save: every ratio)")
+    p.add_argument("--latency-batches", type=int, nargs="+", metavar="B",
+                   help="batch sizes of the latency columns (default: 1 256)")
     p.add_argument("--device", default="auto")
     p.set_defaults(handler=_compress)
 
@@ -217,12 +233,14 @@ def _has_cuda() -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .data import DatasetError
-    from .spec import ConfigError
-    from .train import CheckpointError, Interrupted, TrainingDiverged
-
     try:
         return args.handler(args)
+    except ModuleNotFoundError as err:
+        missing = missing_extra(err)
+        if missing is None:
+            raise
+        print(f"cafw {args.command}: {missing}", file=sys.stderr)
+        return 1
     except ConfigError as err:
         print(f"cafw: invalid configuration: {err}", file=sys.stderr)
         return 2

@@ -5,6 +5,14 @@ once; each ratio then writes its compressed weights into the same model, evaluat
 set once, counts parameters and MACs arithmetically, and the next ratio starts again from the
 trained weights.  The training set is only read when BatchNorm recalibration is asked for
 (performance.md 3: the reference's per-level train+test evaluation costs 6x more).
+
+That masked or reconstructed model is the paper's protocol, and its accuracy is the
+``test_accuracy`` column.  Asked for (``physical``, or the ratios to save), a ratio also builds
+the model one would deploy: filter pruning physically removes the channels
+(``physically_pruned``, the [prune] extra), low rank replaces each conv by its factorisation.
+Its columns: ``physical_params``, ``physical_flops``, ``physical_bytes`` (its model.pt) beside
+``dense_bytes``, its own ``physical_test_accuracy``, and forward latencies
+``dense_ms_batch{B}`` / ``physical_ms_batch{B}`` on the run's device.
 """
 
 from __future__ import annotations
@@ -15,49 +23,61 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
 import torch
 from torch import nn
 
 from ..device import autocast, device_name
+from ..errors import CheckpointError, ConfigError
 from ..evaluation import evaluate
+from ..extras import MissingExtra, check_installed, optional_dependency
 from ..io import write_csv
-from ..runtime import set_up
-from ..spec import ConfigError
+from ..runtime import Runtime, set_up
 from ..train import checkpoint
-from ..train.checkpoint import CheckpointError
+from .artifact import save_compressed, state_bytes
 from .filter_prune import FilterPruner
-from .flops import count, output_positions
+from .flops import count, model_cost, output_positions
+from .latency import inference_ms
 from .lowrank import LowRankReconstruction
-from .physical import check_sequential, inference_ms, physically_pruned
+from .physical import physically_pruned
 from .unstructured import MagnitudePruner
 
+with optional_dependency():
+    import pandas as pd
+
 COMPRESSORS = {"filter": FilterPruner, "lowrank": LowRankReconstruction,
-         "unstructured": MagnitudePruner}
+               "unstructured": MagnitudePruner}
+#: kinds with a deployable model smaller than the dense one (unstructured needs sparse kernels)
+PHYSICAL_KINDS = ("filter", "lowrank")
 IDENTITY = ("dataset", "model", "method", "optimizer", "seed")
+LATENCY_BATCHES = (1, 256)
 TIMING_REPEATS = 5
 
 
 def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str | Path, *,
           bn_recalibration: bool = False, physical: bool = False,
+          save_dir: str | Path | None = None, save_ratios: Sequence[float] | None = None,
+          latency_batches: Sequence[int] = LATENCY_BATCHES,
           device: str = "auto") -> pd.DataFrame:
     """Compress the trained run ``run_dir`` with ``kind`` at every ratio, evaluate on the test
     set without retraining, write the rows to ``out_csv`` and return them.
 
     ``bn_recalibration`` adds ``test_accuracy_bn_recalibrated`` (BatchNorm statistics
-    recomputed on the un-augmented training set); ``physical`` (filter pruning of sequential
-    nets only) adds the physically pruned model's size and inference time.
+    recomputed on the un-augmented training set).  ``physical`` adds the deployable model's
+    columns at every ratio (module docstring); without Torch-Pruning they stay NaN for filter
+    pruning, with one warning.  ``save_dir`` writes the compressed model of each of
+    ``save_ratios`` (default: every ratio) to ``save_dir/<kind>-<ratio>`` and adds the
+    ``saved_to`` column; those rows get the physical columns too.
     """
     run_dir = Path(run_dir)
     ratios = _checked(kind, ratios, physical)
+    save_ratios = _checked_saves(kind, ratios, save_dir, save_ratios)
+    unavailable = physical and _without_torch_pruning(kind)
+    built = set() if unavailable else set(ratios) if physical else set(save_ratios)
     config, metrics, state = checkpoint.read_finished(run_dir)
     # The run's own precision and memory format, so ratio 0 reproduces its test accuracy
     # exactly (on the same device).
     rt = set_up(config, device=device)
-    device_, bf16, channels_last, data, model = (rt.device, rt.bf16, rt.channels_last,
-                                                 rt.data, rt.model)
-    if physical:
-        check_sequential(model)  # before any costly work
+    device_, bf16, data, model = rt.device, rt.bf16, rt.data, rt.model
     try:
         model.load_state_dict(state)
     except RuntimeError as err:
@@ -76,7 +96,7 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str 
                       f"{dense['accuracy']} here but {metrics.get('test_accuracy')} in "
                       f"{checkpoint.METRICS}", stacklevel=2)
     compressor = COMPRESSORS[kind](model)
-    timing_batch = next(iter(data.test.epoch(0)))[0] if physical else None
+    timing = _Timing(rt, latency_batches, state_bytes(model)) if built else None
 
     identity = {key: metrics.get(key) for key in IDENTITY}
     rows = []
@@ -96,9 +116,19 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str 
                "eval_seconds": seconds}
         if bn_recalibration:
             row["test_accuracy_bn_recalibrated"] = _recalibrated_accuracy(model, data, bf16)
-        if physical:
-            row.update(_physical_columns(model, detail, timing_batch, bf16, channels_last,
-                                         example))
+        if unavailable:
+            row.update(dict.fromkeys(physical_columns(latency_batches), math.nan))
+        if ratio in built:
+            compressed = _deployable(kind, model, compressor, ratio, detail, example)
+            if kind in PHYSICAL_KINDS:
+                row.update(timing.columns(model, compressed, example))
+            if ratio in save_ratios:
+                accuracy = row.get("physical_test_accuracy", row["test_accuracy"])
+                row["saved_to"] = str(save_compressed(
+                    compressed, Path(save_dir) / f"{kind}-{ratio:g}", name=config.model,
+                    num_classes=data.info.num_classes, in_channels=data.info.input_shape[0],
+                    about={"run": str(run_dir), "dataset": config.dataset, "kind": kind,
+                           "ratio": ratio, "test_accuracy": accuracy}))
         row["run"] = str(run_dir)
         rows.append(row)
     compressor.restore()
@@ -106,6 +136,51 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str 
     frame = pd.DataFrame(rows)
     write_csv(frame, out_csv)
     return frame
+
+
+def physical_columns(latency_batches: Sequence[int] = LATENCY_BATCHES) -> list[str]:
+    """The columns a deployable model adds to its row."""
+    return ["physical_params", "physical_flops", "physical_bytes", "dense_bytes",
+            "physical_test_accuracy",
+            *(f"{which}_ms_batch{b}" for b in latency_batches for which in ("dense", "physical"))]
+
+
+def _deployable(kind: str, model: nn.Module, compressor, ratio: float, detail,
+                example: torch.Tensor) -> nn.Module:
+    """The compressed model as one would ship it: physically pruned, factorised, or (for
+    unstructured) the masked model itself."""
+    if kind == "filter":
+        return physically_pruned(model, detail, example)[0]
+    if kind == "lowrank":
+        return compressor.decomposed(ratio).eval()
+    return model
+
+
+class _Timing:
+    """The physical columns of a deployable model, measured against the dense architecture."""
+
+    def __init__(self, rt: Runtime, batches: Sequence[int], dense_bytes: int):
+        self.rt, self.dense_bytes = rt, dense_bytes
+        memory_format = torch.channels_last if rt.channels_last else torch.contiguous_format
+        # Random inputs of the data's shape: latency does not depend on the pixel values.
+        self.batches = {b: torch.randn(b, *rt.data.info.input_shape, device=rt.device)
+                        .to(memory_format=memory_format) for b in batches}
+
+    def columns(self, model: nn.Module, compressed: nn.Module, example: torch.Tensor) -> dict:
+        rt = self.rt
+        if rt.channels_last:
+            compressed = compressed.to(memory_format=torch.channels_last)
+        cost = model_cost(compressed, example, nonzero_only=False)
+        row = {"physical_params": cost.params, "physical_flops": cost.flops,
+               "physical_bytes": state_bytes(compressed), "dense_bytes": self.dense_bytes,
+               "physical_test_accuracy": evaluate(compressed, rt.data.test,
+                                                  bf16=rt.bf16)["accuracy"]}
+        for b, batch in self.batches.items():
+            # The masked model has the dense architecture: zeros do not make a conv faster.
+            ms = inference_ms({"dense": model, "physical": compressed}, batch,
+                              repeats=TIMING_REPEATS, bf16=rt.bf16)
+            row.update({f"dense_ms_batch{b}": ms["dense"], f"physical_ms_batch{b}": ms["physical"]})
+        return row
 
 
 def _checked(kind: str, ratios: Sequence[float], physical: bool) -> list[float]:
@@ -119,9 +194,41 @@ def _checked(kind: str, ratios: Sequence[float], physical: bool) -> list[float]:
     bad = [r for r in ratios if not 0 <= r < 1]
     if bad:
         raise ConfigError(f"compression ratios must lie in [0, 1); got {bad}")
-    if physical and kind != "filter":
-        raise ConfigError(f"physical pruning applies to kind 'filter' only, not {kind!r}")
+    if physical and kind not in PHYSICAL_KINDS:
+        raise ConfigError(f"physical columns apply to kinds {' and '.join(PHYSICAL_KINDS)}, "
+                          f"not {kind!r} (a sparse model is smaller or faster only with sparse "
+                          "storage and kernels)")
     return ratios
+
+
+def _checked_saves(kind: str, ratios: list[float], save_dir: str | Path | None,
+                   save_ratios: Sequence[float] | None) -> list[float]:
+    if save_dir is None:
+        if save_ratios:
+            raise ConfigError("ratios to save were given, but no directory to save them to")
+        return []
+    if save_ratios is None:
+        return ratios
+    save_ratios = [float(r) for r in save_ratios]
+    missing = [r for r in save_ratios if r not in ratios]
+    if missing:
+        raise ConfigError(f"ratios to save {missing} are not among the sweep's ratios {ratios}")
+    if kind == "filter" and save_ratios:
+        check_installed("torch_pruning")  # saving is asked for: fail before any costly work
+    return save_ratios
+
+
+def _without_torch_pruning(kind: str) -> bool:
+    """Whether filter pruning's physical model is out of reach: then its columns stay NaN,
+    with one warning, and the sweep goes on."""
+    if kind != "filter":
+        return False
+    try:
+        check_installed("torch_pruning")
+    except MissingExtra as err:
+        warnings.warn(f"the physical columns stay NaN: {err}", stacklevel=3)
+        return True
+    return False
 
 
 @torch.no_grad()

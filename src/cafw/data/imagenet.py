@@ -16,8 +16,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ..errors import DatasetError
+from ..extras import optional_dependency
 from .base import Data, DatasetInfo, Loader, Request
-from .errors import DatasetError
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -57,7 +58,8 @@ class FolderLoader(Loader):
 
 
 def _folder(directory: Path, transform):
-    from torchvision.datasets import ImageFolder
+    with optional_dependency():
+        from torchvision.datasets import ImageFolder
 
     if not directory.is_dir():
         raise DatasetError(f"ImageNet not found at {directory}; {HOW_TO_GET}")
@@ -69,7 +71,8 @@ def _folder(directory: Path, transform):
 
 
 def load(request: Request) -> Data:
-    from torchvision import transforms as T  # ~1.7 s to import, so only when needed
+    with optional_dependency():
+        from torchvision import transforms as T  # ~1.7 s to import, so only when needed
 
     normalize = [T.ToTensor(), T.Normalize(MEAN, STD)]
     train_tf = T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), *normalize])

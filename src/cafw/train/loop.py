@@ -22,11 +22,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
 import torch
 from torch import nn
 
 from ..device import device_name
+from ..errors import Interrupted, TrainingDiverged
+from ..extras import optional_dependency
 from ..evaluation import evaluate, top_k_hits
 from ..io import write_csv, write_json
 from ..runtime import set_up
@@ -35,19 +36,10 @@ from . import checkpoint
 from .factory import build_optimizer, build_penalty, method_name
 from .schedules import build_scheduler
 
+with optional_dependency():
+    import pandas as pd
+
 CHECK_EVERY = 25  # steps between finiteness checks (each one is a host sync)
-
-
-class TrainingDiverged(RuntimeError):
-    """The training loss became NaN or infinite."""
-
-
-class Interrupted(RuntimeError):
-    """Training stopped early (a signal or ``stop_at``) after saving a checkpoint."""
-
-    def __init__(self, message: str, exit_code: int):
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 @dataclass
@@ -278,7 +270,8 @@ def _stop_signals() -> Iterator[_StopFlag]:
 def _maybe_bar(batches, show: bool, total: int, start: int, epoch: int, config: RunSpec):
     if not show:
         return batches
-    from tqdm import tqdm
+    with optional_dependency():
+        from tqdm import tqdm
 
     return tqdm(batches, total=total, initial=start, leave=False,
                 desc=f"epoch {epoch + 1}/{config.epochs}")
