@@ -96,7 +96,8 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str 
                       f"{dense['accuracy']} here but {metrics.get('test_accuracy')} in "
                       f"{checkpoint.METRICS}", stacklevel=2)
     compressor = COMPRESSORS[kind](model)
-    timing = _Timing(rt, latency_batches, state_bytes(model)) if built else None
+    if built and kind in PHYSICAL_KINDS:
+        timing = _Timing(rt, latency_batches, state_bytes(model))
 
     identity = {key: metrics.get(key) for key in IDENTITY}
     rows = []
