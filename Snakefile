@@ -35,3 +35,4 @@ rule all:
         TABLES,
         figure_targets(),
         "paper/main.pdf",
+        [f"results/compressed/{run}/{kind}" for run, kind in GRID.saved_models()],

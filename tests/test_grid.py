@@ -37,6 +37,35 @@ def test_runs_shared_by_studies_are_trained_once_and_compressed_per_kind():
     assert len(grid.runs) == len({row["run"] for row in grid.manifest})
 
 
+def test_physical_and_saved_ratios_are_the_union_over_the_studies_sharing_a_sweep():
+    config = _config()
+    config["studies"]["filter-pruning"].update(physical=True, save_ratios=[0.5])
+    config["studies"]["lr-ablation"].update(save_ratios=[0.3, 0.5])
+    grid = expand(config)
+    sgd = "digits-cnn__sgd__linear__s0"  # in both studies
+    assert grid.sweeps[sgd, "filter"].physical
+    assert grid.sweeps[sgd, "filter"].save_ratios == [0.3, 0.5]
+    assert not grid.sweeps[sgd, "lowrank"].physical and not grid.sweeps[sgd, "lowrank"].save_ratios
+    only_ablation = "digits-cnn__sgd__constant__s0"
+    assert not grid.sweeps[only_ablation, "filter"].physical
+    assert grid.sweeps[only_ablation, "filter"].save_ratios == [0.3, 0.5]
+    assert (sgd, "lowrank") not in grid.saved_models() and (sgd, "filter") in grid.saved_models()
+    assert not expand(_config()).saved_models()  # the default config saves nothing
+
+
+@pytest.mark.parametrize("study, key, value, message", [
+    ("filter-pruning", "save_ratios", [0.55], "saves ratio 0.55, which its kind 'filter' does "
+                                              "not sweep"),
+    ("unstructured", "physical", True, "physical applies to kinds filter and lowrank, not "
+                                       "'unstructured'"),
+])
+def test_bad_physical_or_save_settings_name_the_study(study, key, value, message):
+    config = _config()
+    config["studies"][study][key] = value
+    with pytest.raises(GridError, match=f"study '{study}'.*{message}"):
+        expand(config)
+
+
 def test_variants_equal_to_the_base_method_are_the_base_run():
     grid = expand(_config())
     base = "digits-cnn__sfw-group-k-support__linear__s0"

@@ -51,6 +51,9 @@ MODELS: tuple[str, ...] = get_args(Model)
 # -- compression -----------------------------------------------------------------------------
 Kind = Literal["filter", "lowrank", "unstructured"]
 KINDS: tuple[str, ...] = get_args(Kind)
+#: kinds whose deployable model is smaller than the dense one: physically pruned, factorised
+#: (a sparse model is smaller or faster only with sparse storage and kernels)
+PHYSICAL_KINDS = ("filter", "lowrank")
 
 # -- tables (results/tables/*.csv) -----------------------------------------------------------
 #: what identifies a curve (everything but the seed)
@@ -62,4 +65,10 @@ TRAINING_METRICS = ("test_accuracy", "test_top5", "test_loss", "train_loss", "se
                     "wall_time_s", "images_per_second")
 #: metrics of a compressed model (compression.csv) summarised over seeds
 COMPRESSION_METRICS = ("test_accuracy", "test_top5", "test_loss", "dense_test_accuracy",
-                       "params_ratio", "flops_ratio", "test_accuracy_bn_recalibrated")
+                       "params_ratio", "flops_ratio", "test_accuracy_bn_recalibrated",
+                       "physical_test_accuracy")
+#: the deployable model's columns of a sweep with physical measurements, besides its latencies
+#: ``dense_ms_batch{B}`` and ``physical_ms_batch{B}``
+PHYSICAL_COLUMNS = ("physical_params", "physical_flops", "physical_bytes", "dense_bytes",
+                    "physical_test_accuracy")
+LATENCY_COLUMN = r"(dense|physical)_ms_batch\d+"

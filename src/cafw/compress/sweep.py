@@ -33,6 +33,7 @@ from ..extras import MissingExtra, check_installed, optional_dependency
 from ..io import write_csv
 from ..runtime import Runtime, set_up
 from ..train import checkpoint
+from ..vocabulary import PHYSICAL_COLUMNS, PHYSICAL_KINDS
 from .artifact import save_compressed, state_bytes
 from .filter_prune import FilterPruner
 from .flops import count, model_cost, output_positions
@@ -46,8 +47,6 @@ with optional_dependency():
 
 COMPRESSORS = {"filter": FilterPruner, "lowrank": LowRankReconstruction,
                "unstructured": MagnitudePruner}
-#: kinds with a deployable model smaller than the dense one (unstructured needs sparse kernels)
-PHYSICAL_KINDS = ("filter", "lowrank")
 IDENTITY = ("dataset", "model", "method", "optimizer", "seed")
 LATENCY_BATCHES = (1, 256)
 TIMING_REPEATS = 5
@@ -141,8 +140,7 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str 
 
 def physical_columns(latency_batches: Sequence[int] = LATENCY_BATCHES) -> list[str]:
     """The columns a deployable model adds to its row."""
-    return ["physical_params", "physical_flops", "physical_bytes", "dense_bytes",
-            "physical_test_accuracy",
+    return [*PHYSICAL_COLUMNS,
             *(f"{which}_ms_batch{b}" for b in latency_batches for which in ("dense", "physical"))]
 
 

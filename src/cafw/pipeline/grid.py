@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from ..spec import ConfigError, RunSpec, SFWSpec, one_line
-from ..vocabulary import KINDS
+from ..vocabulary import KINDS, PHYSICAL_KINDS
+
 SFW_KEYS = ("lr", "momentum", "dampening", "rescale", "make_feasible", "constraint.family",
             "constraint.k", "constraint.value", "constraint.mode", "constraint.lmo_method",
             "constraint.lmo_iterations")
@@ -35,13 +36,27 @@ class GridError(ConfigError):
 
 
 @dataclass
+class Sweep:
+    """What the compression sweep of one (run, kind) measures beyond the paper's protocol,
+    the union over the studies that share it."""
+
+    physical: bool = False  # the deployable model's size, FLOPs, bytes, accuracy, latency
+    save_ratios: list[float] = field(default_factory=list)  # compressed models to keep
+
+
+@dataclass
 class Grid:
     runs: dict[str, dict] = field(default_factory=dict)  # run id -> `cafw train` config
     kinds: dict[str, list[str]] = field(default_factory=dict)  # run id -> kinds to compress
+    sweeps: dict[tuple[str, str], Sweep] = field(default_factory=dict)  # (run, kind) -> ...
     manifest: list[dict] = field(default_factory=list)  # one row per (study, run)
 
     def compress_jobs(self) -> list[tuple[str, str]]:
         return [(run, kind) for run, kinds in self.kinds.items() for kind in kinds]
+
+    def saved_models(self) -> list[tuple[str, str]]:
+        """The (run, kind) sweeps that keep compressed models."""
+        return [key for key, sweep in self.sweeps.items() if sweep.save_ratios]
 
 
 def expand(config: dict) -> Grid:
@@ -50,6 +65,10 @@ def expand(config: dict) -> Grid:
         kind = spec["kind"]
         if kind not in KINDS:
             raise GridError(f"study {study!r}: kind {kind!r} is not one of {', '.join(KINDS)}")
+        if spec.get("physical") and kind not in PHYSICAL_KINDS:
+            raise GridError(f"study {study!r}: physical applies to kinds "
+                            f"{' and '.join(PHYSICAL_KINDS)}, not {kind!r}")
+        save_ratios = _save_ratios(config, spec, study)
         setups = _names(config, "setups", spec.get("setups", "all"), study)
         methods = _names(config, "methods", spec["methods"], study)
         schedules = _names(config, "schedules", spec.get("schedules", [config["schedule"]]), study)
@@ -61,9 +80,22 @@ def expand(config: dict) -> Grid:
                     raise GridError(f"run {run} is defined twice with different settings")
                 if kind not in grid.kinds.setdefault(run, []):
                     grid.kinds[run].append(kind)
+                sweep = grid.sweeps.setdefault((run, kind), Sweep())
+                sweep.physical |= spec.get("physical", False)
+                sweep.save_ratios = sorted({*sweep.save_ratios, *save_ratios})
                 grid.manifest.append({"study": study, "kind": kind, "run": run,
                                       **run_config["tags"]})
     return grid
+
+
+def _save_ratios(config: dict, spec: dict, study: str) -> list[float]:
+    saved = spec.get("save_ratios", [])
+    swept = config["ratios"].get(spec["kind"], [])
+    unknown = [r for r in saved if r not in swept]
+    if unknown:
+        raise GridError(f"study {study!r} saves ratio {unknown[0]}, which its kind "
+                        f"{spec['kind']!r} does not sweep; ratios.{spec['kind']}: {swept}")
+    return saved
 
 
 def _names(config: dict, section: str, chosen, study: str) -> list[str]:
