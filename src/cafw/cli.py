@@ -26,7 +26,8 @@ def _train(args) -> int:
 
 
 def _compress(args) -> int:
-    from .compress.sweep import LATENCY_BATCHES, sweep
+    from .compress.latency import LATENCY_BATCHES
+    from .compress.sweep import sweep
 
     frame = sweep(args.run, args.kind, args.ratios, args.out, bn_recalibration=args.bn_recalibrate,
                   physical=args.physical, save_dir=args.save, save_ratios=args.save_ratios,
@@ -73,6 +74,14 @@ def _bench(args) -> int:
 
         table = run(args.config, steps=args.steps, rounds=args.rounds, out=args.out)
         print(table.round(4).to_string(index=False))
+    elif args.what == "compressed":
+        from .bench.compressed import run
+        from .compress.latency import LATENCY_BATCHES
+
+        table = run(model=args.model, kind=args.kind, ratio=args.ratio,
+                    batches=args.latency_batches or LATENCY_BATCHES, rounds=args.rounds,
+                    device=args.device, out=args.out)
+        print(table.round(3).to_string(index=False))
     print(f"\nwrote {args.out}")
     return 0
 
@@ -164,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_compress)
 
     p = commands.add_parser("bench", help="benchmarks that print ratios measured side by side")
-    p.add_argument("what", choices=["optimizer", "train", "sweep", "compute"])
+    p.add_argument("what", choices=["optimizer", "train", "sweep", "compute", "compressed"])
     p.add_argument("--out", type=Path, required=True, help="CSV to write")
     p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     p.add_argument("--model", default="resnet18")
@@ -175,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=10, help="compute: training steps per round")
     p.add_argument("--train-size", type=int, default=1000,
                    help="sweep: training images (the test set is a fifth, as CIFAR's)")
+    p.add_argument("--kind", choices=["filter", "lowrank"], default="filter",
+                   help="compressed: physically pruned filters or a factorised low-rank model")
+    p.add_argument("--ratio", type=float, default=0.5, help="compressed: compression ratio")
+    p.add_argument("--latency-batches", type=int, nargs="+", metavar="B",
+                   help="compressed: batch sizes timed (default: 1 256)")
     p.set_defaults(handler=_bench)
 
     p = commands.add_parser("aggregate", help="collect runs and sweeps into tidy tables")

@@ -10,6 +10,9 @@ from torch import Tensor, nn
 
 from ..device import autocast, synchronize
 
+#: the batch sizes of the latency columns: one request at a time, and a full batch
+LATENCY_BATCHES = (1, 256)
+
 
 @torch.no_grad()
 def inference_ms(models: dict[str, nn.Module], batch: Tensor, *, repeats: int = 5,

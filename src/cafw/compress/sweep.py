@@ -37,7 +37,7 @@ from ..vocabulary import PHYSICAL_COLUMNS, PHYSICAL_KINDS
 from .artifact import save_compressed, state_bytes
 from .filter_prune import FilterPruner
 from .flops import count, model_cost, output_positions
-from .latency import inference_ms
+from .latency import LATENCY_BATCHES, inference_ms
 from .lowrank import LowRankReconstruction
 from .physical import physically_pruned
 from .unstructured import MagnitudePruner
@@ -48,7 +48,6 @@ with optional_dependency():
 COMPRESSORS = {"filter": FilterPruner, "lowrank": LowRankReconstruction,
                "unstructured": MagnitudePruner}
 IDENTITY = ("dataset", "model", "method", "optimizer", "seed")
-LATENCY_BATCHES = (1, 256)
 TIMING_REPEATS = 5
 
 
