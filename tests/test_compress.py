@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from architectures import ARCHITECTURES, SMALL_INPUTS
+from cafw.cli import main
 from cafw.compress import (FilterPruner, LowRankReconstruction, MagnitudePruner, count,
                            filter_prune, filters_to_prune, inference_ms, kept_rank,
                            load_compressed, lowrank_decompose, model_cost, output_positions,
@@ -498,6 +499,22 @@ def test_saved_compressed_model_reloads_with_the_accuracy_of_its_row(run, kind, 
         assert sum(p.numel() for p in model.parameters()) == row["physical_params"]
     else:  # the row counts the masked model's nonzero weights, or the factorised model's
         assert model_cost(model, torch.zeros(1, 1, 8, 8)).params == row["params"]
+
+
+def test_compress_and_bench_commands_write_compressed_models(run, tmp_path, capsys):
+    pytest.importorskip("torch_pruning")
+    run_dir, _ = run
+    code = main(["compress", "--run", str(run_dir), "--kind", "filter", "--ratios", "0", "0.6",
+                 "--out", str(tmp_path / "f.csv"), "--physical", "--latency-batches", "1", "2",
+                 "--save", str(tmp_path / "models"), "--save-ratios", "0.6", "--device", "cpu"])
+    assert code == 0 and "physical_test_accuracy" in capsys.readouterr().out
+    assert {"physical_ms_batch2", "saved_to"} <= set(pd.read_csv(tmp_path / "f.csv").columns)
+    assert load_compressed(tmp_path / "models" / "filter-0.6")
+    code = main(["bench", "compressed", "--model", "cnn_small", "--latency-batches", "1", "2",
+                 "--rounds", "1", "--device", "cpu", "--out", str(tmp_path / "b.csv")])
+    table = pd.read_csv(tmp_path / "b.csv").set_index("variant")
+    assert code == 0 and table.loc["filter", "params"] < 0.3 * table.loc["dense", "params"]
+    assert table.loc["filter", "ms_batch2"] > 0
 
 
 def test_load_compressed_reports_a_directory_without_a_model(tmp_path):

@@ -94,8 +94,8 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str 
                       f"{dense['accuracy']} here but {metrics.get('test_accuracy')} in "
                       f"{checkpoint.METRICS}", stacklevel=2)
     compressor = COMPRESSORS[kind](model)
-    if built and kind in PHYSICAL_KINDS:
-        timing = _Timing(rt, latency_batches, state_bytes(model))
+    measure = (_PhysicalColumns(rt, latency_batches, state_bytes(model))
+               if built and kind in PHYSICAL_KINDS else None)
 
     identity = {key: metrics.get(key) for key in IDENTITY}
     rows = []
@@ -119,8 +119,8 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str 
             row.update(dict.fromkeys(physical_columns(latency_batches), math.nan))
         if ratio in built:
             compressed = _deployable(kind, model, compressor, ratio, detail, example)
-            if kind in PHYSICAL_KINDS:
-                row.update(timing.columns(model, compressed, example))
+            if measure is not None:
+                row.update(measure(model, compressed, example))
             if ratio in save_ratios:
                 accuracy = row.get("physical_test_accuracy", row["test_accuracy"])
                 row["saved_to"] = str(save_compressed(
@@ -154,8 +154,8 @@ def _deployable(kind: str, model: nn.Module, compressor, ratio: float, detail,
     return model
 
 
-class _Timing:
-    """The physical columns of a deployable model, measured against the dense architecture."""
+class _PhysicalColumns:
+    """The columns of a deployable model, measured beside the dense architecture."""
 
     def __init__(self, rt: Runtime, batches: Sequence[int], dense_bytes: int):
         self.rt, self.dense_bytes = rt, dense_bytes
@@ -164,7 +164,7 @@ class _Timing:
         self.batches = {b: torch.randn(b, *rt.data.info.input_shape, device=rt.device)
                         .to(memory_format=memory_format) for b in batches}
 
-    def columns(self, model: nn.Module, compressed: nn.Module, example: torch.Tensor) -> dict:
+    def __call__(self, model: nn.Module, compressed: nn.Module, example: torch.Tensor) -> dict:
         rt = self.rt
         if rt.channels_last:
             compressed = compressed.to(memory_format=torch.channels_last)
