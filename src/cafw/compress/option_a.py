@@ -37,11 +37,11 @@ class PrunedPadShortcutPruner(tp.pruner.BasePruningFunc):
         return layer
 
     def prune_in_channels(self, layer: PrunedPadShortcut, idxs: Sequence[int]):
-        removed = sorted(set(idxs))
-        # A removed input leaves a zero channel; later inputs move down by the removed below.
-        renumbered = [-1 if s < 0 or s in removed else s - sum(r < s for r in removed)
-                      for s in layer.sources]
-        layer.reroute(renumbered, layer.in_channels - len(removed))
+        removed = set(idxs)
+        kept = [i for i in range(layer.in_channels) if i not in removed]
+        renumbered = {old: new for new, old in enumerate(kept)}
+        # An output whose input was removed becomes a zero channel (-1), as a padded one.
+        layer.reroute([renumbered.get(s, -1) for s in layer.sources], len(kept))
         return layer
 
     def get_out_channels(self, layer: PrunedPadShortcut) -> int:
