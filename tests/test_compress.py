@@ -453,6 +453,17 @@ def test_sweep_options_add_columns(run, tmp_path):
     assert list(frame["test_accuracy"]) == list(plain["test_accuracy"])
 
 
+def test_a_ratio_without_a_physical_model_has_nan_columns(run, tmp_path):
+    """At 0.99 every filter of each conv is pruned: no model with zero channels exists."""
+    pytest.importorskip("torch_pruning")
+    run_dir, _ = run
+    with pytest.warns(UserWarning, match="no physical model at ratio 0.99: every filter"):
+        frame = sweep(run_dir, "filter", [0.3, 0.99], tmp_path / "f.csv", physical=True,
+                      latency_batches=LATENCY_BATCHES, device="cpu")
+    columns = physical_columns(LATENCY_BATCHES)
+    assert frame[columns].iloc[0].notna().all() and frame[columns].iloc[1].isna().all()
+
+
 def test_physical_columns_are_nan_without_torch_pruning(run, tmp_path, monkeypatch):
     run_dir, _ = run
     monkeypatch.setitem(sys.modules, "torch_pruning", None)  # as if not installed

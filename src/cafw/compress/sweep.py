@@ -94,8 +94,9 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str 
                       f"{dense['accuracy']} here but {metrics.get('test_accuracy')} in "
                       f"{checkpoint.METRICS}", stacklevel=2)
     compressor = COMPRESSORS[kind](model)
-    measure = (_PhysicalColumns(rt, latency_batches, state_bytes(model))
-               if built and kind in PHYSICAL_KINDS else None)
+    deployment = _Deployment(rt, kind, compressor, latency_batches, save_dir, save_ratios,
+                             about={"run": str(run_dir), "dataset": config.dataset}
+                             ) if built else None
 
     identity = {key: metrics.get(key) for key in IDENTITY}
     rows = []
@@ -118,16 +119,7 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str 
         if unavailable:
             row.update(dict.fromkeys(physical_columns(latency_batches), math.nan))
         if ratio in built:
-            compressed = _deployable(kind, model, compressor, ratio, detail, example)
-            if measure is not None:
-                row.update(measure(model, compressed, example))
-            if ratio in save_ratios:
-                accuracy = row.get("physical_test_accuracy", row["test_accuracy"])
-                row["saved_to"] = str(save_compressed(
-                    compressed, Path(save_dir) / f"{kind}-{ratio:g}", name=config.model,
-                    num_classes=data.info.num_classes, in_channels=data.info.input_shape[0],
-                    about={"run": str(run_dir), "dataset": config.dataset, "kind": kind,
-                           "ratio": ratio, "test_accuracy": accuracy}))
+            row.update(deployment.columns(ratio, detail, test["accuracy"]))
         row["run"] = str(run_dir)
         rows.append(row)
     compressor.restore()
@@ -143,39 +135,63 @@ def physical_columns(latency_batches: Sequence[int] = LATENCY_BATCHES) -> list[s
             *(f"{which}_ms_batch{b}" for b in latency_batches for which in ("dense", "physical"))]
 
 
-def _deployable(kind: str, model: nn.Module, compressor, ratio: float, detail,
-                example: torch.Tensor) -> nn.Module:
-    """The compressed model as one would ship it: physically pruned, factorised, or (for
-    unstructured) the masked model itself."""
-    if kind == "filter":
-        return physically_pruned(model, detail, example)[0]
-    if kind == "lowrank":
-        return compressor.decomposed(ratio).eval()
-    return model
+class _Deployment:
+    """The model one would ship at a ratio (physically pruned, factorised, or for unstructured
+    pruning the masked model itself): built, measured beside the dense architecture, and
+    saved when asked."""
 
+    def __init__(self, rt: Runtime, kind: str, compressor, latency_batches: Sequence[int],
+                 save_dir: str | Path | None, save_ratios: list[float], about: dict):
+        self.rt, self.kind, self.compressor = rt, kind, compressor
+        self.latency_batches = latency_batches
+        self.save_dir, self.save_ratios, self.about = save_dir, save_ratios, about
+        self.example = torch.zeros(1, *rt.data.info.input_shape, device=rt.device)
+        if kind in PHYSICAL_KINDS:
+            self.dense_bytes = state_bytes(rt.model)
+            memory_format = torch.channels_last if rt.channels_last else torch.contiguous_format
+            # Random inputs of the data's shape: latency does not depend on the pixel values.
+            self.batches = {b: torch.randn(b, *rt.data.info.input_shape, device=rt.device)
+                            .to(memory_format=memory_format) for b in latency_batches}
 
-class _PhysicalColumns:
-    """The columns of a deployable model, measured beside the dense architecture."""
+    def columns(self, ratio: float, detail, masked_accuracy: float) -> dict:
+        try:
+            compressed = self._built(ratio, detail)
+        except ValueError as err:  # e.g. a conv with every filter pruned: no such model
+            if ratio in self.save_ratios:
+                raise
+            warnings.warn(f"no physical model at ratio {ratio}: {err}", stacklevel=3)
+            return dict.fromkeys(physical_columns(self.latency_batches), math.nan)
+        row = self._measured(compressed) if self.kind in PHYSICAL_KINDS else {}
+        if ratio in self.save_ratios:
+            rt, info = self.rt, self.rt.data.info
+            accuracy = row.get("physical_test_accuracy", masked_accuracy)
+            row["saved_to"] = str(save_compressed(
+                compressed, Path(self.save_dir) / f"{self.kind}-{ratio:g}", name=rt.spec.model,
+                num_classes=info.num_classes, in_channels=info.input_shape[0],
+                about={**self.about, "kind": self.kind, "ratio": ratio,
+                       "test_accuracy": accuracy}))
+        return row
 
-    def __init__(self, rt: Runtime, batches: Sequence[int], dense_bytes: int):
-        self.rt, self.dense_bytes = rt, dense_bytes
-        memory_format = torch.channels_last if rt.channels_last else torch.contiguous_format
-        # Random inputs of the data's shape: latency does not depend on the pixel values.
-        self.batches = {b: torch.randn(b, *rt.data.info.input_shape, device=rt.device)
-                        .to(memory_format=memory_format) for b in batches}
+    def _built(self, ratio: float, detail) -> nn.Module:
+        model = self.rt.model
+        if self.kind == "filter":
+            model = physically_pruned(model, detail, self.example)[0]
+        elif self.kind == "lowrank":
+            model = self.compressor.decomposed(ratio).eval()
+        if self.rt.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        return model
 
-    def __call__(self, model: nn.Module, compressed: nn.Module, example: torch.Tensor) -> dict:
+    def _measured(self, compressed: nn.Module) -> dict:
         rt = self.rt
-        if rt.channels_last:
-            compressed = compressed.to(memory_format=torch.channels_last)
-        cost = model_cost(compressed, example, nonzero_only=False)
+        cost = model_cost(compressed, self.example, nonzero_only=False)
         row = {"physical_params": cost.params, "physical_flops": cost.flops,
                "physical_bytes": state_bytes(compressed), "dense_bytes": self.dense_bytes,
                "physical_test_accuracy": evaluate(compressed, rt.data.test,
                                                   bf16=rt.bf16)["accuracy"]}
         for b, batch in self.batches.items():
             # The masked model has the dense architecture: zeros do not make a conv faster.
-            ms = inference_ms({"dense": model, "physical": compressed}, batch,
+            ms = inference_ms({"dense": rt.model, "physical": compressed}, batch,
                               repeats=TIMING_REPEATS, bf16=rt.bf16)
             row.update({f"dense_ms_batch{b}": ms["dense"], f"physical_ms_batch{b}": ms["physical"]})
         return row
@@ -251,23 +267,3 @@ def _recalibrated_accuracy(model: nn.Module, data, bf16: bool) -> float:
         for name, value in buffers.items():
             getattr(m, name).copy_(value)
     return accuracy
-
-
-def _physical_columns(model: nn.Module, pruned: dict, batch: torch.Tensor, bf16: bool,
-                      channels_last: bool, example: torch.Tensor) -> dict:
-    try:
-        small = physically_pruned(model, pruned)
-    except ValueError as err:
-        warnings.warn(f"no physical model: {err}", stacklevel=3)
-        nan = math.nan
-        return {"physical_params": nan, "physical_flops": nan, "inference_ms_dense": nan,
-                "inference_ms_compressed": nan}
-    if channels_last:
-        small = small.to(memory_format=torch.channels_last)
-    small.eval()
-    # The masked model has the dense architecture: zeros do not make a dense conv faster.
-    ms = inference_ms({"dense": model, "compressed": small}, batch, repeats=TIMING_REPEATS,
-                      bf16=bf16)
-    return {"physical_params": sum(p.numel() for p in small.parameters()),
-            "physical_flops": count(small, output_positions(small, example)).flops,
-            "inference_ms_dense": ms["dense"], "inference_ms_compressed": ms["compressed"]}
