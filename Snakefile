@@ -36,3 +36,4 @@ rule all:
         TABLES,
         figure_targets(),
         "paper/main.pdf",
+        lambda w: [f"results/compressed/{r}/{k}" for r, k in selected_grid().saved_models()],

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian/Ubuntu machine for the pipeline: Debian's TeX Live and latexmk (for
 # paper/main.pdf), optionally Slurm and munge (--with-slurm, for the cluster test), and a
-# virtualenv .venv with the exact versions of requirements-lock.txt.  Safe to rerun.
+# virtualenv .venv with every extra at the exact versions of requirements-lock.txt.  Safe to
+# rerun.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,5 +34,7 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
   echo "setup: Python >= 3.11 is required (python3 is $(python3 --version))" >&2; exit 1; }
 [[ -x .venv/bin/python ]] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -c requirements-lock.txt -e '.[test]'
+# Everything: the library with all its extras (the workflow, data sets, Torch-Pruning) and the
+# test tools.  The library alone is `pip install -e .` (README, "The library").
+.venv/bin/python -m pip install -q -c requirements-lock.txt -e '.[pipeline,prune,test]'
 echo "setup: done; activate with  source .venv/bin/activate"

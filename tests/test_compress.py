@@ -1,21 +1,34 @@
 """Compression after training: filter pruning, low-rank, unstructured, cost counting, the
 physically pruned model, and the sweep end to end on a tiny trained digits run."""
 
+import copy
 import json
 import shutil
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 import torch.nn.utils.prune as torch_prune
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
+from architectures import ARCHITECTURES, SMALL_INPUTS
+from cafw.cli import main
 from cafw.compress import (FilterPruner, LowRankReconstruction, MagnitudePruner, count,
                            filter_prune, filters_to_prune, inference_ms, kept_rank,
-                           lowrank_decompose, model_cost, output_positions, physically_pruned,
-                           sweep, unstructured_prune)
+                           load_compressed, lowrank_decompose, model_cost, output_positions,
+                           physically_pruned, state_bytes, unstructured_prune)
+from cafw.compress.layers import replace_module
+from cafw.compress.lowrank import FactorisedConv
+from cafw.compress.sweep import physical_columns, sweep
+from cafw.evaluation import evaluate
+from cafw.extras import MissingExtra
 from cafw.models import build_model
+from cafw.models.resnet_cifar import PadShortcut, PrunedPadShortcut
 from cafw.models.vgg import VGG
+from cafw.runtime import set_up
 from cafw.spec import load_run
 from cafw.train import CheckpointError, train
 
@@ -255,37 +268,134 @@ def narrow_vgg() -> nn.Module:
 
 @pytest.mark.parametrize("make, shape", [(lambda: build_model("cnn_small", 10, 1), (1, 8, 8)),
                                          (narrow_vgg, (3, 32, 32))], ids=["cnn_small", "vgg"])
-def test_physical_model_matches_masked_model(make, shape):
+def test_physical_model_of_a_sequential_net_is_the_masked_model(make, shape):
+    pytest.importorskip("torch_pruning")
     torch.manual_seed(2)
     model = _trained_looking(make())
     pruned = filter_prune(model, 0.5)
     _silence_pruned_channels(model, pruned)
-    small = physically_pruned(model, pruned).eval()
     x = torch.randn(2, *shape)
+    small, removed = physically_pruned(model, pruned, x[:1])
+    # No conv shares its channels: exactly the masked filters go, and nothing else.
+    assert {name: removed[name] for name in pruned} == \
+        {name: sorted(idx.tolist()) for name, idx in pruned.items()}
     with torch.no_grad():
         assert torch.allclose(small(x), model(x), atol=1e-5)
-    dense_params = sum(p.numel() for p in model.parameters())
-    assert sum(p.numel() for p in small.parameters()) < 0.5 * dense_params
     for conv, (cname, idx) in zip(convs(small).values(), pruned.items()):
         assert conv.out_channels == convs(model)[cname].out_channels - len(idx)
+    assert not small.training and not any(m.training for m in small.modules())
     times = inference_ms({"dense": model, "small": small}, x, repeats=2)
     assert set(times) == {"dense", "small"} and all(t > 0 for t in times.values())
 
 
 def test_physical_model_keeps_the_mode_of_the_model():
+    pytest.importorskip("torch_pruning")
     model = build_model("cnn_small", 10, 1).eval()
-    small = physically_pruned(model, filter_prune(model, 0.5))
+    small, _ = physically_pruned(model, filter_prune(model, 0.5), torch.zeros(1, 1, 8, 8))
     assert not any(m.training for m in small.modules())
 
 
-def test_physical_pruning_rejects_residual_nets_and_empty_layers():
-    resnet = build_model("resnet56", 10, 3)
-    with pytest.raises(ValueError, match="sequential conv nets"):
-        physically_pruned(resnet, {})
+def _zero_channels(model: nn.Module, removed: dict[str, list[int]]) -> list:
+    """Forward hooks that zero each layer's removed output channels: the masked model with
+    every removed channel silenced wherever it is computed."""
+    def hook(indices):
+        def zero(module, inputs, output):
+            output = output.clone()
+            output[:, indices] = 0
+            return output
+        return zero
+    return [model.get_submodule(name).register_forward_hook(hook(torch.tensor(indices)))
+            for name, indices in removed.items()]
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_physical_model_of_every_architecture(name):
+    """Coupled residual channels go together: the physical model computes exactly what the
+    masked model computes with the removed channels silenced, convs that share no channels lose
+    exactly their masked filters, and every conv keeps C - round(ratio * C) filters."""
+    pytest.importorskip("torch_pruning")
+    channels, side = SMALL_INPUTS[name]
+    torch.manual_seed(3)
+    model = _trained_looking(build_model(name, 10, channels))
+    pruned = filter_prune(model, 0.5)
+    x = torch.randn(2, channels, side, side)
+    small, removed = physically_pruned(model, pruned, x[:1])
+    hooks = _zero_channels(model, removed)
+    with torch.no_grad():
+        assert torch.allclose(small(x), model(x), atol=1e-5)
+    for hook in hooks:
+        hook.remove()
+    matches = {n: removed[n] == sorted(idx.tolist()) for n, idx in pruned.items()}
+    assert all(matches.values()) == (name in ("cnn_small", "vgg16"))
+    if name != "cnn_small":  # in the residual nets, e.g. the first conv of a block
+        assert any(matches.values())
+    for cname, conv in convs(small).items():
+        assert conv.out_channels == convs(model)[cname].out_channels - len(pruned[cname])
+    dense_params = sum(p.numel() for p in model.parameters())
+    assert sum(p.numel() for p in small.parameters()) < 0.3 * dense_params
+
+
+def test_pruned_pad_shortcut_is_the_option_a_shortcut():
+    shortcut = PadShortcut(16, 32)
+    x = torch.randn(2, 16, 8, 8)
+    explicit = PrunedPadShortcut(shortcut.sources(), 16)
+    assert explicit.sources == [-1] * 8 + list(range(16)) + [-1] * 8
+    assert torch.equal(explicit(x), shortcut(x))
+    # channel 0 carries input 3, channel 1 is zero
+    assert torch.equal(PrunedPadShortcut([3, -1], 16)(x)[:, 0], x[:, 3, ::2, ::2])
+    assert not PrunedPadShortcut([3, -1], 16)(x)[:, 1].any()
+
+
+def test_physical_pruning_rejects_empty_layers():
+    pytest.importorskip("torch_pruning")
     model = small_cnn()
     pruned = filter_prune(model, 0.99)  # round(0.99 * 32) = 32: nothing left of the first conv
     with pytest.raises(ValueError, match="every filter"):
-        physically_pruned(model, pruned)
+        physically_pruned(model, pruned, torch.zeros(1, 1, 8, 8))
+
+
+def test_without_torch_pruning_one_message_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch_pruning", None)  # as if not installed
+    model = small_cnn()
+    with pytest.raises(MissingExtra, match=r"torch_pruning .*\[prune\] extra"):
+        physically_pruned(model, filter_prune(model, 0.5), torch.zeros(1, 1, 8, 8))
+
+
+# -- the FLOP counter against torch's ----------------------------------------------------------
+
+def _factorised_shape(model: nn.Module, ratio: float) -> nn.Module:
+    """``lowrank_decompose``'s architecture without its SVDs (seconds per large conv on a
+    loaded CPU): FLOPs depend on shapes only."""
+    model = copy.deepcopy(model)
+    for name, conv in convs(model).items():
+        rank = kept_rank(ratio, conv.out_channels, conv.weight[0].numel())
+        replace_module(model, name, FactorisedConv.like(conv, rank))
+    return model
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_flop_count_equals_torch_flop_counter(name):
+    """Our counter (Conv2d and Linear MACs from weights and recorded output sizes, x2) against
+    torch.utils.flop_counter, which counts the convolutions and matrix products it runs, on
+    the dense model and its rank factorisation.  Neither counts BatchNorm, pooling or adds.
+    Small inputs suffice: the count scales with the output positions it records."""
+    channels, side = SMALL_INPUTS[name]
+    torch.manual_seed(0)
+    dense = build_model(name, 10, channels).eval()
+    factorised = _factorised_shape(dense, 0.5).eval()
+    x = torch.zeros(1, channels, side, side)
+    positions = output_positions(dense, x)
+    ranks = {n: f[0].out_channels for n, f in factorised.named_modules()
+             if isinstance(f, FactorisedConv)}
+    for model, ours in [
+        (dense, count(dense, positions, nonzero_only=False).flops),
+        (factorised, model_cost(factorised, x, nonzero_only=False).flops),
+        # the sweep's count: the dense model's positions and the ranks, without the factors
+        (factorised, count(dense, positions, ranks, nonzero_only=False).flops),
+    ]:
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            model(x)
+        assert ours == counter.get_total_flops()
 
 
 # -- the sweep ----------------------------------------------------------------------------------
@@ -330,17 +440,109 @@ def test_sweep_end_to_end(run, kind, tmp_path):
     assert list(written.columns) == list(frame.columns) and len(written) == len(RATIOS)
 
 
+LATENCY_BATCHES = (1, 4)  # the sweep's default is (1, 256)
+
+
 def test_sweep_options_add_columns(run, tmp_path):
     run_dir, metrics = run
     frame = pd.DataFrame(sweep(run_dir, "filter", RATIOS, tmp_path / "f.csv",
-                               bn_recalibration=True, physical=True, device="cpu"))
+                               bn_recalibration=True, physical=True,
+                               latency_batches=LATENCY_BATCHES, device="cpu"))
     assert frame["test_accuracy_bn_recalibrated"].between(0, 1).all()
+    physical = physical_columns(LATENCY_BATCHES)
+    assert frame[physical].notna().all().all()
     assert (frame["physical_params"].iloc[1:] < frame["params"].iloc[1:]).all()
     assert frame["physical_params"].iloc[0] == metrics["parameters"]
-    assert (frame[["inference_ms_dense", "inference_ms_compressed"]] > 0).all().all()
+    assert frame["physical_flops"].is_monotonic_decreasing
+    assert (frame["dense_bytes"] == (run_dir / "model.pt").stat().st_size).all()
+    assert (frame["physical_bytes"].iloc[1:] < 0.6 * frame["dense_bytes"].iloc[1:]).all()
+    assert frame["physical_test_accuracy"].between(0, 1).all()
+    assert (frame[[c for c in physical if "_ms_batch" in c]] > 0).all().all()
     # The options add columns; the accuracies are those of the plain sweep.
     plain = sweep(run_dir, "filter", RATIOS, tmp_path / "p.csv", device="cpu")
     assert list(frame["test_accuracy"]) == [row["test_accuracy"] for row in plain]
+
+
+def test_a_ratio_without_a_physical_model_has_nan_columns(run, tmp_path):
+    """At 0.99 every filter of each conv is pruned: no model with zero channels exists."""
+    pytest.importorskip("torch_pruning")
+    run_dir, _ = run
+    with pytest.warns(UserWarning, match="no physical model at ratio 0.99: every filter"):
+        frame = pd.DataFrame(sweep(run_dir, "filter", [0.3, 0.99], tmp_path / "f.csv",
+                                   physical=True, latency_batches=LATENCY_BATCHES,
+                                   device="cpu"))
+    columns = physical_columns(LATENCY_BATCHES)
+    assert frame[columns].iloc[0].notna().all() and frame[columns].iloc[1].isna().all()
+
+
+def test_physical_columns_are_nan_without_torch_pruning(run, tmp_path, monkeypatch):
+    run_dir, _ = run
+    monkeypatch.setitem(sys.modules, "torch_pruning", None)  # as if not installed
+    with pytest.warns(UserWarning, match=r"physical columns stay NaN.*\[prune\] extra") as caught:
+        frame = pd.DataFrame(sweep(run_dir, "filter", RATIOS, tmp_path / "f.csv", physical=True,
+                                   latency_batches=LATENCY_BATCHES, device="cpu"))
+    assert len([w for w in caught if "physical" in str(w.message)]) == 1
+    assert frame[physical_columns(LATENCY_BATCHES)].isna().all().all()
+    assert frame["test_accuracy"].notna().all()
+    # Saving a physically pruned model is an explicit request: it fails before any work.
+    with pytest.raises(MissingExtra, match=r"\[prune\]"):
+        sweep(run_dir, "filter", RATIOS, tmp_path / "s.csv", save_dir=tmp_path / "saved",
+              device="cpu")
+    assert not (tmp_path / "s.csv").exists()
+
+
+@pytest.mark.parametrize("kind", ["filter", "lowrank", "unstructured"])
+def test_saved_compressed_model_reloads_with_the_accuracy_of_its_row(run, kind, tmp_path):
+    """A saved model is the deployable one (physically pruned, factorised, or masked) and
+    evaluates to the very accuracy the sweep reported for it."""
+    if kind == "filter":
+        pytest.importorskip("torch_pruning")
+    run_dir, _ = run
+    frame = pd.DataFrame(sweep(run_dir, kind, RATIOS, tmp_path / "s.csv",
+                               save_dir=tmp_path / "saved", save_ratios=[0.6],
+                               latency_batches=LATENCY_BATCHES, device="cpu"))
+    saved = frame.set_index("ratio")["saved_to"]
+    assert saved.isna().tolist() == [True, True, False]
+    directory = Path(saved[0.6])
+    assert directory == tmp_path / "saved" / f"{kind}-0.6"
+    model = load_compressed(directory)
+    data = set_up(load_run(run_dir / "run.yaml"), device="cpu").data
+    row = frame.set_index("ratio").loc[0.6]
+    expected = row["test_accuracy"] if kind == "unstructured" else row["physical_test_accuracy"]
+    assert evaluate(model, data.test)["accuracy"] == expected
+    assert state_bytes(model) == (directory / "model.pt").stat().st_size
+    spec = json.loads((directory / "spec.json").read_text())
+    assert spec["about"]["test_accuracy"] == expected and spec["about"]["ratio"] == 0.6
+    if kind == "lowrank":  # factorised, not reconstructed
+        factorised = [m for m in model.modules() if isinstance(m, FactorisedConv)]
+        assert len(factorised) == 3 and all(f[1].kernel_size == (1, 1) for f in factorised)
+        assert spec["ranks"] == {n: f[0].out_channels for n, f in model.named_modules()
+                                 if isinstance(f, FactorisedConv)}
+    if kind == "filter":
+        assert sum(p.numel() for p in model.parameters()) == row["physical_params"]
+    else:  # the row counts the masked model's nonzero weights, or the factorised model's
+        assert model_cost(model, torch.zeros(1, 1, 8, 8)).params == row["params"]
+
+
+def test_compress_and_bench_commands_write_compressed_models(run, tmp_path, capsys):
+    pytest.importorskip("torch_pruning")
+    run_dir, _ = run
+    code = main(["compress", "--run", str(run_dir), "--kind", "filter", "--ratios", "0", "0.6",
+                 "--out", str(tmp_path / "f.csv"), "--physical", "--latency-batches", "1", "2",
+                 "--save", str(tmp_path / "models"), "--save-ratios", "0.6", "--device", "cpu"])
+    assert code == 0 and "physical_test_accuracy" in capsys.readouterr().out
+    assert {"physical_ms_batch2", "saved_to"} <= set(pd.read_csv(tmp_path / "f.csv").columns)
+    assert load_compressed(tmp_path / "models" / "filter-0.6")
+    code = main(["bench", "compressed", "--model", "cnn_small", "--latency-batches", "1", "2",
+                 "--rounds", "1", "--device", "cpu", "--out", str(tmp_path / "b.csv")])
+    table = pd.read_csv(tmp_path / "b.csv").set_index("variant")
+    assert code == 0 and table.loc["filter", "params"] < 0.3 * table.loc["dense", "params"]
+    assert table.loc["filter", "ms_batch2"] > 0
+
+
+def test_load_compressed_reports_a_directory_without_a_model(tmp_path):
+    with pytest.raises(CheckpointError, match="no saved compressed model"):
+        load_compressed(tmp_path)
 
 
 def test_sweep_rejects_bad_arguments(run, tmp_path):
@@ -349,8 +551,13 @@ def test_sweep_rejects_bad_arguments(run, tmp_path):
         sweep(run_dir, "prune-everything", RATIOS, tmp_path / "x.csv")
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
         sweep(run_dir, "filter", [0.3, 1.5], tmp_path / "x.csv")
-    with pytest.raises(ValueError, match="filter"):
-        sweep(run_dir, "lowrank", RATIOS, tmp_path / "x.csv", physical=True)
+    with pytest.raises(ValueError, match="filter and lowrank"):
+        sweep(run_dir, "unstructured", RATIOS, tmp_path / "x.csv", physical=True)
+    with pytest.raises(ValueError, match="not among the sweep's ratios"):
+        sweep(run_dir, "lowrank", RATIOS, tmp_path / "x.csv", save_dir=tmp_path,
+              save_ratios=[0.5])
+    with pytest.raises(ValueError, match="no directory"):
+        sweep(run_dir, "lowrank", RATIOS, tmp_path / "x.csv", save_ratios=[0.3])
     assert not (tmp_path / "x.csv").exists()
 
 

@@ -64,6 +64,35 @@ def test_runs_shared_by_studies_are_trained_once_and_compressed_per_kind():
     assert set(grid.study_runs()) <= set(grid.runs)
 
 
+def test_physical_and_saved_ratios_are_the_union_over_the_studies_sharing_a_sweep():
+    config = _config()
+    config["studies"]["filter-pruning"].update(physical=True, save_ratios=[0.5])
+    config["studies"]["lr-ablation"].update(save_ratios=[0.3, 0.5])
+    grid = expand(config, _selected(config, choice=1))  # SGD's middle point is its own lr
+    sgd = "digits-cnn__sgd__linear__s1"  # in both studies
+    assert grid.sweeps[sgd, "filter"].physical
+    assert grid.sweeps[sgd, "filter"].save_ratios == [0.3, 0.5]
+    assert not grid.sweeps[sgd, "lowrank"].physical and not grid.sweeps[sgd, "lowrank"].save_ratios
+    assert (sgd, "lowrank") not in grid.saved_models() and (sgd, "filter") in grid.saved_models()
+    # tuning runs measure only what the choice needs
+    tuning = {(row["run"], row["kind"]) for row in grid.tuning} - set(grid.study_sweeps())
+    assert tuning and not any(grid.sweeps[key].physical for key in tuning)
+    assert not expand(_config(), _selected(_config())).saved_models()  # the default saves none
+
+
+@pytest.mark.parametrize("study, key, value, message", [
+    ("filter-pruning", "save_ratios", [0.55], "saves ratio 0.55, which its kind 'filter' does "
+                                              "not sweep"),
+    ("unstructured", "physical", True, "physical applies to kinds filter and lowrank, not "
+                                       "'unstructured'"),
+])
+def test_bad_physical_or_save_settings_name_the_study(study, key, value, message):
+    config = _config()
+    config["studies"][study][key] = value
+    with pytest.raises(GridError, match=f"study '{study}'.*{message}"):
+        expand(config)
+
+
 def test_variants_equal_to_the_base_method_are_the_base_run():
     config = _config()
     grid = expand(config, _selected(config, choice=2))

@@ -121,6 +121,14 @@ def test_ci_config_end_to_end(tmp_path):
         for suffix in (".pdf", ".png"):
             assert (repo / "figures" / f"{figure}{suffix}").stat().st_size > 1000
     assert (repo / "paper" / "main.pdf").read_bytes().startswith(b"%PDF")
+    # physical: true in filter-pruning and low-rank; save_ratios: [0.3] in filter-pruning
+    physical = compression[compression["study"].isin(["filter-pruning", "low-rank"])]
+    assert physical[["physical_params", "physical_bytes", "physical_ms_batch256"]].notna().all().all()
+    for run in manifest.query("study == 'filter-pruning'")["run"]:
+        saved = repo / "results" / "compressed" / run / "filter"
+        row = pd.read_csv(saved / "sweep.csv").iloc[0]
+        assert row["ratio"] == 0.3 and repo / row["saved_to"] == saved / "filter-0.3"
+        assert (saved / "filter-0.3" / "spec.json").is_file()
 
     report = snakemake("--configfile", "config/ci.yaml", "--report", "report.html", cwd=repo)
     assert report.returncode == 0, report.stderr[-3000:]

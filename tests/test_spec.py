@@ -20,7 +20,7 @@ def test_the_vocabulary_names_exactly_what_the_registries_hold():
     from cafw.models import MODELS
     from cafw.optim.sfw import RESCALES
     from cafw.penalties import PENALTIES
-    from cafw.compress import COMPRESSORS
+    from cafw.compress.sweep import COMPRESSORS
 
     assert tuple(FAMILIES) == vocabulary.FAMILIES
     assert {f for f, c in FAMILIES.items() if c.has_k} == set(vocabulary.FAMILIES_WITH_K)

@@ -40,13 +40,16 @@ def test_training_on_digits_writes_a_complete_run(tmp_path):
     assert files == {"run.yaml", "model.pt", "history.csv", "metrics.json"}
     assert 0.5 < metrics["test_accuracy"] <= 1.0  # two epochs already learn digits
     assert metrics["study"] == "smoke" and metrics["method"] == "SFW group_k_support"
-    for key in ("test_loss", "test_top5", "train_loss", "wall_time_s", "seconds_per_epoch",
-                "images_per_second", "device"):
+    for key in ("val_accuracy", "val_loss", "test_loss", "test_top5", "train_loss",
+                "wall_time_s", "seconds_per_epoch", "images_per_second", "device"):
         assert key in metrics
     history = pd.read_csv(tmp_path / "run" / "history.csv")
     assert list(history["epoch"]) == [1, 2]
-    assert set(history.columns) >= {"train_loss", "test_loss", "test_accuracy", "lr",
+    assert set(history.columns) >= {"train_loss", "val_loss", "val_accuracy", "lr",
                                     "step_size", "fw_gap"}
+    # the test set is evaluated once, at the end: it is only ever reported
+    assert not any(c.startswith("test_") for c in history.columns)
+    assert metrics["val_accuracy"] == history["val_accuracy"].iloc[-1]
     assert (history["step_size"] > 0).all() and (history["fw_gap"] >= 0).all()
     assert load_run(tmp_path / "run" / "run.yaml") == cfg  # the resolved config round-trips
     assert set(_weights(tmp_path / "run")) == set(torch.nn.Module.state_dict(

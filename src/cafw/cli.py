@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 from .vocabulary import FIGURES, KINDS
+from .errors import (CheckpointError, ConfigError, DatasetError, Interrupted,
+                     TrainingDiverged)
+from .extras import missing_extra
 
 
 def _train(args) -> int:
@@ -24,14 +27,19 @@ def _train(args) -> int:
 
 
 def _compress(args) -> int:
+    from .compress.latency import LATENCY_BATCHES
     from .compress.sweep import sweep
 
     rows = sweep(args.run, args.kind, args.ratios, args.out, bn_recalibration=args.bn_recalibrate,
-                 physical=args.physical, device=args.device)
-    print("kind          ratio  val_acc  test_acc      params         flops")
-    for r in rows:
-        print(f"{r['kind']:12s} {r['ratio']:6.3f}  {r['val_accuracy']:7.4f}  "
-              f"{r['test_accuracy']:8.4f}  {r['params']:10d}  {r['flops']:12d}")
+                 physical=args.physical, save_dir=args.save, save_ratios=args.save_ratios,
+                 latency_batches=args.latency_batches or LATENCY_BATCHES, device=args.device)
+    columns = ["kind", "ratio", "val_accuracy", "test_accuracy", "params", "flops",
+               "physical_test_accuracy", "physical_params", "physical_bytes", "saved_to"]
+    columns = [c for c in columns if c in rows[0]]
+    print("  ".join(columns))
+    for row in rows:
+        print("  ".join(f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c])
+                        for c in columns))
     return 0
 
 
@@ -77,6 +85,14 @@ def _bench(args) -> int:
 
         table = split(args.results)
         write_csv(table, args.out)
+        print(table.round(3).to_string(index=False))
+    elif args.what == "compressed":
+        from .bench.compressed import run
+        from .compress.latency import LATENCY_BATCHES
+
+        table = run(model=args.model, kind=args.kind, ratio=args.ratio,
+                    batches=args.latency_batches or LATENCY_BATCHES, rounds=args.rounds,
+                    device=args.device, out=args.out)
         print(table.round(3).to_string(index=False))
     print(f"\nwrote {args.out}")
     return 0
@@ -202,12 +218,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bn-recalibrate", action="store_true",
                    help="also report accuracy after recomputing BatchNorm statistics")
     p.add_argument("--physical", action="store_true",
-                   help="also build the physically smaller model (filter pruning) and time it")
+                   help="also build the deployable model at every ratio (filter: physically "
+                        "pruned, needs the [prune] extra; lowrank: factorised) and report its "
+                        "parameters, FLOPs, bytes, accuracy and latency")
+    p.add_argument("--save", type=Path, metavar="DIR",
+                   help="write the compressed model of each saved ratio to DIR/<kind>-<ratio>/ "
+                        "(model.pt and spec.json; cafw.compress.load_compressed reads it)")
+    p.add_argument("--save-ratios", type=float, nargs="+", metavar="RATIO",
+                   help="the ratios to save (default with --save: every ratio)")
+    p.add_argument("--latency-batches", type=int, nargs="+", metavar="B",
+                   help="batch sizes of the latency columns (default: 1 256)")
     p.add_argument("--device", default="auto")
     p.set_defaults(handler=_compress)
 
     p = commands.add_parser("bench", help="benchmarks that print ratios measured side by side")
-    p.add_argument("what", choices=["optimizer", "train", "sweep", "compute", "startup"])
+    p.add_argument("what", choices=["optimizer", "train", "sweep", "compute", "compressed",
+                                    "startup"])
     p.add_argument("--out", type=Path, required=True, help="CSV to write")
     p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     p.add_argument("--model", default="resnet18")
@@ -220,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sweep: training images (the test set is a fifth, as CIFAR's)")
     p.add_argument("--results", type=Path, default=Path("results"),
                    help="startup: the results folder of a finished pipeline run")
+    p.add_argument("--kind", choices=["filter", "lowrank"], default="filter",
+                   help="compressed: physically pruned filters or a factorised low-rank model")
+    p.add_argument("--ratio", type=float, default=0.5, help="compressed: compression ratio")
+    p.add_argument("--latency-batches", type=int, nargs="+", metavar="B",
+                   help="compressed: batch sizes timed (default: 1 256)")
     p.set_defaults(handler=_bench)
 
     p = commands.add_parser("aggregate", help="collect runs and sweeps into tidy tables")
@@ -299,12 +330,14 @@ def _has_cuda() -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .data import DatasetError
-    from .spec import ConfigError
-    from .train import CheckpointError, Interrupted, TrainingDiverged
-
     try:
         return args.handler(args)
+    except ModuleNotFoundError as err:
+        missing = missing_extra(err)
+        if missing is None:
+            raise
+        print(f"cafw {args.command}: {missing}", file=sys.stderr)
+        return 1
     except ConfigError as err:
         print(f"cafw: invalid configuration: {err}", file=sys.stderr)
         return 2

@@ -10,7 +10,7 @@ from contextlib import nullcontext
 
 import torch
 
-from .spec import ConfigError
+from .errors import ConfigError
 
 
 def resolve_device(name: str) -> torch.device:

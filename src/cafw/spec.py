@@ -22,15 +22,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import (AllowInfNan, BaseModel, BeforeValidator, ConfigDict, Field, Strict,
-                      ValidationError, model_validator)
 
+from .errors import ConfigError
+from .extras import optional_dependency
 from .vocabulary import (FAMILIES_WITH_K, OPTIMIZERS, SPECTRAL, Dataset, Family, LmoMethod,
                          Mode, Model, PenaltyType, Rescale, ScheduleName)
 
-
-class ConfigError(ValueError):
-    """An invalid configuration; the message names the key and what is allowed."""
+with optional_dependency():
+    from pydantic import (AllowInfNan, BaseModel, BeforeValidator, ConfigDict, Field, Strict,
+                          ValidationError, model_validator)
 
 
 def _yaml_number(value: Any) -> Any:

@@ -51,6 +51,9 @@ MODELS: tuple[str, ...] = get_args(Model)
 # -- compression -----------------------------------------------------------------------------
 Kind = Literal["filter", "lowrank", "unstructured"]
 KINDS: tuple[str, ...] = get_args(Kind)
+#: kinds whose deployable model is smaller than the dense one: physically pruned, factorised
+#: (a sparse model is smaller or faster only with sparse storage and kernels)
+PHYSICAL_KINDS = ("filter", "lowrank")
 
 # -- figures (figures/*.pdf) -----------------------------------------------------------------
 #: what `cafw figure` draws; the first three are what a study's `figure` may name
@@ -74,7 +77,12 @@ TRAINING_METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_top5", "t
 #: metrics of a compressed model (compression.csv) summarised over seeds
 COMPRESSION_METRICS = ("val_accuracy", "dense_val_accuracy", "test_accuracy", "test_top5",
                        "test_loss", "dense_test_accuracy", "params_ratio", "flops_ratio",
-                       "test_accuracy_bn_recalibrated")
+                       "test_accuracy_bn_recalibrated", "physical_test_accuracy")
+#: the deployable model's columns of a sweep with physical measurements, besides its latencies
+#: ``dense_ms_batch{B}`` and ``physical_ms_batch{B}``
+PHYSICAL_COLUMNS = ("physical_params", "physical_flops", "physical_bytes", "dense_bytes",
+                    "physical_test_accuracy")
+LATENCY_COLUMN = r"(dense|physical)_ms_batch\d+"
 
 # -- the paper (paper/generated/, written by `cafw paper`) -----------------------------------
 #: how the ids read in the paper; a test checks that every id has its name

@@ -8,6 +8,7 @@ rule compress:
     params:
         run=lambda w, input: os.path.dirname(input.metrics),
         ratios=lambda w: config["ratios"][w.kind],
+        physical=lambda w: "--physical" if grid().sweeps[w.run, w.kind].physical else "",
     log:
         "results/logs/compress/{run}/{kind}.log",
     benchmark:
@@ -21,4 +22,30 @@ rule compress:
         "../../envs/cafw.yaml"
     shell:
         "cafw compress --run {params.run} --kind {wildcards.kind} "
-        "--ratios {params.ratios} --out {output} > {log} 2>&1"
+        "--ratios {params.ratios} {params.physical} --out {output} > {log} 2>&1"
+
+
+# The compressed models of a study's `save_ratios`, each in <kind>-<ratio>/ (model.pt and
+# spec.json), with their sweep rows in sweep.csv.  Only asked for by configs that save some.
+rule compressed_models:
+    input:
+        config=f"{RUN}/run.yaml",
+        metrics=f"{RUN}/metrics.json",
+        weights=f"{RUN}/model.pt",
+    output:
+        directory("results/compressed/{run}/{kind}"),
+    params:
+        run=lambda w, input: os.path.dirname(input.metrics),
+        ratios=lambda w: grid().sweeps[w.run, w.kind].save_ratios,
+    log:
+        "results/logs/compressed_models/{run}/{kind}.log",
+    threads: lambda w: resource("compress", "threads")
+    resources:
+        gpu=lambda w: resource("compress", "gpu"),
+        runtime=lambda w: resource("compress", "runtime"),
+        mem_mb=lambda w: resource("compress", "mem_mb"),
+    conda:
+        "../../envs/cafw.yaml"
+    shell:
+        "cafw compress --run {params.run} --kind {wildcards.kind} --ratios {params.ratios} "
+        "--save {output} --out {output}/sweep.csv > {log} 2>&1"

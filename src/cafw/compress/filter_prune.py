@@ -11,12 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .layers import conv_layers
 from .snapshot import WeightSnapshot
-
-
-def conv_layers(model: nn.Module) -> dict[str, nn.Conv2d]:
-    """Every Conv2d by qualified name: the first conv and 1x1 shortcut convs included."""
-    return {name: m for name, m in model.named_modules() if isinstance(m, nn.Conv2d)}
 
 
 def filters_to_prune(ratio: float, channels: int) -> int:

@@ -54,20 +54,24 @@ def output_positions(model: nn.Module, example: torch.Tensor) -> dict[str, int]:
 
 
 @torch.no_grad()
-def count(model: nn.Module, positions: dict[str, int], ranks: dict[str, int] | None = None
-          ) -> Cost:
+def count(model: nn.Module, positions: dict[str, int], ranks: dict[str, int] | None = None,
+          *, nonzero_only: bool = True) -> Cost:
     """Nonzero parameters and MACs of ``model`` as it stands.
 
     ``ranks`` (conv name -> r) counts those convs as their rank-r factorisation, r*(C_in*kh*kw)
     + C_out*r weights applied at the same output positions: the cost of the deployed low-rank
-    model while the sweep evaluates the equivalent dense reconstruction.
+    model while the sweep evaluates the equivalent dense reconstruction.  ``nonzero_only=False``
+    counts every weight, zero or not: what a dense kernel computes, e.g. for a physically
+    pruned model that keeps some masked filters.
     """
     ranks = ranks or {}
     params = list(model.parameters())
     modules = dict(model.named_modules())
     weights = [modules[name].weight for name in positions]
-    # One host sync for all the counts.
-    nonzero = torch.stack([t.count_nonzero() for t in params + weights]).tolist()
+    if nonzero_only:  # one host sync for all the counts
+        nonzero = torch.stack([t.count_nonzero() for t in params + weights]).tolist()
+    else:
+        nonzero = [t.numel() for t in params + weights]
     total_params = sum(nonzero[:len(params)])
     macs = 0
     for (name, where), nz in zip(positions.items(), nonzero[len(params):]):
@@ -81,6 +85,6 @@ def count(model: nn.Module, positions: dict[str, int], ranks: dict[str, int] | N
     return Cost(total_params, macs)
 
 
-def model_cost(model: nn.Module, example: torch.Tensor) -> Cost:
+def model_cost(model: nn.Module, example: torch.Tensor, *, nonzero_only: bool = True) -> Cost:
     """``count`` for a model used once: hooks and counting in one call."""
-    return count(model, output_positions(model, example))
+    return count(model, output_positions(model, example), nonzero_only=nonzero_only)

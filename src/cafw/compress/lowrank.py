@@ -16,7 +16,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .filter_prune import conv_layers
+from .layers import conv_layers, replace_module
 from .snapshot import WeightSnapshot
 
 
@@ -38,39 +38,29 @@ def _svd(weight: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return u.to(weight.device), s.to(weight.device), vh.to(weight.device)
 
 
-@torch.no_grad()
 def lowrank_decompose(model: nn.Module, ratio: float) -> nn.Module:
     """A copy of ``model`` with every Conv2d replaced by its rank-r factorisation
     ``Sequential(Conv2d(C_in -> r, kxk, no bias), Conv2d(r -> C_out, 1x1, original bias))``."""
-    convs = conv_layers(model)
-    for name, conv in convs.items():
-        _check_ungrouped(name, conv)
-    model = copy.deepcopy(model)
-    for name in convs:
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name)
-        setattr(parent, child, _factorised(getattr(parent, child), ratio))
-    return model
+    return LowRankReconstruction(model).decomposed(ratio)
 
 
-def _factorised(conv: nn.Conv2d, ratio: float) -> nn.Sequential:
-    w = conv.weight
-    c_out, c_in, kh, kw = w.shape
-    u, s, vh = _svd(w)
-    r = kept_rank(ratio, c_out, c_in * kh * kw)
-    like = {"device": w.device, "dtype": w.dtype}
-    first = nn.Conv2d(c_in, r, (kh, kw), stride=conv.stride, padding=conv.padding,
-                      dilation=conv.dilation, padding_mode=conv.padding_mode, bias=False, **like)
-    second = nn.Conv2d(r, c_out, 1, bias=conv.bias is not None, **like)
-    first.weight.copy_((s[:r, None] * vh[:r]).view(r, c_in, kh, kw))
-    second.weight.copy_(u[:, :r].reshape(c_out, r, 1, 1))
-    if conv.bias is not None:
-        second.bias.copy_(conv.bias)
-    return nn.Sequential(first, second)
+class FactorisedConv(nn.Sequential):
+    """A conv of rank r: a kxk conv to r channels, then a 1x1 conv back to C_out."""
+
+    @classmethod
+    def like(cls, conv: nn.Conv2d, rank: int) -> FactorisedConv:
+        """An untrained rank-``rank`` factorisation of ``conv``: its stride, padding and
+        dilation in the kxk conv, its bias in the 1x1 conv."""
+        like = {"device": conv.weight.device, "dtype": conv.weight.dtype}
+        return cls(nn.Conv2d(conv.in_channels, rank, conv.kernel_size, stride=conv.stride,
+                             padding=conv.padding, dilation=conv.dilation,
+                             padding_mode=conv.padding_mode, bias=False, **like),
+                   nn.Conv2d(rank, conv.out_channels, 1, bias=conv.bias is not None, **like))
 
 
 class LowRankReconstruction(WeightSnapshot):
-    """One SVD per conv, then any ratio's rank-r weights written into the dense model.
+    """One SVD per conv, then any ratio's rank-r weights written into the dense model
+    (``apply``) or its factorised copy (``decomposed``).
 
     ``apply(ratio)`` starts from the trained weights each time; ``restore()`` puts them back.
     """
@@ -80,6 +70,7 @@ class LowRankReconstruction(WeightSnapshot):
         for name, conv in convs.items():
             _check_ungrouped(name, conv)
         super().__init__({name: m.weight for name, m in convs.items()})
+        self.model = model
         self.factors = {name: _svd(w) for name, w in self.dense.items()}
 
     def ranks(self, ratio: float) -> dict[str, int]:
@@ -98,3 +89,19 @@ class LowRankReconstruction(WeightSnapshot):
                 u, s, vh = self.factors[name]
                 weight.copy_(((u[:, :r] * s[:r]) @ vh[:r]).view_as(w))
         return ranks
+
+    @torch.no_grad()
+    def decomposed(self, ratio: float) -> nn.Module:
+        """A copy of the model with every conv replaced by its rank-r factorisation of the
+        trained weights (``lowrank_decompose``); the model itself is left as it is."""
+        model = copy.deepcopy(self.model)
+        for name, rank in self.ranks(ratio).items():
+            conv = model.get_submodule(name)
+            factorised = FactorisedConv.like(conv, rank)
+            u, s, vh = self.factors[name]
+            factorised[0].weight.copy_((s[:rank, None] * vh[:rank]).view_as(factorised[0].weight))
+            factorised[1].weight.copy_(u[:, :rank].reshape_as(factorised[1].weight))
+            if conv.bias is not None:
+                factorised[1].bias.copy_(conv.bias)
+            replace_module(model, name, factorised)
+        return model

@@ -5,6 +5,14 @@ once; each ratio then writes its compressed weights into the same model, evaluat
 set once, counts parameters and MACs arithmetically, and the next ratio starts again from the
 trained weights.  The training set is only read when BatchNorm recalibration is asked for
 (the authors' per-level train+test evaluation costs 6x more).
+
+That masked or reconstructed model is the paper's protocol, and its accuracy is the
+``test_accuracy`` column.  Asked for (``physical``, or the ratios to save), a ratio also builds
+the model one would deploy: filter pruning physically removes the channels
+(``physically_pruned``, the [prune] extra), low rank replaces each conv by its factorisation.
+Its columns: ``physical_params``, ``physical_flops``, ``physical_bytes`` (its model.pt) beside
+``dense_bytes``, its own ``physical_test_accuracy``, and forward latencies
+``dense_ms_batch{B}`` / ``physical_ms_batch{B}`` on the run's device.
 """
 
 from __future__ import annotations
@@ -19,45 +27,53 @@ import torch
 from torch import nn
 
 from ..device import autocast, device_name
+from ..errors import CheckpointError, ConfigError
 from ..evaluation import evaluate, score
+from ..extras import MissingExtra, check_installed, optional_dependency
 from ..io import write_records
-from ..runtime import set_up
-from ..spec import ConfigError
+from ..runtime import Runtime, set_up
 from ..train import checkpoint
-from ..train.checkpoint import CheckpointError
+from ..vocabulary import PHYSICAL_COLUMNS, PHYSICAL_KINDS
+from .artifact import save_compressed, state_bytes
 from .filter_prune import FilterPruner
-from .flops import count, output_positions
+from .flops import count, model_cost, output_positions
+from .latency import LATENCY_BATCHES, inference_ms
 from .lowrank import LowRankReconstruction
-from .physical import check_sequential, inference_ms, physically_pruned
+from .physical import physically_pruned
 from .unstructured import MagnitudePruner
 
 COMPRESSORS = {"filter": FilterPruner, "lowrank": LowRankReconstruction,
-         "unstructured": MagnitudePruner}
+               "unstructured": MagnitudePruner}
 IDENTITY = ("dataset", "model", "method", "optimizer", "seed")
 TIMING_REPEATS = 5
 
 
 def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str | Path, *,
           bn_recalibration: bool = False, physical: bool = False,
+          save_dir: str | Path | None = None, save_ratios: Sequence[float] | None = None,
+          latency_batches: Sequence[int] = LATENCY_BATCHES,
           device: str = "auto") -> list[dict]:
     """Compress the trained run ``run_dir`` with ``kind`` at every ratio, evaluate on the
     validation and test sets without retraining, write the rows to ``out_csv`` and return
     them (one dict per ratio).
 
     ``bn_recalibration`` adds ``test_accuracy_bn_recalibrated`` (BatchNorm statistics
-    recomputed on the un-augmented training set); ``physical`` (filter pruning of sequential
-    nets only) adds the physically pruned model's size and inference time.
+    recomputed on the un-augmented training set).  ``physical`` adds the deployable model's
+    columns at every ratio (module docstring); without Torch-Pruning they stay NaN for filter
+    pruning, with one warning.  ``save_dir`` writes the compressed model of each of
+    ``save_ratios`` (default: every ratio) to ``save_dir/<kind>-<ratio>`` and adds the
+    ``saved_to`` column; those rows get the physical columns too.
     """
     run_dir = Path(run_dir)
     ratios = _checked(kind, ratios, physical)
+    save_ratios = _checked_saves(kind, ratios, save_dir, save_ratios)
+    unavailable = physical and _without_torch_pruning(kind)
+    built = set() if unavailable else set(ratios) if physical else set(save_ratios)
     config, metrics, state = checkpoint.read_finished(run_dir)
     # The run's own precision and memory format, so ratio 0 reproduces its test accuracy
     # exactly (on the same device).
     rt = set_up(config, device=device)
-    device_, bf16, channels_last, data, model = (rt.device, rt.bf16, rt.channels_last,
-                                                 rt.data, rt.model)
-    if physical:
-        check_sequential(model)  # before any costly work
+    device_, bf16, data, model = rt.device, rt.bf16, rt.data, rt.model
     try:
         model.load_state_dict(state)
     except RuntimeError as err:
@@ -76,7 +92,9 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str 
                       f"{dense['test_accuracy']} here but {metrics.get('test_accuracy')} in "
                       f"{checkpoint.METRICS}", stacklevel=2)
     compressor = COMPRESSORS[kind](model)
-    timing_batch = next(iter(data.test.epoch(0)))[0] if physical else None
+    deployment = _Deployment(rt, kind, compressor, latency_batches, save_dir, save_ratios,
+                             about={"run": str(run_dir), "dataset": config.dataset}
+                             ) if built else None
 
     identity = {key: metrics.get(key) for key in IDENTITY}
     rows = []
@@ -96,15 +114,84 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str 
                "eval_seconds": seconds}
         if bn_recalibration:
             row["test_accuracy_bn_recalibrated"] = _recalibrated_accuracy(model, data, bf16)
-        if physical:
-            row.update(_physical_columns(model, detail, timing_batch, bf16, channels_last,
-                                         example))
+        if unavailable:
+            row.update(dict.fromkeys(physical_columns(latency_batches), math.nan))
+        if ratio in built:
+            row.update(deployment.columns(ratio, detail, scores["test_accuracy"]))
         row["run"] = str(run_dir)
         rows.append(row)
     compressor.restore()
 
     write_records(rows, out_csv)
     return rows
+
+
+def physical_columns(latency_batches: Sequence[int] = LATENCY_BATCHES) -> list[str]:
+    """The columns a deployable model adds to its row."""
+    return [*PHYSICAL_COLUMNS,
+            *(f"{which}_ms_batch{b}" for b in latency_batches for which in ("dense", "physical"))]
+
+
+class _Deployment:
+    """The model one would ship at a ratio (physically pruned, factorised, or for unstructured
+    pruning the masked model itself): built, measured beside the dense architecture, and
+    saved when asked."""
+
+    def __init__(self, rt: Runtime, kind: str, compressor, latency_batches: Sequence[int],
+                 save_dir: str | Path | None, save_ratios: list[float], about: dict):
+        self.rt, self.kind, self.compressor = rt, kind, compressor
+        self.latency_batches = latency_batches
+        self.save_dir, self.save_ratios, self.about = save_dir, save_ratios, about
+        self.example = torch.zeros(1, *rt.data.info.input_shape, device=rt.device)
+        if kind in PHYSICAL_KINDS:
+            self.dense_bytes = state_bytes(rt.model)
+            memory_format = torch.channels_last if rt.channels_last else torch.contiguous_format
+            # Random inputs of the data's shape: latency does not depend on the pixel values.
+            self.batches = {b: torch.randn(b, *rt.data.info.input_shape, device=rt.device)
+                            .to(memory_format=memory_format) for b in latency_batches}
+
+    def columns(self, ratio: float, detail, masked_accuracy: float) -> dict:
+        try:
+            compressed = self._built(ratio, detail)
+        except ValueError as err:  # e.g. a conv with every filter pruned: no such model
+            if ratio in self.save_ratios:
+                raise
+            warnings.warn(f"no physical model at ratio {ratio}: {err}", stacklevel=3)
+            return dict.fromkeys(physical_columns(self.latency_batches), math.nan)
+        row = self._measured(compressed) if self.kind in PHYSICAL_KINDS else {}
+        if ratio in self.save_ratios:
+            rt, info = self.rt, self.rt.data.info
+            accuracy = row.get("physical_test_accuracy", masked_accuracy)
+            row["saved_to"] = str(save_compressed(
+                compressed, Path(self.save_dir) / f"{self.kind}-{ratio:g}", name=rt.spec.model,
+                num_classes=info.num_classes, in_channels=info.input_shape[0],
+                about={**self.about, "kind": self.kind, "ratio": ratio,
+                       "test_accuracy": accuracy}))
+        return row
+
+    def _built(self, ratio: float, detail) -> nn.Module:
+        model = self.rt.model
+        if self.kind == "filter":
+            model = physically_pruned(model, detail, self.example)[0]
+        elif self.kind == "lowrank":
+            model = self.compressor.decomposed(ratio).eval()
+        if self.rt.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        return model
+
+    def _measured(self, compressed: nn.Module) -> dict:
+        rt = self.rt
+        cost = model_cost(compressed, self.example, nonzero_only=False)
+        row = {"physical_params": cost.params, "physical_flops": cost.flops,
+               "physical_bytes": state_bytes(compressed), "dense_bytes": self.dense_bytes,
+               "physical_test_accuracy": evaluate(compressed, rt.data.test,
+                                                  bf16=rt.bf16)["accuracy"]}
+        for b, batch in self.batches.items():
+            # The masked model has the dense architecture: zeros do not make a conv faster.
+            ms = inference_ms({"dense": rt.model, "physical": compressed}, batch,
+                              repeats=TIMING_REPEATS, bf16=rt.bf16)
+            row.update({f"dense_ms_batch{b}": ms["dense"], f"physical_ms_batch{b}": ms["physical"]})
+        return row
 
 
 def _checked(kind: str, ratios: Sequence[float], physical: bool) -> list[float]:
@@ -118,9 +205,41 @@ def _checked(kind: str, ratios: Sequence[float], physical: bool) -> list[float]:
     bad = [r for r in ratios if not 0 <= r < 1]
     if bad:
         raise ConfigError(f"compression ratios must lie in [0, 1); got {bad}")
-    if physical and kind != "filter":
-        raise ConfigError(f"physical pruning applies to kind 'filter' only, not {kind!r}")
+    if physical and kind not in PHYSICAL_KINDS:
+        raise ConfigError(f"physical columns apply to kinds {' and '.join(PHYSICAL_KINDS)}, "
+                          f"not {kind!r} (a sparse model is smaller or faster only with sparse "
+                          "storage and kernels)")
     return ratios
+
+
+def _checked_saves(kind: str, ratios: list[float], save_dir: str | Path | None,
+                   save_ratios: Sequence[float] | None) -> list[float]:
+    if save_dir is None:
+        if save_ratios:
+            raise ConfigError("ratios to save were given, but no directory to save them to")
+        return []
+    if save_ratios is None:
+        return ratios
+    save_ratios = [float(r) for r in save_ratios]
+    missing = [r for r in save_ratios if r not in ratios]
+    if missing:
+        raise ConfigError(f"ratios to save {missing} are not among the sweep's ratios {ratios}")
+    if kind == "filter" and save_ratios:
+        check_installed("torch_pruning")  # saving is asked for: fail before any costly work
+    return save_ratios
+
+
+def _without_torch_pruning(kind: str) -> bool:
+    """Whether filter pruning's physical model is out of reach: then its columns stay NaN,
+    with one warning, and the sweep goes on."""
+    if kind != "filter":
+        return False
+    try:
+        check_installed("torch_pruning")
+    except MissingExtra as err:
+        warnings.warn(f"the physical columns stay NaN: {err}", stacklevel=3)
+        return True
+    return False
 
 
 @torch.no_grad()
@@ -145,23 +264,3 @@ def _recalibrated_accuracy(model: nn.Module, data, bf16: bool) -> float:
         for name, value in buffers.items():
             getattr(m, name).copy_(value)
     return accuracy
-
-
-def _physical_columns(model: nn.Module, pruned: dict, batch: torch.Tensor, bf16: bool,
-                      channels_last: bool, example: torch.Tensor) -> dict:
-    try:
-        small = physically_pruned(model, pruned)
-    except ValueError as err:
-        warnings.warn(f"no physical model: {err}", stacklevel=3)
-        nan = math.nan
-        return {"physical_params": nan, "physical_flops": nan, "inference_ms_dense": nan,
-                "inference_ms_compressed": nan}
-    if channels_last:
-        small = small.to(memory_format=torch.channels_last)
-    small.eval()
-    # The masked model has the dense architecture: zeros do not make a dense conv faster.
-    ms = inference_ms({"dense": model, "compressed": small}, batch, repeats=TIMING_REPEATS,
-                      bf16=bf16)
-    return {"physical_params": sum(p.numel() for p in small.parameters()),
-            "physical_flops": count(small, output_positions(small, example)).flops,
-            "inference_ms_dense": ms["dense"], "inference_ms_compressed": ms["compressed"]}

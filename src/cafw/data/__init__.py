@@ -16,10 +16,10 @@ from typing import Any
 
 import torch
 
+from ..errors import DatasetError
 from ..spec import dataset_options
 from . import cifar, digits, imagenet, synthetic
 from .base import Data, DatasetInfo, Loader, Request
-from .errors import DatasetError
 from .loader import Augment, TensorLoader
 
 # name (cafw.vocabulary.DATASETS) -> loader; a loader's keyword-only parameters are the

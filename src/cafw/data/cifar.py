@@ -16,8 +16,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..errors import DatasetError
+from ..extras import optional_dependency
 from .base import Data, Request
-from .errors import DatasetError
 from .loader import Augment, tensor_data
 from .split import stratified_holdout
 
@@ -52,7 +53,8 @@ VARIANTS = {
 
 
 def _torchvision_class(name: str):
-    from torchvision import datasets  # ~1.7 s to import, so only when needed
+    with optional_dependency():
+        from torchvision import datasets  # ~1.7 s to import, so only when needed
 
     return getattr(datasets, VARIANTS[name].torchvision_class)
 
@@ -120,7 +122,8 @@ def download(name: str, root: str | Path) -> None:
 
 
 def _fetch(name: str, root: Path) -> None:
-    from torchvision.datasets.utils import download_and_extract_archive
+    with optional_dependency():
+        from torchvision.datasets.utils import download_and_extract_archive
 
     cls = _torchvision_class(name)
     try:  # verifies the archive's MD5 before extracting

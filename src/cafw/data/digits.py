@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..errors import DatasetError
 from .base import Data, Request
-from .errors import DatasetError
 from .loader import NO_AUGMENT, channel_stats, tensor_data
 from .split import stratified_holdout
 
@@ -27,7 +27,7 @@ def read_digits() -> tuple[Tensor, Tensor]:
     spec = importlib.util.find_spec("sklearn")
     if spec is None:
         raise DatasetError("the digits dataset ships with scikit-learn, which is not installed; "
-                           "`pip install scikit-learn`")
+                           "it comes with cafw's [data] extra (pip install -e '.[data]')")
     path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
     if not path.is_file():
         raise DatasetError(f"scikit-learn's digits file is missing at {path}; reinstall "

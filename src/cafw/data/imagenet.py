@@ -16,8 +16,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
+from ..errors import DatasetError
+from ..extras import optional_dependency
 from .base import Data, DatasetInfo, Loader, Request
-from .errors import DatasetError
 from .split import per_class_holdout
 
 MEAN = (0.485, 0.456, 0.406)
@@ -58,7 +59,8 @@ class FolderLoader(Loader):
 
 
 def _folder(directory: Path, transform):
-    from torchvision.datasets import ImageFolder
+    with optional_dependency():
+        from torchvision.datasets import ImageFolder
 
     if not directory.is_dir():
         raise DatasetError(f"ImageNet not found at {directory}; {HOW_TO_GET}")
@@ -72,7 +74,8 @@ def _folder(directory: Path, transform):
 def load(request: Request, *, validation_per_class: int) -> Data:
     """ILSVRC2012's ``val`` folder is the test set; the validation split is a fixed subset of
     ``validation_per_class`` training images of every class."""
-    from torchvision import transforms as T  # ~1.7 s to import, so only when needed
+    with optional_dependency():
+        from torchvision import transforms as T  # ~1.7 s to import, so only when needed
 
     normalize = [T.ToTensor(), T.Normalize(MEAN, STD)]
     train_tf = T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), *normalize])

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from torch import nn
 
+from cafw.extras import optional_dependency
 from cafw.models.resnet_cifar import resnet18, resnet56
 from cafw.models.small import cnn_small
 from cafw.models.vgg import vgg16
@@ -20,7 +21,8 @@ Builder = Callable[[int, int], nn.Module]
 
 def resnet50(num_classes: int, in_channels: int = 3) -> nn.Module:
     """torchvision's ImageNet ResNet-50, trained from scratch."""
-    from torchvision.models import resnet50 as tv_resnet50
+    with optional_dependency():
+        from torchvision.models import resnet50 as tv_resnet50
 
     model = tv_resnet50(weights=None, num_classes=num_classes)
     if in_channels != 3:

@@ -8,6 +8,9 @@ ResNet paper, as the authors' copy of shrinkbench does.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -15,12 +18,42 @@ from torch import Tensor, nn
 class PadShortcut(nn.Module):
     """Option A: subsample by 2 and zero-pad the new channels, so the shortcut has no weights."""
 
-    def __init__(self, extra_channels: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
-        self.pad = extra_channels // 2
+        self.in_channels = in_channels
+        self.pad = (out_channels - in_channels) // 2
 
     def forward(self, x: Tensor) -> Tensor:
         return F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad))
+
+    def sources(self) -> list[int]:
+        """The input channel each output channel carries, -1 for a padded zero channel."""
+        return [-1] * self.pad + list(range(self.in_channels)) + [-1] * self.pad
+
+
+class PrunedPadShortcut(nn.Module):
+    """Option A after physical filter pruning: output channel i carries input channel
+    ``sources[i]`` (subsampled by 2), or zeros where ``sources[i]`` is -1.
+
+    Pruning removes channels on both sides of the shortcut independently, so the kept input
+    channels no longer sit in one block between two equal paddings.
+    """
+
+    def __init__(self, sources: Sequence[int], in_channels: int) -> None:
+        super().__init__()
+        # Not persistent: a saved model's spec holds ``sources``, its state_dict weights only.
+        self.register_buffer("index", torch.empty(0, dtype=torch.long), persistent=False)
+        self.reroute(sources, in_channels)
+
+    def reroute(self, sources: Sequence[int], in_channels: int) -> None:
+        """Set the channel map; physical pruning changes it in place."""
+        self.sources, self.in_channels = list(sources), in_channels
+        # Every -1 reads the one zero channel appended to the input, at index in_channels.
+        self.index = torch.tensor([in_channels if s < 0 else s for s in self.sources],
+                                  dtype=torch.long, device=self.index.device)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, 0, 1)).index_select(1, self.index)
 
 
 class BasicBlock(nn.Module):
@@ -35,7 +68,7 @@ class BasicBlock(nn.Module):
             self.shortcut = (
                 nn.Sequential(nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False),
                               nn.BatchNorm2d(planes))
-                if projection else PadShortcut(planes - in_planes)
+                if projection else PadShortcut(in_planes, planes)
             )
 
     def forward(self, x: Tensor) -> Tensor:

@@ -15,12 +15,14 @@ which study; every other input is a file a previous stage wrote, passed by path:
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from ..io import write_csv
-from ..vocabulary import COMPRESSION_METRICS, RUN_KEYS, SFW_KEYS, TRAINING_METRICS
+from ..vocabulary import (COMPRESSION_METRICS, LATENCY_COLUMN, PHYSICAL_COLUMNS, RUN_KEYS,
+                          SFW_KEYS, TRAINING_METRICS)
 
 
 def aggregate(manifest: Path, metrics: list[Path], histories: list[Path], sweeps: list[Path],
@@ -43,8 +45,7 @@ def aggregate(manifest: Path, metrics: list[Path], histories: list[Path], sweeps
         if (run, kind) not in sweep_of:
             raise ValueError(f"no {kind} sweep of run {run} among the sweeps given")
         sweep = pd.read_csv(sweep_of[run, kind])
-        sweep = sweep[["ratio", *[c for c in sweep.columns if c in COMPRESSION_METRICS
-                                  or c in ("params", "macs", "flops", "eval_seconds")]]]
+        sweep = sweep[["ratio", *[c for c in sweep.columns if _measured(c)]]]
         for study in rows["study"]:
             sweeps.append(sweep.assign(study=study, kind=kind, run=run))
     compression = pd.concat(sweeps, ignore_index=True)
@@ -64,6 +65,13 @@ def aggregate(manifest: Path, metrics: list[Path], histories: list[Path], sweeps
     for name, table in tables.items():
         write_csv(table, out / f"{name}.csv")
     return tables
+
+
+def _measured(column: str) -> bool:
+    """A column of a sweep that the compression table keeps, besides the ratio."""
+    return (column in COMPRESSION_METRICS or column in PHYSICAL_COLUMNS
+            or column in ("params", "macs", "flops", "eval_seconds")
+            or re.fullmatch(LATENCY_COLUMN, column) is not None)
 
 
 def summarize(table: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFrame:

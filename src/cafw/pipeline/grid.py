@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from ..spec import ConfigError, RunSpec, SFWSpec, one_line
-from ..vocabulary import KINDS
+from ..vocabulary import KINDS, PHYSICAL_KINDS
 
 SFW_KEYS = ("lr", "momentum", "dampening", "rescale", "make_feasible", "constraint.family",
             "constraint.k", "constraint.value", "constraint.mode", "constraint.lmo_method",
@@ -58,6 +58,8 @@ class Curve:
     overrides: dict  # the variant's overrides of the method's optimizer
     grid: dict  # dotted optimizer key -> values to tune over; empty: not tuned
     seeds: tuple[int, ...]
+    physical: bool = False  # the study measures the deployable compressed model
+    save_ratios: tuple[float, ...] = ()  # the study keeps these compressed models
 
     @property
     def id(self) -> str:
@@ -70,9 +72,19 @@ class Curve:
 
 
 @dataclass
+class Sweep:
+    """What the compression sweep of one (run, kind) measures beyond the paper's protocol,
+    the union over the studies that share it."""
+
+    physical: bool = False  # the deployable model's size, FLOPs, bytes, accuracy, latency
+    save_ratios: list[float] = field(default_factory=list)  # compressed models to keep
+
+
+@dataclass
 class Grid:
     runs: dict[str, dict] = field(default_factory=dict)  # run id -> `cafw train` config
     kinds: dict[str, list[str]] = field(default_factory=dict)  # run id -> kinds to compress
+    sweeps: dict[tuple[str, str], Sweep] = field(default_factory=dict)  # (run, kind) -> ...
     manifest: list[dict] = field(default_factory=list)  # one row per (study, run)
     tuning: list[dict] = field(default_factory=list)  # one row per (curve, point, seed)
     pending: list[str] = field(default_factory=list)  # tuned curves without a selection
@@ -84,17 +96,26 @@ class Grid:
         """The runs of the studies (the manifest), without the tuning runs."""
         return list(dict.fromkeys(row["run"] for row in self.manifest))
 
+    def saved_models(self) -> list[tuple[str, str]]:
+        """The (run, kind) sweeps that keep compressed models."""
+        return [key for key, sweep in self.sweeps.items() if sweep.save_ratios]
+
     def study_sweeps(self) -> list[tuple[str, str]]:
         return list(dict.fromkeys((row["run"], row["kind"]) for row in self.manifest))
 
     def tuning_sweeps(self) -> list[tuple[str, str]]:
         return list(dict.fromkeys((row["run"], row["kind"]) for row in self.tuning))
 
-    def add(self, run: str, config: dict, kind: str) -> None:
+    def add(self, run: str, config: dict, kind: str, curve: Curve | None = None) -> None:
+        """Add a run and its sweep of ``kind``, with what ``curve``'s study measures."""
         if self.runs.setdefault(run, config) != config:
             raise GridError(f"run {run} is defined twice with different settings")
         if kind not in self.kinds.setdefault(run, []):
             self.kinds[run].append(kind)
+        sweep = self.sweeps.setdefault((run, kind), Sweep())
+        if curve is not None:
+            sweep.physical |= curve.physical
+            sweep.save_ratios = sorted({*sweep.save_ratios, *curve.save_ratios})
 
 
 def expand(config: dict, selection: dict[str, dict] | None = None) -> Grid:
@@ -119,7 +140,7 @@ def expand(config: dict, selection: dict[str, dict] | None = None) -> Grid:
             chosen = {}
         for seed in curve.seeds:
             run, run_config = _run(config, curve, {**curve.overrides, **chosen}, seed)
-            grid.add(run, run_config, curve.kind)
+            grid.add(run, run_config, curve.kind, curve)
             grid.manifest.append({"study": curve.study, "kind": curve.kind, "run": run,
                                   **run_config["tags"]})
     return grid
@@ -131,6 +152,10 @@ def curves(config: dict) -> list[Curve]:
         kind = spec["kind"]
         if kind not in KINDS:
             raise GridError(f"study {study!r}: kind {kind!r} is not one of {', '.join(KINDS)}")
+        if spec.get("physical") and kind not in PHYSICAL_KINDS:
+            raise GridError(f"study {study!r}: physical applies to kinds "
+                            f"{' and '.join(PHYSICAL_KINDS)}, not {kind!r}")
+        save_ratios = _save_ratios(config, spec, study)
         setups = _names(config, "setups", spec.get("setups", "all"), study)
         methods = _names(config, "methods", spec["methods"], study)
         schedules = _names(config, "schedules", spec.get("schedules", [config["schedule"]]), study)
@@ -142,8 +167,19 @@ def curves(config: dict) -> list[Curve]:
                 grid = variant.get("tune", base.get("tune", {})) if spec.get("tune", True) \
                     else {}
                 _check_keys(base, {**overrides, **grid}, study)
-                out.append(Curve(study, kind, setup, method, schedule, overrides, grid, seeds))
+                out.append(Curve(study, kind, setup, method, schedule, overrides, grid, seeds,
+                                 spec.get("physical", False), tuple(save_ratios)))
     return out
+
+
+def _save_ratios(config: dict, spec: dict, study: str) -> list[float]:
+    saved = spec.get("save_ratios", [])
+    swept = config["ratios"].get(spec["kind"], [])
+    unknown = [r for r in saved if r not in swept]
+    if unknown:
+        raise GridError(f"study {study!r} saves ratio {unknown[0]}, which its kind "
+                        f"{spec['kind']!r} does not sweep; ratios.{spec['kind']}: {swept}")
+    return saved
 
 
 def _names(config: dict, section: str, chosen, study: str) -> list[str]:

@@ -1,6 +1,6 @@
 """Training runs: the resumable loop, checkpoints and schedules."""
 
-from .checkpoint import CheckpointError
-from .loop import Interrupted, TrainingDiverged, train
+from ..errors import CheckpointError, Interrupted, TrainingDiverged
+from .loop import train
 
 __all__ = ["train", "CheckpointError", "TrainingDiverged", "Interrupted"]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from ..errors import CheckpointError
 from ..io import save_torch, write_yaml
 from ..spec import RunSpec, load_run
 
@@ -25,10 +26,6 @@ CHECKPOINT = "checkpoint.pt"
 WEIGHTS = "model.pt"
 HISTORY = "history.csv"
 METRICS = "metrics.json"
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint or weights file that cannot be used; the message says what to do."""
 
 
 def save(path: Path, state: dict) -> None:

@@ -26,7 +26,9 @@ import torch
 from torch import nn
 
 from ..device import device_name
+from ..errors import Interrupted, TrainingDiverged
 from ..evaluation import score, top_k_hits
+from ..extras import optional_dependency
 from ..io import write_json, write_records
 from ..runtime import set_up
 from ..spec import RunSpec
@@ -36,18 +38,6 @@ from .factory import build_optimizer, build_penalty, method_name
 from .schedules import build_scheduler
 
 CHECK_EVERY = 25  # steps between finiteness checks (each one is a host sync)
-
-
-class TrainingDiverged(RuntimeError):
-    """The training loss became NaN or infinite."""
-
-
-class Interrupted(RuntimeError):
-    """Training stopped early (a signal or ``stop_at``) after saving a checkpoint."""
-
-    def __init__(self, message: str, exit_code: int):
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 @dataclass
@@ -278,7 +268,8 @@ def _stop_signals() -> Iterator[_StopFlag]:
 def _maybe_bar(batches, show: bool, total: int, start: int, epoch: int, config: RunSpec):
     if not show:
         return batches
-    from tqdm import tqdm
+    with optional_dependency():
+        from tqdm import tqdm
 
     return tqdm(batches, total=total, initial=start, leave=False,
                 desc=f"epoch {epoch + 1}/{config.epochs}")

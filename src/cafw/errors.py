@@ -1,0 +1,30 @@
+"""The errors that the command line reports in one line, in a module that imports nothing, so
+that every layer can raise them and ``cafw`` can catch them whatever is installed."""
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; the message names the key and what is allowed."""
+
+
+class DatasetError(Exception):
+    """A dataset is missing, corrupt or misconfigured.
+
+    The message names what is wrong, where it was expected and how to fix it, so that a run
+    fails with one readable line instead of a traceback from torchvision, pickle or PIL.
+    """
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint or weights file that cannot be used; the message says what to do."""
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+class Interrupted(RuntimeError):
+    """Training stopped early (a signal or ``stop_at``) after saving a checkpoint."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code

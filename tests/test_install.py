@@ -1,0 +1,103 @@
+"""The library as others install and use it: the README's example runs as written, the core
+install (torch, numpy, pyyaml) runs SFW in a fresh virtual environment with no extra, and the
+licence and citation files say what pyproject.toml says."""
+
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+#: what `pip install cafw` brings: pyproject's dependencies (and theirs, e.g. torch's)
+CORE = ("torch", "numpy", "pyyaml")
+#: modules of the extras that the core install must run without (jinja2 is not among them:
+#: torch itself depends on it)
+EXTRAS = ("pydantic", "pandas", "tqdm", "torchvision", "sklearn", "snakemake", "matplotlib",
+          "seaborn", "torch_pruning")
+
+
+def readme_example() -> str:
+    """The first Python block of the README's section "The library"."""
+    section = (ROOT / "README.md").read_text().split("\n## The library\n")[1].split("\n## ")[0]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def _run(python, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # tiny models: threads only add overhead
+    env.pop("PYTHONPATH", None)
+    return subprocess.run([str(python), *args], capture_output=True, text=True, env=env,
+                          **kwargs)
+
+
+def test_readme_library_example_runs(tmp_path):
+    result = subprocess.run([sys.executable, "-c", readme_example()], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "epoch 4: loss" in result.stdout and "Frank-Wolfe gap" in result.stdout
+    losses = [float(x) for x in re.findall(r"loss (\d+\.\d+)", result.stdout)]
+    assert losses[-1] < losses[0]
+
+
+def test_core_dependencies_are_torch_numpy_and_pyyaml_only():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert [re.match(r"[\w-]+", d).group(0) for d in project["dependencies"]] == list(CORE)
+    assert {"data", "train", "pipeline", "prune", "test"} <= set(project["optional-dependencies"])
+
+
+def _lock() -> dict[str, str]:
+    lines = (ROOT / "requirements-lock.txt").read_text().splitlines()
+    pins = (line.split("==") for line in lines if "==" in line and not line.startswith("#"))
+    return {name.lower(): version for name, version in pins}
+
+
+@pytest.mark.slow
+def test_core_install_imports_and_trains_without_any_extra(tmp_path):
+    """A plain virtual environment with the locked torch, numpy and pyyaml (and setuptools to
+    build cafw), then cafw from this repository with no index at all: pip could not fetch a
+    dependency beyond the core, so the install itself checks pyproject.toml.  About 2 min:
+    torch's wheels are unpacked (several GB)."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    lock = _lock()
+    core = _run(python, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                *(f"{name}=={lock[name]}" for name in CORE), "setuptools>=77", timeout=1200)
+    if core.returncode != 0:
+        pytest.skip("could not install the core dependencies from the package index "
+                    f"(offline?): {core.stderr.strip().splitlines()[-1:]}")
+    cafw = _run(python, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                "--no-index", "--no-build-isolation", "-e", str(ROOT), timeout=300)
+    assert cafw.returncode == 0, cafw.stderr[-3000:]
+
+    absent = _run(python, "-c", "import importlib.util as u; print([m for m in "
+                  f"{EXTRAS!r} if u.find_spec(m)])", timeout=60)
+    assert absent.stdout.strip() == "[]", "the core install brought an extra: " + absent.stdout
+    imports = "from cafw.optim import SFW; from cafw.constraints import param_groups"
+    assert _run(python, "-c", imports, timeout=120).returncode == 0
+    example = _run(python, "-c", readme_example(), cwd=tmp_path, timeout=300)
+    assert example.returncode == 0, example.stderr[-3000:]
+    assert "with half the filters pruned" in example.stdout
+    # a command that needs an extra says which, in one line
+    train = _run(venv / "bin" / "cafw", "train", "--config", "run.yaml", "--out", "run",
+                 cwd=tmp_path, timeout=120)
+    assert train.returncode == 1
+    assert train.stderr.strip() == ("cafw train: pydantic is not installed; it comes with "
+                                    "cafw's [train] extra (in the repository: pip install -e "
+                                    "'.[train]')")
+
+
+def test_licence_and_citation():
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"] == "MIT"
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert citation["cff-version"] == "1.2.0" and citation["license"] == "MIT"
+    paper = citation["preferred-citation"]
+    assert paper["title"] == "Compression-aware Training of Neural Networks using Frank-Wolfe"
+    assert [a["family-names"] for a in paper["authors"]] == ["Zimmer", "Spiegel", "Pokutta"]
+    assert "2205.11921" in paper["url"]
