@@ -52,6 +52,14 @@ def test_points_must_be_within_one_point_of_the_best_dense_validation_accuracy()
     assert _chosen(table) == [{"lr": 3.0}]
 
 
+def test_a_run_may_serve_several_curves():
+    plan = pd.concat([_plan([{"lr": 0.1}, {"lr": 1.0}]),
+                      _plan([{"lr": 0.1}, {"lr": 1.0}]).assign(curve="d", study="t")])
+    table = select(plan, _sweeps({"r0": (0.99, 0.8, 0, 0), "r1": (0.99, 0.6, 0, 0)}))
+    assert _chosen(table) == [{"lr": 0.1}, {"lr": 0.1}]
+    assert len(table) == 8  # two curves x two points x two ratios
+
+
 def test_ties_go_to_the_first_point_and_the_table_round_trips(tmp_path):
     plan = _plan([{"lr": 0.1}, {"lr": 1.0}])
     table = select(plan, _sweeps({"r0": (0.99, 0.7, 0, 0), "r1": (0.99, 0.7, 0, 0)}))

@@ -36,8 +36,9 @@ def select(plan: pd.DataFrame, sweeps: pd.DataFrame, tolerance: float = TOLERANC
     if plan.empty:  # no curve is tuned
         return pd.DataFrame(columns=[*plan.columns, "ratio", *SCORES, *REPORTED, "seeds",
                                      "score", "dense_score", "eligible", "selected"])
+    # a run may serve several curves (plain SGD tuned for several studies of one kind)
     rows = plan.merge(sweeps[["run", "kind", "ratio", *SCORES, *REPORTED]], on=["run", "kind"],
-                      how="left", validate="one_to_many")
+                      how="left")
     if rows["ratio"].isna().any():
         missing = rows.loc[rows["ratio"].isna(), "run"].iloc[0]
         raise ValueError(f"no sweep rows for tuning run {missing}")
