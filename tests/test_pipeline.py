@@ -3,6 +3,7 @@ here independently of the grid code), lint, config validation, and an end-to-end
 config/ci.yaml that builds the tables, figures, report and paper."""
 
 import itertools
+import json
 import os
 import re
 import subprocess
@@ -21,8 +22,9 @@ from repo_copy import ROOT, copy_repo
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
-def snakemake(*args, cwd=ROOT, timeout=600):
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+def snakemake(*args, cwd=ROOT, timeout=600, env=None):
+    env = {**os.environ, **(env or {}),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=env)
 
@@ -45,6 +47,39 @@ def test_paper_grid_plans_in_seconds_with_the_expected_jobs():
     assert counts["select"] == 1 and counts["dataset"] == 3  # cifar10, cifar100, imagenet
     assert len(grid.pending) == 68  # tuned curves, whose study runs follow the choice
     assert "checkpoint" in result.stdout
+
+
+def test_the_imagenet_setup_trains_one_process_per_gpu_with_workers_for_its_cpus():
+    config = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    setup = config["setups"]["imagenet-resnet50"]
+    gpus, cpus = setup["resources"]["gpu"], setup["resources"]["cpus_per_gpu"]
+    assert gpus > 1 and setup["workers"] + 1 == cpus  # loader workers and the process itself
+    run = "imagenet-resnet50__sgd__linear__s0"
+    result = snakemake("-n", "-p", f"results/runs/{run}/metrics.json", "--configfile",
+                       "config/paper.yaml", "--workflow-profile", "profiles/slurm", timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"torchrun --standalone --nproc-per-node {gpus} -m cafw train" in result.stdout
+    assert f"gpu={gpus}, cpus_per_gpu={cpus}" in result.stdout
+    assert "slurm_extra=--signal=TERM@120" in result.stdout
+
+
+@pytest.mark.slow
+def test_a_setup_with_two_gpus_trains_in_two_processes(tmp_path):
+    """`resources: {gpu: 2}` runs the train rule through torchrun, and the GPU slots give the
+    job both of this host's two GPUs; fake ones here, so the processes use gloo on the CPU."""
+    repo = copy_repo(tmp_path / "repo")
+    config = yaml.safe_load((repo / "config" / "ci.yaml").read_text())
+    config["defaults"]["device"] = "cpu"  # never look for the fake GPUs
+    config["setups"]["digits-cnn"]["resources"]["gpu"] = 2
+    (repo / "config" / "two.yaml").write_text(yaml.safe_dump(config))
+    run = "digits-cnn__sgd__linear__s0"
+    result = snakemake(f"results/runs/{run}/metrics.json", "--cores", "2", "--resources", "gpu=2",
+                       "--configfile", "config/two.yaml", cwd=repo,
+                       env={"CUDA_VISIBLE_DEVICES": "0,1", "CAFW_GPU_LOCKS": str(tmp_path)})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    metrics = json.loads((repo / "results" / "runs" / run / "metrics.json").read_text())
+    assert metrics["processes"] == 2
+    assert "torchrun --standalone --nproc-per-node 2 -m cafw train" in result.stderr
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "ci.yaml"])

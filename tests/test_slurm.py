@@ -1,18 +1,22 @@
 """The cluster path end to end: config/ci.yaml through profiles/slurm on a one-node Slurm cluster
-that tests/slurm/cluster.sh starts on localhost.
+that tests/slurm/cluster.sh starts on localhost; then one training job on two
+processes, signalled mid-run as Slurm does before a time limit, and resumed by the retry.
 
 Needs root and Debian's ``slurmctld slurmd munge slurm-client``; skipped without them unless
 ``CAFW_REQUIRE_SLURM=1`` (CI), where their absence is a failure.  Takes a few minutes.
 """
 
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from repo_copy import ROOT, copy_repo
@@ -91,30 +95,37 @@ def slurm_cluster(request):
         assert stopped.returncode == 0, f"cluster.sh stop failed:\n{stopped.stdout}{stopped.stderr}"
 
 
-def _run_pipeline(repo: Path, log: Path) -> int:
-    """Run Snakemake in ``repo``; its output goes to ``log``.  Returns the exit status."""
+def _start_pipeline(repo: Path, log: Path, *args: str) -> subprocess.Popen:
+    """Start Snakemake in ``repo`` with ``SNAKEMAKE_ARGS`` and ``args``; output to ``log``."""
     venv_bin = Path(sys.executable).parent  # not resolved: that would leave the venv
     env = {**os.environ, "PATH": os.pathsep.join([str(venv_bin), SEARCH_PATH])}
     # The plugin treats a Snakemake started inside a Slurm job differently; this one is not.
     for name in [n for n in env if n.startswith("SLURM_")]:
         del env[name]
-    with log.open("w") as out:
-        # A session of its own, so a timeout can stop Snakemake and its local jobs together;
-        # the Slurm jobs it submitted are cancelled by cluster.sh stop.
-        process = subprocess.Popen([sys.executable, "-m", "snakemake", *SNAKEMAKE_ARGS],
-                                   cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+    # A session of its own, so a timeout can stop Snakemake and its local jobs together;
+    # the Slurm jobs it submitted are cancelled by cluster.sh stop.
+    return subprocess.Popen([sys.executable, "-m", "snakemake", *SNAKEMAKE_ARGS, *args],
+                            cwd=repo, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _finish_pipeline(process: subprocess.Popen, log: Path) -> int:
+    """Wait for Snakemake; its exit status."""
+    try:
+        return process.wait(timeout=PIPELINE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGTERM)
         try:
-            return process.wait(timeout=PIPELINE_TIMEOUT)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-            pytest.fail(f"snakemake did not finish within {PIPELINE_TIMEOUT} s:\n"
-                        f"{_tail(log.read_text())}", pytrace=False)
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        pytest.fail(f"snakemake did not finish within {PIPELINE_TIMEOUT} s:\n"
+                    f"{_tail(log.read_text())}", pytrace=False)
+
+
+def _run_pipeline(repo: Path, log: Path, *args: str) -> int:
+    return _finish_pipeline(_start_pipeline(repo, log, *args), log)
 
 
 def _slurm_logs(repo: Path, rule: str) -> dict[str, list[Path]]:
@@ -196,3 +207,49 @@ def test_ci_config_runs_through_slurm(slurm_cluster, tmp_path):
             check(wants_gpu == (rule == "train"),
                   f"Slurm job {job.get('JobId')} ({rule}) has GPU request "
                   f"{job.get('TresPerJob') or job.get('TresPerNode') or 'none'}")
+
+
+def _checker(log: Path):
+    def check(condition, message):
+        if not condition:
+            pytest.fail(f"{message}\n----- tail of the snakemake output ({log}) -----\n"
+                        f"{_tail(log.read_text())}", pytrace=False)
+    return check
+
+
+def test_a_two_process_job_checkpoints_on_sigterm_and_its_retry_resumes(slurm_cluster,
+                                                                         tmp_path):
+    """One job with both of the node's (fake) GPUs: the train rule runs torchrun with two
+    processes (gloo on the CPU).  Mid-run it gets SIGTERM in every process of its job step, as
+    `sbatch --signal=TERM@120` delivers it before a time limit; it checkpoints and fails, and
+    the profile's retry resumes it to the end."""
+    repo = copy_repo(tmp_path / "repo")
+    config = yaml.safe_load((repo / "config" / "ci.yaml").read_text())
+    config["setups"]["digits-cnn"].update(epochs=20, batch_size=32)  # long enough to signal
+    (repo / "config" / "long.yaml").write_text(yaml.safe_dump(config))
+    run = "digits-cnn__sgd__linear__s0"
+    log = tmp_path / "snakemake.log"
+    check = _checker(log)
+    process = _start_pipeline(repo, log, f"results/runs/{run}/metrics.json", "--configfile",
+                              "config/long.yaml", "--set-resources", "train:gpu=2")
+    history = repo / "results" / "runs" / run / "history.csv"
+    deadline = time.time() + PIPELINE_TIMEOUT
+    while not history.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    check(history.exists(), "the job never finished an epoch")
+    jobs = subprocess.run(["squeue", "-h", "-t", "R", "-o", "%i"], capture_output=True,
+                          text=True, env={**os.environ, "PATH": SEARCH_PATH}).stdout.split()
+    check(len(jobs) == 1, f"expected the one training job to run, squeue says {jobs}")
+    # without --batch/--full, as at a time limit: every job step, not the batch script
+    subprocess.run(["scancel", "--signal=TERM", jobs[0]], check=True,
+                   env={**os.environ, "PATH": SEARCH_PATH})
+    check(_finish_pipeline(process, log) == 0, "snakemake failed")
+
+    metrics = json.loads((repo / "results" / "runs" / run / "metrics.json").read_text())
+    check(metrics["processes"] == 2, f"trained in {metrics['processes']} processes, not 2")
+    attempts = _slurm_logs(repo, "train")[run]
+    check(len(attempts) == 2, f"expected a signalled attempt and its retry: {attempts}")
+    train_log = (repo / "results" / "logs" / "train" / f"{run}.log").read_text()
+    check(f"resuming results/runs/{run}" in train_log,
+          f"the retry did not resume from the checkpoint:\n{_tail(train_log)}")
+    check(len(pd.read_csv(history)) == 20, "the resumed run did not finish every epoch")

@@ -1,5 +1,6 @@
 """The training engine: end-to-end runs, resumption, signals, divergence, bad configs."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import torch
 import yaml
 
 from cafw.cli import main
+from cafw.runtime import set_up
 from cafw.spec import ScheduleSpec, load_run
 from cafw.train import CheckpointError, Interrupted, TrainingDiverged, train
 from cafw.train.schedules import lr_factor
@@ -108,6 +110,55 @@ def test_sigterm_checkpoints_and_the_cli_resumes(tmp_path):
     train(cfg, tmp_path / "uninterrupted")
     a, b = _weights(tmp_path / "run"), _weights(tmp_path / "uninterrupted")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_history_has_a_row_for_every_finished_epoch_while_training(tmp_path):
+    cfg = config(epochs=3)
+    with pytest.raises(Interrupted):
+        train(cfg, tmp_path, stop_at=(1, 2))  # in epoch 2
+    assert list(pd.read_csv(tmp_path / "history.csv")["epoch"]) == [1]
+    train(cfg, tmp_path, resume=True)
+    assert list(pd.read_csv(tmp_path / "history.csv")["epoch"]) == [1, 2, 3]
+
+
+def test_tensorboard_gets_every_epochs_scalars(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = config(tensorboard=True)
+    with pytest.raises(Interrupted):
+        train(cfg, tmp_path, stop_at=(1, 2))
+    train(cfg, tmp_path, resume=True)
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    assert set(events.Tags()["scalars"]) == {"loss/train", "loss/val", "accuracy/train",
+                                             "accuracy/val", "lr", "sfw/step_size",
+                                             "sfw/fw_gap"}
+    history = pd.read_csv(tmp_path / "history.csv")
+    val_accuracy = events.Scalars("accuracy/val")
+    assert [e.step for e in val_accuracy] == [1, 2, 3]
+    assert [e.value for e in val_accuracy] == pytest.approx(list(history["val_accuracy"]))
+
+
+def test_tensorboard_is_an_optional_extra(tmp_path):
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config(tensorboard=True).to_dict()))
+    code = ("import sys; sys.modules['tensorboard'] = None  # as if not installed\n"
+            "import cafw.cli, cafw.train\n"
+            "sys.exit(cafw.cli.main(sys.argv[1:]))")
+    result = subprocess.run([sys.executable, "-c", code, "train", "--config",
+                             str(tmp_path / "run.yaml"), "--out", str(tmp_path / "run")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert "'tensorboard': true needs the tensorboard package; pip install " \
+           "'cafw[tensorboard]'" in result.stderr
+
+
+def test_deterministic_mode_is_a_per_run_setting():
+    set_up(config(deterministic=True))
+    assert torch.are_deterministic_algorithms_enabled()
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    set_up(config())
+    assert not torch.are_deterministic_algorithms_enabled()
 
 
 def test_diverging_loss_stops_with_a_clear_error(tmp_path, capsys):

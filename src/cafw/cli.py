@@ -6,13 +6,15 @@ Heavy imports happen inside the subcommands, so ``cafw --help`` and argument err
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from .vocabulary import FIGURES, KINDS
 from .errors import (CheckpointError, ConfigError, DatasetError, Interrupted,
                      TrainingDiverged)
 from .extras import missing_extra
+from .gpu_slots import NotEnoughGPUs
+from .vocabulary import FIGURES, KINDS
 
 
 def _train(args) -> int:
@@ -21,9 +23,15 @@ def _train(args) -> int:
 
     config = load_run(args.config)
     metrics = train(config, args.out, resume=args.resume)
-    print(f"{args.out}: test accuracy {metrics['test_accuracy']:.4f} "
-          f"({metrics['seconds_per_epoch']:.2f} s/epoch on {metrics['device']})")
+    if _main_process():
+        print(f"{args.out}: test accuracy {metrics['test_accuracy']:.4f} "
+              f"({metrics['seconds_per_epoch']:.2f} s/epoch on {metrics['device']})")
     return 0
+
+
+def _main_process() -> bool:
+    """False in all but one of the processes torchrun starts, which print the same lines."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def _compress(args) -> int:
@@ -94,6 +102,14 @@ def _bench(args) -> int:
                     batches=args.latency_batches or LATENCY_BATCHES, rounds=args.rounds,
                     device=args.device, out=args.out)
         print(table.round(3).to_string(index=False))
+    elif args.what == "gpu":
+        from .bench.gpu_check import run
+
+        table = run(args.tests, args.paper_config, out=args.out)
+        print(f"GPU readiness: {table['device'].iloc[0]}, torch {table['torch'].iloc[0]}\n")
+        print(table.drop(columns=["device", "torch"]).to_string(index=False))
+        print(f"\nwrote {args.out}")
+        return int((table["status"] == "FAILED").any())
     print(f"\nwrote {args.out}")
     return 0
 
@@ -173,6 +189,15 @@ def _paper(args) -> int:
     return 0
 
 
+def _on_gpus(args) -> int:
+    from .gpu_slots import exec_on_gpus
+
+    if not args.command:
+        raise SystemExit("cafw on-gpus: give the command to run, e.g. cafw on-gpus 1 cafw train ...")
+    exec_on_gpus(args.count, args.command)
+    return 0  # not reached: the command replaced this process
+
+
 def _schema(args) -> int:
     from .io import write_yaml
     from .spec import json_schema
@@ -202,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cafw", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    p = commands.add_parser("train", help="train one run into a directory")
+    p = commands.add_parser("train", help="train one run into a directory (under torchrun: "
+                                          "on every process it starts)")
     p.add_argument("--config", required=True, type=Path, help="run config (YAML)")
     p.add_argument("--out", required=True, type=Path, help="run directory")
     p.add_argument("--resume", action="store_true",
@@ -233,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("bench", help="benchmarks that print ratios measured side by side")
     p.add_argument("what", choices=["optimizer", "train", "sweep", "compute", "compressed",
-                                    "startup"])
+                                    "startup", "gpu"])
     p.add_argument("--out", type=Path, required=True, help="CSV to write")
     p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     p.add_argument("--model", default="resnet18")
@@ -251,6 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ratio", type=float, default=0.5, help="compressed: compression ratio")
     p.add_argument("--latency-batches", type=int, nargs="+", metavar="B",
                    help="compressed: batch sizes timed (default: 1 256)")
+    p.add_argument("--tests", type=Path,
+                   help="gpu: JUnit XML report of `pytest -m cuda` (scripts/gpu-check.sh)")
+    p.add_argument("--paper-config", type=Path, default=Path("config/paper.yaml"),
+                   help="gpu: the pipeline config whose compute methods are timed")
     p.set_defaults(handler=_bench)
 
     p = commands.add_parser("aggregate", help="collect runs and sweeps into tidy tables")
@@ -310,6 +340,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--readme", type=Path, default=Path("README.md"))
     p.set_defaults(handler=_readme)
 
+    p = commands.add_parser("on-gpus", help="run a command on free GPUs of this host (GPU "
+                                            "slots for local Snakemake runs)")
+    p.add_argument("count", type=int, help="GPUs to take (0: run the command as it is)")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="the command and its arguments")
+    p.set_defaults(handler=_on_gpus)
+
     p = commands.add_parser("schema", help="write the run part of the workflow schema")
     p.add_argument("--out", type=Path, default=Path("workflow/schemas/run.schema.yaml"))
     p.set_defaults(handler=_schema)
@@ -330,6 +366,10 @@ def _has_cuda() -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    def report(message: str) -> None:
+        if _main_process():
+            print(f"cafw: {message}", file=sys.stderr)
+
     try:
         return args.handler(args)
     except ModuleNotFoundError as err:
@@ -339,13 +379,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cafw {args.command}: {missing}", file=sys.stderr)
         return 1
     except ConfigError as err:
-        print(f"cafw: invalid configuration: {err}", file=sys.stderr)
+        report(f"invalid configuration: {err}")
         return 2
-    except (DatasetError, CheckpointError, TrainingDiverged) as err:
-        print(f"cafw: {err}", file=sys.stderr)
+    except (DatasetError, CheckpointError, TrainingDiverged, NotEnoughGPUs) as err:
+        report(str(err))
         return 1
     except Interrupted as err:
-        print(f"cafw: {err}", file=sys.stderr)
+        report(str(err))
         return err.exit_code or 1
 
 

@@ -6,6 +6,7 @@ The bottom layer of the library (it imports only torch): everything that runs mo
 
 from __future__ import annotations
 
+import os
 from contextlib import nullcontext
 
 import torch
@@ -21,6 +22,31 @@ def resolve_device(name: str) -> torch.device:
         raise ConfigError(f"'device': {name} was requested but no CUDA device is available; "
                           "use device: auto or cpu")
     return torch.device(name)
+
+
+def process_device(device: torch.device, local_rank: int, local_processes: int) -> torch.device:
+    """The device of process ``local_rank`` of the ``local_processes`` that torchrun started on
+    this node: a GPU of its own (``cuda:local_rank``), or the CPU, which they share."""
+    if device.type != "cuda":
+        return device
+    visible = torch.cuda.device_count()
+    if local_processes > visible:
+        raise ConfigError(f"{local_processes} processes need a GPU each, but {visible} are "
+                          "visible (CUDA_VISIBLE_DEVICES); start one process per GPU")
+    device = torch.device("cuda", local_rank)
+    torch.cuda.set_device(device)  # NCCL and the caching allocator use the current device
+    return device
+
+
+def set_deterministic(on: bool) -> None:
+    """Deterministic kernels only (an op that has none raises), so that a resumed run is
+    bit-identical on a GPU too.  cuBLAS needs a fixed workspace size for that, read when its
+    first handle is created, so this runs before any CUDA work.  The switch itself imports
+    the compiler (torch._inductor), which a run that keeps the default need not pay for."""
+    if on:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    if on != torch.are_deterministic_algorithms_enabled():
+        torch.use_deterministic_algorithms(on)
 
 
 def device_name(device: torch.device) -> str:

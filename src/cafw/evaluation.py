@@ -3,6 +3,8 @@ of a model on the validation and test splits."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -11,9 +13,14 @@ from .device import autocast
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader: Loader, *, bf16: bool = False) -> dict[str, float]:
+def evaluate(model: nn.Module, loader: Loader, *, bf16: bool = False,
+             sum_: Callable[..., None] | None = None) -> dict[str, float]:
     """Mean cross-entropy, top-1 and top-5 accuracy (fractions) over the loader's epoch 0,
-    with one host sync at the end."""
+    with one host sync at the end.
+
+    With several processes each evaluates its slice of every batch and ``sum_`` (e.g.
+    ``World.sum_``) adds up their tensors in place.
+    """
     was_training = model.training
     model.eval()
     device = loader.device
@@ -30,16 +37,20 @@ def evaluate(model: nn.Module, loader: Loader, *, bf16: bool = False) -> dict[st
         top5 += hits[1]
         count += len(y)
     model.train(was_training)
+    if sum_ is not None:
+        total = torch.tensor(count, device=device)
+        sum_(loss, top1, top5, total)
+        count = total.item()
     return {"loss": loss.item() / count, "accuracy": top1.item() / count,
             "top5": top5.item() / count}
 
 
-def score(model: nn.Module, splits: dict[str, Loader], *, bf16: bool = False
-          ) -> dict[str, float]:
+def score(model: nn.Module, splits: dict[str, Loader], *, bf16: bool = False,
+          sum_: Callable[..., None] | None = None) -> dict[str, float]:
     """``evaluate`` on every split, as columns ``<split>_loss``, ``<split>_accuracy`` and
     ``<split>_top5`` (``val_accuracy``, ``test_accuracy``, ...)."""
     return {f"{split}_{k}": v for split, loader in splits.items()
-            for k, v in evaluate(model, loader, bf16=bf16).items()}
+            for k, v in evaluate(model, loader, bf16=bf16, sum_=sum_).items()}
 
 
 def top_k_hits(logits: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...]) -> list[torch.Tensor]:

@@ -194,6 +194,10 @@ def dataset_options(dataset: str, options: dict | None) -> dict:
     return parsed.model_dump(mode="json")
 
 
+#: run keys that do not change what a run computes (see RunSpec.digest)
+UNDIGESTED = ("tags", "threads", "workers", "deterministic", "shard_optimizer", "tensorboard")
+
+
 class RunSpec(_Spec):
     """One training run: what ``cafw train --config`` reads and the grid writes."""
 
@@ -209,8 +213,16 @@ class RunSpec(_Spec):
                                                                           "autocast on CUDA")
     channels_last: Literal["auto", True, False] = Field("auto", description="auto: on CUDA")
     compile: Flag = False
-    threads: Count | None = Field(None, ge=1, description="CPU threads; null: torch's default")
-    workers: Count = Field(8, ge=0, description="ImageNet DataLoader workers")
+    threads: Count | None = Field(None, ge=1, description="CPU threads (per process); null: "
+                                                         "torch's default")
+    workers: Count = Field(8, ge=0, description="ImageNet DataLoader workers (per process)")
+    deterministic: Flag = Field(False, description="deterministic kernels only, so that a "
+                                                   "resumed run is bit-identical on a GPU too")
+    shard_optimizer: Flag = Field(False, description="several processes: each keeps the "
+                                                     "optimizer state and runs the LMOs of its "
+                                                     "share of the layers (ZeRO)")
+    tensorboard: Flag = Field(False, description="TensorBoard scalars in the run directory "
+                                                 "(pip install 'cafw[tensorboard]')")
     data_root: str = "data"
     download: Flag = False
     dataset_options: dict[str, Any] = Field(default_factory=dict,
@@ -239,8 +251,12 @@ class RunSpec(_Spec):
         return self.model_dump(mode="json", by_alias=True)
 
     def digest(self) -> str:
-        """A short hash of everything that changes the training trajectory."""
-        plain = {k: v for k, v in self.to_dict().items() if k not in ("tags", "threads", "workers")}
+        """A short hash of everything that changes the training trajectory.
+
+        Left out: labels, logging, and how the work is spread over threads, workers and
+        processes or which kernels run it, which a resumed run may change.
+        """
+        plain = {k: v for k, v in self.to_dict().items() if k not in UNDIGESTED}
         return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:16]
 
 

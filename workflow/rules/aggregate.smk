@@ -81,13 +81,15 @@ rule compute:
     threads: resource("compute", "threads")
     resources:
         gpu=resource("compute", "gpu"),
+        cpus_per_gpu=lambda w: resource("compute", "cpus_per_gpu"),
         runtime=resource("compute", "runtime"),
         mem_mb=resource("compute", "mem_mb"),
+        slurm_extra=lambda w: slurm_extra("compute"),
     conda:
         "../../envs/cafw.yaml"
     shell:
-        "cafw bench compute --config {input} --steps {params.steps} --rounds {params.rounds} "
-        "--out {output} > {log} 2>&1"
+        "exec cafw on-gpus {resources.gpu} cafw bench compute --config {input} "
+        "--steps {params.steps} --rounds {params.rounds} --out {output} > {log} 2>&1"
 
 
 rule compute_table:

@@ -107,11 +107,36 @@ def setup_of(run):
 
 
 def resource(rule_name, key, setup=None):
-    """A rule's cluster resource from the config; a setup may override train's."""
-    value = config["resources"][rule_name][key]
+    """A rule's cluster resource from the config (None: not set, so Snakemake leaves it out);
+    a setup may override train's."""
+    value = config["resources"][rule_name].get(key)
     if setup is not None:
         value = config["setups"][setup].get("resources", {}).get(key, value)
     return value
+
+
+# Slurm sends SIGTERM this many seconds before a training job's time limit, to every process
+# of the job step, so `cafw train` checkpoints at its next check point and exits; the retry
+# resumes.  torchrun passes the signal on to its processes and kills them only after
+# TORCHRUN_GRACE seconds (its default, 30, can be too short for a checkpoint).
+SIGTERM_LEAD = 120
+TORCHRUN_GRACE = 100
+
+
+def slurm_extra(rule_name, setup=None):
+    """sbatch options beyond the resources: the config's, after the early SIGTERM for train."""
+    signal = [f"--signal=TERM@{SIGTERM_LEAD}"] if rule_name == "train" else []
+    extra = resource(rule_name, "slurm_extra", setup)
+    return " ".join(signal + ([extra] if extra else [])) or None
+
+
+def train_command(gpus):
+    """`cafw train`: one process, or one per GPU under torchrun (one node; NCCL on GPUs, gloo
+    on a CPU), which sets the environment each process joins the others with."""
+    if gpus <= 1:
+        return "cafw train"
+    return (f"env TORCH_ELASTIC_SHUTDOWN_TIMEOUT={TORCHRUN_GRACE} "
+            f"torchrun --standalone --nproc-per-node {gpus} -m cafw train")
 
 
 def study_setups(spec):

@@ -16,13 +16,16 @@ rule compress:
     threads: lambda w: resource("compress", "threads")
     resources:
         gpu=lambda w: resource("compress", "gpu"),
+        cpus_per_gpu=lambda w: resource("compress", "cpus_per_gpu"),
         runtime=lambda w: resource("compress", "runtime"),
         mem_mb=lambda w: resource("compress", "mem_mb"),
+        slurm_extra=lambda w: slurm_extra("compress"),
     conda:
         "../../envs/cafw.yaml"
     shell:
-        "cafw compress --run {params.run} --kind {wildcards.kind} "
-        "--ratios {params.ratios} {params.physical} --out {output} > {log} 2>&1"
+        "exec cafw on-gpus {resources.gpu} cafw compress --run {params.run} "
+        "--kind {wildcards.kind} --ratios {params.ratios} {params.physical} --out {output} "
+        "> {log} 2>&1"
 
 
 # The compressed models of a study's `save_ratios`, each in <kind>-<ratio>/ (model.pt and
@@ -47,5 +50,6 @@ rule compressed_models:
     conda:
         "../../envs/cafw.yaml"
     shell:
-        "cafw compress --run {params.run} --kind {wildcards.kind} --ratios {params.ratios} "
-        "--save {output} --out {output}/sweep.csv > {log} 2>&1"
+        "exec cafw on-gpus {resources.gpu} cafw compress --run {params.run} "
+        "--kind {wildcards.kind} --ratios {params.ratios} --save {output} "
+        "--out {output}/sweep.csv > {log} 2>&1"

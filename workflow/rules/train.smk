@@ -14,16 +14,21 @@ rule run_config:
 
 # The resume checkpoint (RUN/checkpoint.pt) is deliberately not an output: Snakemake removes
 # the outputs of a failed or preempted job, and the checkpoint must survive to be resumed.
+# A job with several GPUs trains in one process per GPU (torchrun); `cafw on-gpus` gives a
+# local job GPUs of its own (Slurm does that itself).  `exec` leaves no shell between
+# Snakemake and the training processes, so a signal reaches them and Snakemake waits for
+# them to checkpoint.
 rule train:
     input:
-        f"{RUN}/run.yaml",
-        lambda w: dataset_ready(w.run),
+        config=f"{RUN}/run.yaml",
+        data=lambda w: dataset_ready(w.run),
     output:
         metrics=f"{RUN}/metrics.json",
         weights=f"{RUN}/model.pt",
         history=f"{RUN}/history.csv",
     params:
         out=lambda w, output: os.path.dirname(output.metrics),
+        train=lambda w, resources: train_command(resources.gpu),
     log:
         "results/logs/train/{run}.log",
     benchmark:
@@ -31,12 +36,16 @@ rule train:
     threads: lambda w: resource("train", "threads", setup_of(w.run))
     resources:
         gpu=lambda w: resource("train", "gpu", setup_of(w.run)),
+        cpus_per_gpu=lambda w: resource("train", "cpus_per_gpu", setup_of(w.run)),
+        nodes=lambda w: resource("train", "nodes", setup_of(w.run)),
         runtime=lambda w: resource("train", "runtime", setup_of(w.run)),
         mem_mb=lambda w: resource("train", "mem_mb", setup_of(w.run)),
+        slurm_extra=lambda w: slurm_extra("train", setup_of(w.run)),
     conda:
         "../../envs/cafw.yaml"
     shell:
-        "cafw train --config {input} --out {params.out} --resume > {log} 2>&1"
+        "exec cafw on-gpus {resources.gpu} {params.train} --config {input.config} "
+        "--out {params.out} --resume > {log} 2>&1"
 
 
 # Datasets that live on disk are fetched (CIFAR) or checked (ImageNet) once, on the machine

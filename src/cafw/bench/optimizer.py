@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import platform
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -36,9 +37,11 @@ def _with_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> nn.Mo
     return model
 
 
-def run(model_name: str = "resnet18", batch_size: int = 128, rounds: int = 7,
-        device: str = "cpu", out: Path | None = None) -> pd.DataFrame:
-    device = torch.device(device)
+def optimizers(model_name: str, batch_size: int, device: torch.device
+               ) -> tuple[dict[str, torch.optim.Optimizer], Callable[[], object]]:
+    """SGD, SFW for every family (and with the exact-SVD spectral LMO) and ProxSGD, each on
+    its own copy of the model with the same real gradients, warmed up (momentum buffers,
+    spectral bases, the allocator); and one forward+backward of the model."""
     torch.manual_seed(0)
     base = build_model(model_name, num_classes=10).to(device)
     x = torch.randn(batch_size, 3, 32, 32, device=device)
@@ -51,24 +54,29 @@ def run(model_name: str = "resnet18", batch_size: int = 128, rounds: int = 7,
             q.grad = p.grad.clone()
         return model
 
-    optimizers = {"sgd": torch.optim.SGD(clone().parameters(), lr=0.1, momentum=0.9,
-                                         foreach=True)}
+    steppers = {"sgd": torch.optim.SGD(clone().parameters(), lr=0.1, momentum=0.9,
+                                       foreach=True)}
     for family in FAMILIES:
         groups = param_groups(clone(), family, k=K.get(family), value=10.0,
                               mode="initialization", init_samples=10)
-        optimizers[f"sfw_{family}"] = SFW(groups, lr=0.1, momentum=0.9)
-    optimizers["sfw_spectral_k_support_exact_svd"] = SFW(
+        steppers[f"sfw_{family}"] = SFW(groups, lr=0.1, momentum=0.9)
+    steppers["sfw_spectral_k_support_exact_svd"] = SFW(
         param_groups(clone(), "spectral_k_support", k=K["spectral_k_support"], value=10.0,
                      init_samples=10, lmo_method="svd"), lr=0.1)
-    optimizers["prox_sgd"] = ProxSGD(clone().parameters(), lr=0.1, momentum=0.9,
-                                     threshold=1e-4)
-    for opt in optimizers.values():  # warm-up: momentum buffers, spectral bases, allocator
+    steppers["prox_sgd"] = ProxSGD(clone().parameters(), lr=0.1, momentum=0.9, threshold=1e-4)
+    for opt in steppers.values():
         opt.step()
         opt.step()
-
-    contenders = {name: opt.step for name, opt in optimizers.items()}
     fwd_model = clone()
-    contenders["forward_backward"] = lambda: _with_gradients(fwd_model, x, y)
+    return steppers, lambda: _with_gradients(fwd_model, x, y)
+
+
+def run(model_name: str = "resnet18", batch_size: int = 128, rounds: int = 7,
+        device: str = "cpu", out: Path | None = None) -> pd.DataFrame:
+    device = torch.device(device)
+    steppers, forward_backward = optimizers(model_name, batch_size, device)
+    contenders = {name: opt.step for name, opt in steppers.items()}
+    contenders["forward_backward"] = forward_backward
     timings = interleaved_medians(contenders, rounds, device)
 
     rows = []

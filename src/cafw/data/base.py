@@ -4,6 +4,12 @@ A loader's batch ``i`` of epoch ``e`` depends only on ``(seed, e, i)``: the epoc
 from a generator seeded with ``(seed, e)`` and a batch's augmentation from one seeded with
 ``(seed, e, i)``.  No RNG state has to be saved, and ``epoch(e, start=s)`` resumes a preempted
 run mid-epoch with the very batches it would have seen.
+
+With several processes (torchrun) the contract is keyed by ``(seed, e, i, rank)``: every
+process draws batch ``i``'s order and augmentation for the whole batch, exactly as one process
+does, and keeps its own contiguous slice (``rank`` of ``processes``; ``cafw.runtime`` sets
+them).  The slices together are the single-process batch, so the data seen per step do not
+depend on the number of processes.
 """
 
 from __future__ import annotations
@@ -64,9 +70,19 @@ class Loader(ABC):
         self.shuffle = shuffle
         self.device = device
         self.channels_last = False
+        self.rank, self.processes = 0, 1  # this process's slice of every batch
 
     def __len__(self) -> int:
         return math.ceil(self.num_samples / self.batch_size)
+
+    def batch_length(self, i: int) -> int:
+        """The number of samples of batch ``i``, all processes together."""
+        return min(self.batch_size, self.num_samples - i * self.batch_size)
+
+    def part(self, n: int) -> slice:
+        """This process's slice of a batch of ``n`` samples: contiguous, and ``n /
+        processes`` samples long when that divides (otherwise the lengths differ by one)."""
+        return slice(n * self.rank // self.processes, n * (self.rank + 1) // self.processes)
 
     def order(self, epoch: int) -> Tensor:
         """The sample order of ``epoch`` (CPU int64)."""
@@ -79,7 +95,8 @@ class Loader(ABC):
 
     @abstractmethod
     def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
-        """``(x, y)`` on the device for batches ``start, start + 1, ...`` of ``epoch``."""
+        """``(x, y)`` on the device for batches ``start, start + 1, ...`` of ``epoch`` (this
+        process's slice of each; an empty slice is skipped)."""
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 Too big to hold on the device, so this is the one dataset with a classic DataLoader.  The
 sample order and batch boundaries follow the same (seed, epoch, batch) contract as the other
-loaders, so resuming mid-epoch sees the same images; the crops and flips drawn inside the
-workers are not reproducible (their RNG depends on worker scheduling).
+loaders, and each process of a multi-GPU run loads its slice of every batch, so resuming
+mid-epoch sees the same images; the crops and flips drawn inside the workers are not
+reproducible (their RNG depends on worker scheduling).
 """
 
 from __future__ import annotations
@@ -28,31 +29,33 @@ HOW_TO_GET = ("ImageNet cannot be downloaded automatically: obtain ILSVRC2012 fr
               "<root>/imagenet/train/<class>/*.JPEG and <root>/imagenet/val/<class>/*.JPEG")
 
 
-class _EpochIndices(Sampler[int]):
-    """The indices of the pass about to start; reassigned per pass, so persistent workers
-    live across epochs."""
+class _EpochBatches(Sampler[list[int]]):
+    """The batches (sample indices) of the pass about to start; reassigned per pass, so
+    persistent workers live across epochs."""
 
     def __init__(self):
-        self.indices: list[int] = []
+        self.batches: list[list[int]] = []
 
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.indices)
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.batches)
 
     def __len__(self) -> int:
-        return len(self.indices)
+        return len(self.batches)
 
 
 class FolderLoader(Loader):
     def __init__(self, dataset: Dataset, *, batch_size: int, seed: int, shuffle: bool,
                  device: torch.device, workers: int):
         super().__init__(len(dataset), batch_size, seed=seed, shuffle=shuffle, device=device)
-        self._sampler = _EpochIndices()
-        self._loader = DataLoader(dataset, batch_size=batch_size, sampler=self._sampler,
-                                  num_workers=workers, pin_memory=device.type == "cuda",
+        self._batches = _EpochBatches()
+        self._loader = DataLoader(dataset, batch_sampler=self._batches, num_workers=workers,
+                                  pin_memory=device.type == "cuda",
                                   persistent_workers=workers > 0)
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
-        self._sampler.indices = self.order(epoch)[start * self.batch_size:].tolist()
+        batches = self.order(epoch)[start * self.batch_size:].split(self.batch_size)
+        parts = (batch[self.part(len(batch))] for batch in batches)
+        self._batches.batches = [part.tolist() for part in parts if len(part)]
         for x, y in self._loader:
             yield (x.to(self.device, non_blocking=True, memory_format=self.memory_format()),
                    y.to(self.device, non_blocking=True))

@@ -76,10 +76,13 @@ class TensorLoader(Loader):
     def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
         order = self._upload(self.order(epoch))
         for i in range(start, len(self)):
-            index = order[i * self.batch_size:(i + 1) * self.batch_size]
-            x = self._augmented(index, generator(self.seed, epoch, i))
+            batch = order[i * self.batch_size:(i + 1) * self.batch_size]
+            part = self.part(len(batch))
+            if part.start == part.stop:
+                continue
+            x = self._augmented(batch, part, generator(self.seed, epoch, i))
             x = torch.addcmul(self.shift, x, self.scale)
-            yield x.contiguous(memory_format=self.memory_format()), self.labels[index]
+            yield x.contiguous(memory_format=self.memory_format()), self.labels[batch[part]]
 
     def _upload(self, t: Tensor) -> Tensor:
         """``t`` on the device without waiting for it: a copy from pageable memory would
@@ -88,9 +91,11 @@ class TensorLoader(Loader):
             return t.to(self.device)
         return t.pin_memory().to(self.device, non_blocking=True)
 
-    def _augmented(self, index: Tensor, g: torch.Generator) -> Tensor:
-        """The float, un-normalised images ``index``, augmented with randomness from ``g``."""
-        a, n = self.augment, len(index)
+    def _augmented(self, batch: Tensor, part: slice, g: torch.Generator) -> Tensor:
+        """The float, un-normalised images ``batch[part]``, augmented with randomness from
+        ``g``: drawn for the whole batch, then sliced, so a process's slice is augmented as it
+        would be in one process."""
+        a, n, index = self.augment, len(batch), batch[part]
         if not (a.crop_padding or a.flip):
             x = self.images[index]
         else:
@@ -101,12 +106,12 @@ class TensorLoader(Loader):
                 cols = torch.where(torch.rand(n, 1, generator=g) < 0.5, cols.flip(1), cols)
             # One gather does index, crop and flip.
             x = self.images[index[:, None, None, None], self.channels,
-                            self._upload(rows)[:, None, :, None],
-                            self._upload(cols)[:, None, None, :]]
+                            self._upload(rows[part])[:, None, :, None],
+                            self._upload(cols[part])[:, None, None, :]]
         x = x.float()
         if a.rotate_degrees:
             degrees = (2 * torch.rand(n, generator=g) - 1) * a.rotate_degrees
-            x = rotate(x, self._upload(degrees))
+            x = rotate(x, self._upload(degrees[part]))
         return x
 
 

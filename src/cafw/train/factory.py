@@ -1,19 +1,28 @@
-"""Turn a validated run config into the objects that train: the optimizer and the penalty."""
+"""Turn a validated run config into the objects that train: the optimizer and the penalty;
+and what the training loop asks of an optimizer, sharded over processes or not."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import torch
+import torch.distributed as dist
 from torch import nn
+from torch.distributed.optim import ZeroRedundancyOptimizer
 
 from ..constraints import param_groups
 from ..optim import SFW, ProxSGD
+from ..optim.sfw import StepStatistics
 from ..penalties import PENALTIES
 from ..spec import ConfigError, OptimizerSpec, RunSpec, SFWSpec, SGDSpec
 
 
-def build_optimizer(spec: OptimizerSpec, model: nn.Module) -> torch.optim.Optimizer:
+def build_optimizer(spec: OptimizerSpec, model: nn.Module, *,
+                    shard: bool = False) -> torch.optim.Optimizer:
+    """The optimizer of ``spec`` over ``model``'s parameters; SFW's iterate is made feasible
+    here if the spec says so.  ``shard`` (several processes) wraps it in
+    ``ZeroRedundancyOptimizer``: each process keeps the state of, and steps, its share of the
+    parameters (for SFW: runs the LMOs of its share of the layers) and broadcasts them."""
     if isinstance(spec, SFWSpec):
         c = spec.constraint
         try:
@@ -24,13 +33,60 @@ def build_optimizer(spec: OptimizerSpec, model: nn.Module) -> torch.optim.Optimi
                                   k_min=c.k_min)
         except ValueError as err:  # what only the model's shapes tell, e.g. k > filters
             raise ConfigError(f"'optimizer.constraint': {err}") from None
-        return SFW(groups, lr=spec.lr, momentum=spec.momentum, dampening=spec.dampening,
-                   rescale=spec.rescale)
-    if isinstance(spec, SGDSpec):
-        return torch.optim.SGD(model.parameters(), lr=spec.lr, momentum=spec.momentum,
-                               weight_decay=spec.weight_decay, nesterov=spec.nesterov)
-    return ProxSGD(model.parameters(), lr=spec.lr, momentum=spec.momentum,
-                   threshold=spec.threshold, weight_decay=spec.weight_decay)
+        cls, params = SFW, groups
+        options = dict(lr=spec.lr, momentum=spec.momentum, dampening=spec.dampening,
+                       rescale=spec.rescale)
+        if spec.make_feasible:  # every process the whole model, before any sharding
+            SFW(groups, **options).make_feasible()
+    elif isinstance(spec, SGDSpec):
+        cls, params = torch.optim.SGD, model.parameters()
+        options = dict(lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay,
+                       nesterov=spec.nesterov)
+    else:
+        cls, params = ProxSGD, model.parameters()
+        options = dict(lr=spec.lr, momentum=spec.momentum, threshold=spec.threshold,
+                       weight_decay=spec.weight_decay)
+    if shard:
+        return ZeroRedundancyOptimizer(params, optimizer_class=cls, **options)
+    return cls(params, **options)
+
+
+def full_state_dict(optimizer: torch.optim.Optimizer, main: bool) -> dict | None:
+    """The optimizer's whole state on the main process (None elsewhere).  A sharded one is
+    first gathered there: every process must call this."""
+    if not isinstance(optimizer, ZeroRedundancyOptimizer):
+        return optimizer.state_dict() if main else None
+    optimizer.consolidate_state_dict(to=0)
+    if not main:
+        return None
+    state = optimizer.state_dict()
+    for group in state["param_groups"]:  # the sets are code, not state (see SFW.state_dict)
+        group.pop("constraint", None)
+    return state
+
+
+def has_step_statistics(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether the optimizer reports Frank-Wolfe statistics (the protocol: a
+    ``step_statistics`` method), sharded or not."""
+    return hasattr(_local(optimizer), "step_statistics")
+
+
+def step_statistics(optimizer: torch.optim.Optimizer) -> StepStatistics | None:
+    """The last step's Frank-Wolfe statistics, or None for optimizers without them.  A
+    sharded optimizer's are merged over the processes: each stepped only its own groups and
+    has NaN for the others'."""
+    local = _local(optimizer)
+    if not hasattr(local, "step_statistics"):
+        return None
+    stats = local.step_statistics()
+    if local is optimizer:
+        return stats
+    values = torch.stack(stats)
+    stepped = values.isfinite()
+    merged = torch.stack([values.nan_to_num(0.0), stepped.to(values.dtype)])
+    dist.all_reduce(merged)  # on the device: no host sync
+    values, steps = merged
+    return StepStatistics(*torch.where(steps > 0, values, float("nan")))
 
 
 def build_penalty(spec: RunSpec) -> Callable[[nn.Module], torch.Tensor] | None:
@@ -50,3 +106,8 @@ def method_name(spec: RunSpec) -> str:
     if isinstance(opt, SGDSpec):
         return f"SGD + {opt.penalty.type}" if opt.penalty else "SGD"
     return "ProxSGD"
+
+
+def _local(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    """The optimizer that steps this process's parameters (ZeroRedundancyOptimizer's own)."""
+    return getattr(optimizer, "optim", optimizer)

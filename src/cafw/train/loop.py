@@ -2,12 +2,20 @@
 what a run needs to survive days on a cluster: a checkpoint every epoch (and on SIGTERM),
 bit-identical resumption, and a clear stop when the loss diverges.
 
+Under torchrun the same loop runs in every process (set up by ``cafw.runtime``): each trains
+on its slice of every batch, an epoch's metrics are summed over the processes, and only the
+main process writes the run directory.  The processes agree at the check points (every
+CHECK_EVERY steps and at the end of an epoch) whether to stop, so that all of them checkpoint
+at the same step and none waits forever for the others; once per epoch they compare a
+checksum of their weights.
+
 A run directory holds, when finished:
     run.yaml      the run config, with every default filled in
     model.pt      the trained weights (state_dict; torch.load(weights_only=True))
-    history.csv   one row per epoch
+    history.csv   one row per epoch, rewritten after each
     metrics.json  final metrics; written last, so it marks a finished run
-and, while running, checkpoint.pt (resume state; deleted at the end).
+and, while running, checkpoint.pt (resume state; deleted at the end); TensorBoard event files
+if the config asks for them.
 """
 
 from __future__ import annotations
@@ -30,14 +38,16 @@ from ..errors import Interrupted, TrainingDiverged
 from ..evaluation import score, top_k_hits
 from ..extras import optional_dependency
 from ..io import write_json, write_records
-from ..runtime import set_up
+from ..runtime import Runtime, World, set_up
 from ..spec import RunSpec
 from ..vocabulary import EVALUATION_COLUMNS
 from . import checkpoint
-from .factory import build_optimizer, build_penalty, method_name
+from .factory import (build_optimizer, build_penalty, full_state_dict, has_step_statistics,
+                      method_name, step_statistics)
+from .progress import Progress
 from .schedules import build_scheduler
 
-CHECK_EVERY = 25  # steps between finiteness checks (each one is a host sync)
+CHECK_EVERY = 25  # steps between check points (each one is a host sync)
 
 
 @dataclass
@@ -59,6 +69,7 @@ def train(config: RunSpec, out: str | Path, *, resume: bool = False,
     ``resume`` continues from ``out/checkpoint.pt`` if present (and returns the metrics of a
     finished run unchanged); without it an existing checkpoint or finished run is an error,
     so nothing computed is overwritten.  ``stop_at=(epoch, batch)`` interrupts like SIGTERM.
+    Under torchrun every process calls this and gets the metrics; only the main one logs.
     """
     out = Path(out)
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
@@ -78,30 +89,48 @@ def train(config: RunSpec, out: str | Path, *, resume: bool = False,
                                          "to continue it, or delete it to start over")
 
     rt = set_up(config)
+    try:
+        return _run(rt, out, resume, stop_at, progress, log if rt.world.main else _silent)
+    finally:
+        rt.world.close()
+
+
+def _run(rt: Runtime, out: Path, resume: bool, stop_at: tuple[int, int] | None,
+         progress: bool | None, log: Callable[[str], None]) -> dict:
+    config, world = rt.spec, rt.world
     device, model = rt.device, rt.model
-    optimizer = build_optimizer(config.optimizer, model)
+    optimizer = build_optimizer(config.optimizer, model,
+                                shard=config.shard_optimizer and world.size > 1)
     per_epoch = len(rt.data.train)
     scheduler = build_scheduler(optimizer, config.schedule, config.epochs, per_epoch)
     penalty = build_penalty(config)
 
-    checkpoint.write_run_config(out, config)
-    position = _restore(out, config, model, optimizer, scheduler) if resume else None
+    if world.main:
+        checkpoint.write_run_config(out, config)
+    position = _restore(out, rt, optimizer, scheduler) if resume else None
     if position is None:
         position = _Position()
-        if getattr(config.optimizer, "make_feasible", False):
-            optimizer.make_feasible()
     else:
         log(f"resuming {out} at epoch {position.epoch + 1}, batch {position.batch}")
 
     def save_checkpoint() -> None:
-        checkpoint.save(out / checkpoint.CHECKPOINT, {
-            "config_digest": config.digest(), "epoch": position.epoch, "batch": position.batch,
-            "history": position.history, "sums": position.sums, "seconds": position.seconds,
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "rng": _rng_state(device)})
+        # the collectives run in every process; then the main process writes
+        ranks = world.gather({"rng": _rng_state(device),
+                              "sums": {k: v.cpu() for k, v in position.sums.items()}})
+        optimizer_state = full_state_dict(optimizer, world.main)
+        if world.main:
+            checkpoint.save(out / checkpoint.CHECKPOINT, {
+                "config_digest": config.digest(), "epoch": position.epoch,
+                "batch": position.batch, "history": position.history,
+                "seconds": position.seconds, "model": model.state_dict(),
+                "optimizer": optimizer_state, "scheduler": scheduler.state_dict(),
+                "ranks": ranks})
+        world.barrier()  # no process exits (or is killed) before the checkpoint is written
 
-    show_bar = sys.stderr.isatty() if progress is None else progress
-    with _stop_signals() as stop:
+    show_bar = world.main and (sys.stderr.isatty() if progress is None else progress)
+    with _stop_signals() as stop, Progress(out, tensorboard=config.tensorboard,
+                                           first_epoch=position.epoch,
+                                           write=world.main) as live:
         while position.epoch < config.epochs:
             epoch = position.epoch
             if not position.sums:
@@ -114,6 +143,11 @@ def train(config: RunSpec, out: str | Path, *, resume: bool = False,
                     logits = rt.forward(x)
                     loss = nn.functional.cross_entropy(logits.float(), y)
                 objective = loss + penalty(model) if penalty is not None else loss
+                # DDP averages the processes' gradients, each the mean over its slice: weight
+                # each by its share of the batch (1, unless the last batch splits unevenly)
+                share = len(y) * world.size / rt.data.train.batch_length(position.batch)
+                if share != 1:
+                    objective = objective * share
                 optimizer.zero_grad(set_to_none=True)
                 objective.backward()
                 optimizer.step()
@@ -122,28 +156,40 @@ def train(config: RunSpec, out: str | Path, *, resume: bool = False,
                 _accumulate(sums, loss, logits, y, optimizer)
                 position.batch += 1
                 if position.batch % CHECK_EVERY == 0:
-                    _check_finite(sums, epoch, position.batch)
-                if stop.signal is not None or (epoch, position.batch) == stop_at:
+                    stopping = _check(sums, stop, world, epoch, position.batch)
+                else:  # one process alone needs no agreement: it stops at the next step
+                    stopping = world.size == 1 and stop.signal is not None
+                if stopping or (epoch, position.batch) == stop_at:
                     position.seconds += time.perf_counter() - started
                     save_checkpoint()
-                    code = 128 + stop.signal if stop.signal is not None else 0
-                    raise Interrupted(f"stopped at epoch {epoch + 1}, batch {position.batch}; "
-                                      f"checkpoint saved, rerun with --resume", code)
-            _check_finite(sums, epoch, position.batch)
+                    raise _interrupted(stop, f"epoch {epoch + 1}, batch {position.batch}")
+            stopping = _check(sums, stop, world, epoch, position.batch)
             train_seconds = position.seconds + time.perf_counter() - started
+            world.sum_(sums["loss"], sums["correct"], sums["count"])  # the whole epoch's
             row = _epoch_row(epoch, sums, train_seconds, optimizer)
+            _check_replicas(model, world, epoch)
+            # evaluate the main process's model: BatchNorm's running statistics are the one
+            # thing DDP does not keep equal (it broadcasts them before each forward instead)
+            world.broadcast_(model.buffers())
             tick = time.perf_counter()
             # validation every epoch (live progress, and what any selection reads); the
             # test set once, at the end: it is only ever reported
-            row.update(score(model, {"val": rt.data.val}, bf16=rt.bf16),
+            row.update(score(model, {"val": rt.data.val}, bf16=rt.bf16, sum_=world.sum_),
                        eval_seconds=time.perf_counter() - tick)
             position.history.append(row)
             position.epoch, position.batch, position.sums, position.seconds = epoch + 1, 0, {}, 0.0
             save_checkpoint()
+            live.epoch_done(position.history)
             log(_epoch_line(row, config))
+            if stopping and position.epoch < config.epochs:
+                raise _interrupted(stop, f"the end of epoch {epoch + 1}")
 
-    test = score(model, {"test": rt.data.test}, bf16=rt.bf16)
-    return _finish(out, config, model, position.history, test, device, per_epoch)
+    test = score(model, {"test": rt.data.test}, bf16=rt.bf16, sum_=world.sum_)
+    return _finish(out, config, model, position.history, test, device, per_epoch, world)
+
+
+def _silent(line: str) -> None:
+    """The log of every process but the main one."""
 
 
 def _zero_sums(device: torch.device) -> dict[str, torch.Tensor]:
@@ -158,23 +204,48 @@ def _accumulate(sums: dict, loss: torch.Tensor, logits: torch.Tensor, y: torch.T
     sums["correct"] += top_k_hits(logits.detach(), y, (1,))[0]
     sums["count"] += len(y)
     sums["steps"] += 1
-    if hasattr(optimizer, "step_statistics"):  # Frank-Wolfe optimizers
-        stats = optimizer.step_statistics()
+    stats = step_statistics(optimizer)
+    if stats is not None:  # Frank-Wolfe optimizers
         sums["step_size"] += stats.step_size.nanmean()
         sums["fw_gap"] += stats.fw_gap.nansum()
 
 
-def _check_finite(sums: dict, epoch: int, batch: int) -> None:
-    if not math.isfinite(sums["loss"].item()):
+def _check(sums: dict, stop: _StopFlag, world: World, epoch: int, batch: int) -> bool:
+    """A check point (one host sync): raise if the loss is no longer finite in any process,
+    and return whether any process was asked to stop, so that all stop together."""
+    state = torch.stack([sums["loss"], sums["loss"].new_tensor(float(stop.signal is not None))])
+    world.sum_(state)
+    loss, stops = state.tolist()
+    if not math.isfinite(loss):
         raise TrainingDiverged(f"the training loss became NaN or infinite in epoch {epoch + 1} "
                                f"(by batch {batch}); lower the learning rate or check the data. "
                                "The last checkpoint (end of the previous epoch) is kept")
+    return stops > 0
+
+
+def _check_replicas(model: nn.Module, world: World, epoch: int) -> None:
+    """The processes' copies of the weights must be bitwise equal: every one applies the same
+    update to the same weights.  A difference (a nondeterministic kernel, a faulty GPU) would
+    silently train several different models, so it stops the run."""
+    if world.size == 1:
+        return
+    checksum = torch.stack([p.detach().double().sum() for p in model.parameters()])
+    if not world.same_everywhere(checksum):
+        raise TrainingDiverged(f"the {world.size} processes' copies of the model differ after "
+                               f"epoch {epoch + 1}, so their updates were not identical (a "
+                               "nondeterministic kernel or a faulty device). The last checkpoint "
+                               "(end of the previous epoch) is kept")
+
+
+def _interrupted(stop: _StopFlag, where: str) -> Interrupted:
+    code = 128 + stop.signal if stop.signal is not None else 0
+    return Interrupted(f"stopped at {where}; checkpoint saved, rerun with --resume", code)
 
 
 def _epoch_row(epoch: int, sums: dict, seconds: float, optimizer) -> dict:
     values = {k: v.item() for k, v in sums.items()}
     steps = max(values["steps"], 1.0)
-    sfw = hasattr(optimizer, "step_statistics")
+    sfw = has_step_statistics(optimizer)
     return {"epoch": epoch + 1, "train_loss": values["loss"] / values["count"],
             "train_accuracy": values["correct"] / values["count"], "lr": values["lr"] / steps,
             "step_size": values["step_size"] / steps if sfw else float("nan"),
@@ -192,7 +263,7 @@ def _epoch_line(row: dict, config: RunSpec) -> str:
 
 
 def _finish(out: Path, config: RunSpec, model: nn.Module, history: list[dict], test: dict,
-            device: torch.device, per_epoch: int) -> dict:
+            device: torch.device, per_epoch: int, world: World) -> dict:
     last = {**history[-1], **test}
     train_seconds = sum(row["train_seconds"] for row in history)
     metrics = {
@@ -205,34 +276,43 @@ def _finish(out: Path, config: RunSpec, model: nn.Module, history: list[dict], t
         "images_per_second": sum(row["images"] for row in history) / train_seconds,
         "steps_per_epoch": per_epoch,
         "parameters": sum(p.numel() for p in model.parameters()),
-        "device": device_name(device),
+        "device": device_name(device), "processes": world.size,
         "torch": torch.__version__, "config_digest": config.digest(), **config.tags,
     }
-    checkpoint.save(out / checkpoint.WEIGHTS,
-                    {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
-    write_records(history, out / checkpoint.HISTORY)
-    write_json(out / checkpoint.METRICS, metrics)  # last: its presence marks a finished run
-    (out / checkpoint.CHECKPOINT).unlink(missing_ok=True)
+    if world.main:
+        checkpoint.save(out / checkpoint.WEIGHTS,
+                        {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
+        write_records(history, out / checkpoint.HISTORY)
+        write_json(out / checkpoint.METRICS, metrics)  # last: its presence marks a finished run
+        (out / checkpoint.CHECKPOINT).unlink(missing_ok=True)
     return metrics
 
 
-def _restore(out: Path, config: RunSpec, model, optimizer, scheduler) -> _Position | None:
+def _restore(out: Path, rt: Runtime, optimizer, scheduler) -> _Position | None:
+    """Every process loads the one checkpoint: the shared weights, optimizer and schedule,
+    and its own RNG state and running sums."""
     path = out / checkpoint.CHECKPOINT
     if not path.exists():
         return None
     state = checkpoint.load(path, "checkpoint", "delete it to start the run over")
-    if state.get("config_digest") != config.digest():
+    if state.get("config_digest") != rt.spec.digest():
         raise checkpoint.CheckpointError(
             f"{path} belongs to a different configuration; delete it to start this run afresh "
             "(or point --out at the directory of the run it belongs to)")
-    device = next(model.parameters()).device
-    model.load_state_dict(state["model"])
+    # (a checkpoint of the single-process format that preceded multi-process training)
+    ranks = state.get("ranks") or [{"rng": state["rng"], "sums": state["sums"]}]
+    if len(ranks) != rt.world.size:
+        raise checkpoint.CheckpointError(
+            f"{path} was written by {len(ranks)} processes; resume it with as many (one per "
+            f"GPU), not {rt.world.size}, or delete it to start the run over")
+    own = ranks[rt.world.rank]
+    rt.model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["rng"]["cpu"])
-    if device.type == "cuda" and state["rng"].get("cuda") is not None:
-        torch.cuda.set_rng_state(state["rng"]["cuda"], device)
-    sums = {k: v.to(device) for k, v in state["sums"].items()}
+    torch.set_rng_state(own["rng"]["cpu"])
+    if rt.device.type == "cuda" and own["rng"].get("cuda") is not None:
+        torch.cuda.set_rng_state(own["rng"]["cuda"], rt.device)
+    sums = {k: v.to(rt.device) for k, v in own["sums"].items()}
     return _Position(state["epoch"], state["batch"], state["history"], sums, state["seconds"])
 
 
