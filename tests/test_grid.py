@@ -74,9 +74,18 @@ def test_physical_and_saved_ratios_are_the_union_over_the_studies_sharing_a_swee
     assert grid.sweeps[sgd, "filter"].save_ratios == [0.3, 0.5]
     assert not grid.sweeps[sgd, "lowrank"].physical and not grid.sweeps[sgd, "lowrank"].save_ratios
     assert (sgd, "lowrank") not in grid.saved_models() and (sgd, "filter") in grid.saved_models()
-    # tuning runs measure only what the choice needs
-    tuning = {(row["run"], row["kind"]) for row in grid.tuning} - set(grid.study_sweeps())
-    assert tuning and not any(grid.sweeps[key].physical for key in tuning)
+    # The chosen point's tuning run is the study's run of that seed, swept before the choice
+    # is known: every tuning sweep of a physical study is physical, and none keeps models.
+    before = expand(config)
+    tuned = {}
+    for row in before.tuning:
+        tuned.setdefault((row["run"], row["kind"]), set()).add(row["study"])
+    assert {False, True} <= {"filter-pruning" in studies for studies in tuned.values()}
+    assert all(before.sweeps[key].physical == ("filter-pruning" in studies)
+               for key, studies in tuned.items())
+    assert not any(before.sweeps[key].save_ratios for key in tuned)
+    assert all(grid.sweeps[key].physical for key, studies in tuned.items()
+               if "filter-pruning" in studies)
     assert not expand(_config(), _selected(_config())).saved_models()  # the default saves none
 
 

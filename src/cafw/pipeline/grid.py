@@ -26,6 +26,7 @@ This module deliberately imports no torch: Snakemake evaluates it on every invoc
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -126,9 +127,13 @@ def expand(config: dict, selection: dict[str, dict] | None = None) -> Grid:
     for curve in curves(config):
         if curve.grid:
             _run(config, curve, curve.overrides, tuning_seeds[0])  # the method's own values
+            # A tuning run of the chosen point is also the study's run of that seed, and its
+            # sweep is made before the choice is known: so it measures what the study does,
+            # but keeps no compressed models.
+            measured = dataclasses.replace(curve, save_ratios=())
             for point, seed in itertools.product(curve.points(), tuning_seeds):
                 run, run_config = _run(config, curve, {**curve.overrides, **point}, seed)
-                grid.add(run, run_config, curve.kind)
+                grid.add(run, run_config, curve.kind, measured)
                 grid.tuning.append({"curve": curve.id, "study": curve.study,
                                     "kind": curve.kind, "point": json.dumps(point),
                                     "run": run, **run_config["tags"]})
