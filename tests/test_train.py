@@ -270,13 +270,15 @@ def test_schedules_step_per_iteration_with_warmup():
 
 def test_a_training_job_imports_only_what_it_uses(tmp_path):
     # each of the pipeline's many jobs pays for its imports: pandas, scikit-learn, torchvision
-    # and the compiler (torch._dynamo) are not needed to train the digits CNN with SFW
+    # the compiler (torch._dynamo) and ZeRO's FSDP/DTensor stack are not needed to train the
+    # digits CNN with SFW
     cfg = config(dataset="digits", dataset_options={}, epochs=1, batch_size=128)
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
     code = ("import sys; from cafw.cli import main; "
             f"assert main(['train', '--config', {str(tmp_path / 'run.yaml')!r}, '--out', "
             f"{str(tmp_path / 'run')!r}]) == 0; "
-            "heavy = [m for m in ('pandas', 'sklearn', 'torchvision', 'torch._dynamo') "
+            "heavy = [m for m in ('pandas', 'sklearn', 'torchvision', 'torch._dynamo', "
+            "'torch.distributed.fsdp') "
             "if m in sys.modules]; assert not heavy, heavy")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
