@@ -108,3 +108,12 @@ def test_the_command_measures_digits_trajectories_and_writes_the_table(tmp_path,
     assert (table["q_min"] > 0).all() and (table["q_mean"] <= 1.0 + 1e-6).all()
     assert (table["q_p5"] <= table["q_mean"] + 1e-12).all()
     assert "subspace" in capsys.readouterr().out
+
+
+def test_the_run_config_default_is_the_constraints_default():
+    from cafw.constraints.spectral import DEFAULT_ITERATIONS
+    from cafw.spec import ConstraintSpec
+
+    assert ConstraintSpec.model_fields["lmo_iterations"].default == DEFAULT_ITERATIONS
+    assert NuclearNormBall(radius=1.0).iterations == DEFAULT_ITERATIONS
+    assert SpectralKSupportNormBall(radius=1.0, k=2).iterations == DEFAULT_ITERATIONS

@@ -302,6 +302,8 @@ def cost(pipeline_config: Path = Path("config/config.yaml"),
     steppers = {}
     for name, spec in runs.items():
         model = copy.deepcopy(rt.model)
+        for p, q in zip(rt.model.parameters(), model.parameters()):
+            q.grad = p.grad.clone()  # deepcopy leaves the gradients behind
         optimizer = build_optimizer(spec.optimizer, model)
         optimizer.step()  # warm-up: momentum buffers, spectral bases
         optimizer.step()
