@@ -243,7 +243,8 @@ def summarize(samples: list[dict], times: dict, variants: dict) -> pd.DataFrame:
 
 def run(pipeline_config: Path = Path("config/config.yaml"), setups: Sequence[str] | None = None,
         steps: int | None = None, families: Sequence[str] = tuple(FAMILY_METHODS),
-        iterations: Sequence[int] = ITERATIONS, seed: int = 0, device: str | None = None, out: Path | None = None,
+        iterations: Sequence[int] = ITERATIONS, seed: int = 0, device: str | None = None,
+        out: Path | None = None,
         log: Callable[[str], None] = print) -> pd.DataFrame:
     """The quality table: one row per trajectory (setup and SFW method), family and variant.
     ``steps`` overrides every trajectory's length (default: ``STEPS``)."""
@@ -322,7 +323,8 @@ def cost(pipeline_config: Path = Path("config/config.yaml"),
         opt_ms = 1e3 * optimizer_steps[name]["median_s"]
         rows.append({"setup": setup, "method": name, "lmo_iterations":
                      spec.optimizer.constraint.lmo_iterations if name.startswith("sfw") else None,
-                     "optimizer_step_ms": opt_ms, "training_step_ms": training.loc[name, "step_ms"]})
+                     "optimizer_step_ms": opt_ms,
+                     "training_step_ms": training.loc[name, "step_ms"]})
     table = pd.DataFrame(rows)
     prox = table.set_index("method").loc["prox-sgd"]
     table["prox_sgd_optimizer_step_ratio"] = prox["optimizer_step_ms"] / table["optimizer_step_ms"]

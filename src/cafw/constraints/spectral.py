@@ -13,8 +13,8 @@ CIFAR-shaped ResNet-18 (minimum 0.997) at 0.20x the time of a full SVD there (1 
 minimum 0.95, at 0.085x; on digits 0.986, minimum 0.71).  The nuclear ball (k = 1) converges
 more slowly: 3 rounds give a mean of 0.985-0.999 but a minimum of 0.62-0.73 (the authors' 10
 cold rounds: 0.81-0.83); a minimum above 0.95 took 20 rounds on digits.  Without a warm basis
-(the first step, or a stand-alone ``lmo`` call) the subspace method falls back to the exact SVD, which
-also seeds the basis.  The vertex U (U^T M) / ||U^T M||_F built from any orthonormal U has rank
+(the first step, or a stand-alone ``lmo`` call) the subspace method falls back to the exact
+SVD, which also seeds the basis.  The vertex U (U^T M) / ||U^T M||_F built from any orthonormal U has rank
 <= k and Frobenius norm radius, so an approximate basis still yields a feasible point.
 """
 
