@@ -59,7 +59,7 @@ def _bench(args) -> int:
     if args.what == "optimizer":
         from .bench.optimizer import goal_report, run
 
-        table = run(model_name=args.model, batch_size=args.batch_size, rounds=args.rounds,
+        table = run(model_name=args.model, batch_size=args.batch_size or 128, rounds=args.rounds,
                     device=args.device, out=args.out)
         columns = ["method", "median_ms", "ratio_to_sgd", "ratio_to_forward_backward",
                    "ops_per_step", "syncs_per_step"]
@@ -72,21 +72,38 @@ def _bench(args) -> int:
     elif args.what == "train":
         from .bench.training import run
 
-        table = run(batch_size=args.batch_size, rounds=args.rounds, device=args.device,
+        table = run(batch_size=args.batch_size or 128, rounds=args.rounds, device=args.device,
                     out=args.out)
         print(table.round(4).to_string(index=False))
     elif args.what == "sweep":
         from .bench.sweep import run
 
-        table = run(model=args.model, train_size=args.train_size, batch_size=args.batch_size,
+        table = run(model=args.model, train_size=args.train_size,
+                    batch_size=args.batch_size or 128,
                     device=args.device, out=args.out)
         print(table.round(3).to_string(index=False))
         print(f"\ngoal: a {table['ratios'].iloc[0]}-ratio sweep costs <= 1.5 training epochs")
     elif args.what == "compute":
         from .bench.compute import run
 
-        table = run(args.config, steps=args.steps, rounds=args.rounds, out=args.out)
+        table = run(args.config, steps=args.steps or 10, rounds=args.rounds, out=args.out)
         print(table.round(4).to_string(index=False))
+    elif args.what == "lmo-quality":
+        from .bench.lmo_quality import ITERATIONS, run
+
+        table = run(args.pipeline_config, setups=args.setups, steps=args.steps,
+                    iterations=args.iterations or ITERATIONS, device=args.device, out=args.out)
+        columns = ["setup", "trajectory", "family", "method", "iterations", "q_mean", "q_p5",
+                   "q_min", "samples", "time_vs_svd"]
+        print(table[columns].round(4).to_string(index=False))
+    elif args.what == "lmo-cost":
+        from .bench.lmo_quality import ITERATIONS, cost
+
+        table = cost(args.pipeline_config, iterations=args.iterations or ITERATIONS,
+                     batch_size=args.batch_size or 32,
+                     steps=args.steps or 2, rounds=args.rounds, device=args.device,
+                     out=args.out)
+        print(table.drop(columns=["device"]).round(4).to_string(index=False))
     elif args.what == "startup":
         from .bench.startup import split
         from .io import write_csv
@@ -259,15 +276,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("bench", help="benchmarks that print ratios measured side by side")
     p.add_argument("what", choices=["optimizer", "train", "sweep", "compute", "compressed",
-                                    "startup", "gpu"])
+                                    "startup", "gpu", "lmo-quality", "lmo-cost"])
     p.add_argument("--out", type=Path, required=True, help="CSV to write")
     p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     p.add_argument("--model", default="resnet18")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int,
+                   help="default 128; lmo-cost: 32 (the ResNet-18 trajectories' batch)")
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--config", type=Path,
                    help="compute: YAML mapping method -> run config (one setup)")
-    p.add_argument("--steps", type=int, default=10, help="compute: training steps per round")
+    p.add_argument("--steps", type=int,
+                   help="compute, lmo-cost: training steps per round (default 10, 2); "
+                        "lmo-quality: steps of every trajectory (default: the whole digits "
+                        "run, 200 ResNet-18 steps)")
     p.add_argument("--train-size", type=int, default=1000,
                    help="sweep: training images (the test set is a fifth, as CIFAR's)")
     p.add_argument("--results", type=Path, default=Path("results"),
@@ -281,6 +302,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="gpu: JUnit XML report of `pytest -m cuda` (scripts/gpu-check.sh)")
     p.add_argument("--paper-config", type=Path, default=Path("config/paper.yaml"),
                    help="gpu: the pipeline config whose compute methods are timed")
+    p.add_argument("--pipeline-config", type=Path, default=Path("config/config.yaml"),
+                   help="lmo-quality, lmo-cost: the pipeline config whose setups and SFW "
+                        "methods (learning rate, schedule, k) are used")
+    p.add_argument("--setups", nargs="+", choices=["digits-cnn", "cifar-shape-resnet18"],
+                   help="lmo-quality: the setups whose trajectories are measured (default: both)")
+    p.add_argument("--iterations", type=int, nargs="+",
+                   help="lmo-quality, lmo-cost: the warm subspace iterations compared "
+                        "(default: 1 2 3 5)")
     p.set_defaults(handler=_bench)
 
     p = commands.add_parser("aggregate", help="collect runs and sweeps into tidy tables")

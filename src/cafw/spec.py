@@ -79,7 +79,8 @@ class ConstraintSpec(_Spec):
     mode: Mode = "initialization"
     global_: Flag = Field(False, alias="global", description="one set over all tensors")
     lmo_method: LmoMethod = Field("subspace", description="spectral families")
-    lmo_iterations: Count = Field(1, ge=1, description="warm subspace iterations per step")
+    lmo_iterations: Count = Field(3, ge=1, description="warm subspace iterations per step "
+                                                           "(cafw bench lmo-quality)")
     init_samples: Count = Field(100, ge=1)
     init_norms_by_shape: Flag = Field(False, description="the authors' shape-keyed estimate, "
                                                          "for parity only")

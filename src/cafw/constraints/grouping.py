@@ -22,7 +22,8 @@ from .base import Constraint, packed_shape
 from .group import GroupKSupportNormBall
 from .lp import L1Ball, L2Ball, LInfBall
 from .sparse import KSparsePolytope, KSupportNormBall
-from .spectral import NuclearNormBall, SpectralKSparsePolytope, SpectralKSupportNormBall
+from .spectral import (DEFAULT_ITERATIONS, NuclearNormBall, SpectralKSparsePolytope,
+                       SpectralKSupportNormBall)
 
 #: the set of each family (``cafw.vocabulary.FAMILIES`` names them)
 FAMILIES: dict[str, type[Constraint]] = {
@@ -41,7 +42,7 @@ FAMILIES: dict[str, type[Constraint]] = {
 def param_groups(model: nn.Module, family: str, k: int | float | None = None,
                  value: float = 10.0, mode: str = "initialization", global_: bool = False, *,
                  init_samples: int = 100, init_norms_by_shape: bool = False,
-                 lmo_method: str = "subspace", lmo_iterations: int = 1,
+                 lmo_method: str = "subspace", lmo_iterations: int = DEFAULT_ITERATIONS,
                  k_min: int = 1) -> list[dict]:
     """SFW param groups ``{"params": [...], "constraint": set, "name": ...}`` for ``model``.
 

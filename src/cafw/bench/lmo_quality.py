@@ -1,0 +1,336 @@
+"""How exact the spectral LMOs are along real SFW training trajectories, and what they cost.
+
+Why: the nuclear-norm and spectral-k-support LMOs need the top-k singular subspace of the
+direction, and the compute claim rests on not computing it exactly: ``method="subspace"``
+refines the previous step's basis with ``constraint.lmo_iterations`` rounds of subspace
+iteration.  Too few rounds and SFW no longer solves the subproblem it is analysed with; too
+many and its cost advantage over ProxSGD (one full SVD per layer per step) melts.  The default
+number of rounds is chosen from these two tables (README, "Spectral LMOs: exact enough, cheap
+enough").
+
+``run``: a trajectory is a real SFW training run of the pipeline config (its setup, its SFW
+method, its learning rate and schedule), stepped by the default optimizer.  After every step
+each conv layer's momentum buffer, the direction the optimizer's LMO has just seen, is given
+to every variant of each spectral family: the exact LMO (full SVD), the warm subspace method
+with 1, 2, 3 and 5 rounds (each variant keeps its own basis along the trajectory, in its own
+state dict, through the public ``batched_lmo``) and the authors' cold 10-round block power
+method ('qrpartial').  Quality q = <v, -d> / <v*, -d> (1 = exact), with <v*, -d> = radius x
+dual norm of d from d's singular values in float64 (the float32 SVD vertex is a check: its q
+is 1 to ~1e-6).  The first step is left out: every warm variant is seeded by an exact SVD
+there.  On timed steps every variant runs in a shuffled order and its time over all conv
+layers is divided by the full SVD's of the same step; the stateless cold method runs only on
+timed steps (an unbiased subsample), the warm ones on every step.
+
+``cost``: the step that the goal ProxSGD step >= 10x SFW spectral-k-support step is about, for
+each number of rounds: optimizer steps on the same real gradients and full training steps
+(``cafw.bench.compute``), both timed in interleaved rounds on the CIFAR-shaped ResNet-18.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+from torch import Tensor, nn
+
+from ..constraints import FAMILIES as CONSTRAINTS
+from ..device import describe
+from ..io import write_csv, write_yaml
+from ..runtime import set_up
+from ..spec import RunSpec, load_run
+from ..train.factory import build_optimizer
+from ..train.schedules import build_scheduler
+from . import compute
+from .timing import interleaved_medians
+
+#: spectral family -> the pipeline method whose constraint gives its k
+FAMILY_METHODS = {"nuclear": "sfw-nuclear", "spectral_k_support": "sfw-spectral-k-support"}
+#: setup -> the SFW methods whose training runs are the trajectories
+TRAJECTORIES = {"digits-cnn": ("sfw-nuclear", "sfw-spectral-k-support"),
+                "cifar-shape-resnet18": ("sfw-spectral-k-support",)}
+#: steps per trajectory (None: the setup's whole training run)
+STEPS = {"digits-cnn": None, "cifar-shape-resnet18": 200}
+BATCH_SIZE = {"cifar-shape-resnet18": 32}  # the setup's own otherwise
+TIME_EVERY = {"digits-cnn": 1, "cifar-shape-resnet18": 8}  # the ResNet's SVDs dominate
+ITERATIONS = (1, 2, 3, 5)
+POWER_ITERATIONS = 10  # the authors' 'qrpartial'
+
+
+def power_lmo(constraint, g: Tensor, radius: Tensor, iterations: int = POWER_ITERATIONS,
+              generator: torch.Generator | None = None) -> Tensor:
+    """The authors' 'qrpartial' LMO of a spectral set on a batch g (B, *shape): from a fresh
+    Gaussian block V (n x k) each call, ``iterations`` rounds of U <- Q of qr(W V),
+    V <- Q of qr(W^T U); the singular values are |diag R| of the last QR and U's columns take
+    the sign of diag R.  The nuclear ball (k = 1) is the same with one column."""
+    m = g.reshape(g.shape[0], g.shape[1], -1)
+    k = constraint.k_for(g.shape[1:])
+    v = torch.randn(m.shape[0], m.shape[2], k, generator=generator).to(m)
+    for _ in range(iterations):
+        u = torch.linalg.qr(m @ v).Q
+        v, r = torch.linalg.qr(m.mT @ u)
+    s = r.diagonal(dim1=-2, dim2=-1)
+    u = u * torch.where(s < 0, -1.0, 1.0).to(u)[:, None, :]
+    return constraint._vertex_from_svd(u, s.abs(), v.mT, radius).reshape(g.shape)
+
+
+def singular_values(d: Tensor) -> Tensor:
+    """All singular values of d reshaped to (C_out, -1), descending, in float64: the square
+    roots of the eigenvalues of the short side's Gram matrix (much cheaper than an SVD)."""
+    m = d.reshape(d.shape[0], -1).double()
+    gram = m @ m.mT if m.shape[0] <= m.shape[1] else m.mT @ m
+    return torch.linalg.eigvalsh(gram).flip(-1).clamp_min(0).sqrt()
+
+
+def exact_value(family: str, s: Tensor, k: int) -> float:
+    """<v*, -d> of the exact LMO of a unit-radius set, from d's singular values s."""
+    if family == "nuclear":
+        return float(s[0])
+    if family == "spectral_k_support":
+        return float(s[:k].square().sum().sqrt())
+    if family == "spectral_k_sparse":
+        return float(s[:k].sum())
+    raise ValueError(f"not a spectral family: {family!r}")
+
+
+def quality(v: Tensor, d: Tensor, exact: float) -> float:
+    """q = <v, -d> / <v*, -d>; 1 is exact (NaN for a zero direction)."""
+    value = -float(torch.dot(v.reshape(-1).double(), d.reshape(-1).double()))
+    return value / exact if exact > 0 else math.nan
+
+
+def pipeline_runs(config: dict, setup: str, methods: Sequence[str], **overrides) -> dict:
+    """The pipeline's run config of each method on ``setup`` (first seed, its default
+    schedule), as the compute comparison builds them, with ``overrides`` on top."""
+    from ..pipeline.grid import compute_spec
+
+    spec = compute_spec({**config, "compute": {**config.get("compute", {}),
+                                               "methods": list(methods)}}, setup)
+    runs = {}
+    for name, method in spec["methods"].items():
+        run = {**method["run"], **overrides}
+        run.pop("tags", None)
+        runs[name] = load_run(run)
+    return runs
+
+
+def _variants(config: dict, families: Sequence[str], iterations: Sequence[int]) -> dict:
+    """family -> method name -> (set, iterations, start): unit-radius sets with the k of the
+    family's pipeline method."""
+    out = {}
+    for family in families:
+        c = config["methods"][FAMILY_METHODS[family]]["optimizer"]["constraint"]
+        cls = CONSTRAINTS[family]
+        kwargs = {"k": c["k"], "k_min": c.get("k_min", 1)} if cls.has_k else {}
+        out[family] = {"svd": (cls(radius=1.0, method="svd", **kwargs), None, "exact")}
+        for i in iterations:
+            out[family][f"subspace-{i}"] = (cls(radius=1.0, iterations=i, **kwargs), i, "warm")
+        out[family][f"power-{POWER_ITERATIONS}"] = (
+            cls(radius=1.0, method="svd", **kwargs), POWER_ITERATIONS, "cold")
+    return out
+
+
+def trajectory(spec: RunSpec, steps: int | None, variants: dict, time_every: int = 1,
+               seed: int = 0, device: str | None = None,
+               log: Callable[[str], None] = lambda line: None) -> tuple[list[dict], dict, dict]:
+    """Train ``spec`` with its SFW optimizer for ``steps`` steps and run every variant on each
+    conv layer's direction after every step.  Returns the samples (one per step, layer,
+    family and variant), the per-step times (family -> variant -> [(step, seconds)]) and
+    facts about the run."""
+    rt = set_up(spec, device=device)
+    model, per_epoch = rt.model, len(rt.data.train)
+    steps = steps or spec.epochs * per_epoch
+    optimizer = build_optimizer(spec.optimizer, model)
+    scheduler = build_scheduler(optimizer, spec.schedule, math.ceil(steps / per_epoch), per_epoch)
+    layers = [p for g in optimizer.param_groups for p in g["params"] if p.ndim == 4]
+    one = torch.ones(1, device=rt.device)
+    states = {f: {name: [{} for _ in layers] for name in v} for f, v in variants.items()}
+    generator = torch.Generator().manual_seed(seed)
+    order_rng = random.Random(seed)
+    samples: list[dict] = []
+    times = {f: {name: [] for name in v} for f, v in variants.items()}
+    batches = itertools.chain.from_iterable(rt.data.train.epoch(e) for e in itertools.count())
+    started = time.perf_counter()
+    for step, (x, y) in enumerate(itertools.islice(batches, steps)):
+        model.train()
+        with rt.autocast():
+            loss = nn.functional.cross_entropy(rt.forward(x).float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        if step == 0:  # the warm variants seed their bases with an exact SVD
+            _run_all(variants, states, layers, optimizer, one, generator, warm_only=True)
+            continue
+        timed = step % time_every == 0
+        with torch.no_grad():
+            directions = [optimizer.state[p]["momentum_buffer"] for p in layers]
+            spectra = [singular_values(d) for d in directions]
+            for family, methods in variants.items():
+                names = [n for n, (_, _, start) in methods.items() if timed or start == "warm"]
+                if timed:
+                    order_rng.shuffle(names)
+                for name in names:
+                    c, iterations, start = methods[name]
+                    tick = time.perf_counter()
+                    vertices = [_lmo(c, iterations, start, d, one, states[family][name][i],
+                                     generator) for i, d in enumerate(directions)]
+                    if rt.device.type == "cuda":
+                        torch.cuda.synchronize(rt.device)
+                    if timed:
+                        times[family][name].append((step, time.perf_counter() - tick))
+                    for i, (v, d, s) in enumerate(zip(vertices, directions, spectra)):
+                        k = c.k_for(d.shape)
+                        samples.append({"family": family, "method": name, "step": step,
+                                        "layer": i, "k": k,
+                                        "q": quality(v, d, exact_value(family, s, k))})
+        if step % 50 == 0:
+            log(f"  step {step}/{steps}: loss {float(loss.detach()):.3f}, "
+                f"{time.perf_counter() - started:.0f} s")
+    info = {"steps": steps, "layers": len(layers), "per_epoch": per_epoch,
+            "device": describe(rt.device)}
+    return samples, times, info
+
+
+def _lmo(c, iterations, start, d, one, state, generator) -> Tensor:
+    if start == "cold":
+        return power_lmo(c, d[None], one, iterations, generator)[0]
+    return c.batched_lmo(d[None], one, state if start == "warm" else None)[0]
+
+
+def _run_all(variants, states, layers, optimizer, one, generator, warm_only) -> None:
+    with torch.no_grad():
+        for family, methods in variants.items():
+            for name, (c, iterations, start) in methods.items():
+                if start == "warm" or not warm_only:
+                    for i, p in enumerate(layers):
+                        _lmo(c, iterations, start, optimizer.state[p]["momentum_buffer"], one,
+                             states[family][name][i], generator)
+
+
+def summarize(samples: list[dict], times: dict, variants: dict) -> pd.DataFrame:
+    """One row per family and variant: quality statistics and time relative to the SVD."""
+    table = pd.DataFrame(samples)
+    rows = []
+    for family, methods in variants.items():
+        svd = dict(times[family]["svd"])
+        for name, (_, iterations, start) in methods.items():
+            q = table.loc[(table["family"] == family) & (table["method"] == name), "q"]
+            q = q.to_numpy(dtype=float)
+            q = q[np.isfinite(q)]
+            timed = times[family][name]
+            ratios = [t / svd[step] for step, t in timed if step in svd]
+            rows.append({
+                "family": family, "method": name.split("-")[0], "iterations": iterations,
+                "start": start, "q_mean": q.mean() if len(q) else math.nan,
+                "q_p5": np.percentile(q, 5) if len(q) else math.nan,
+                "q_min": q.min() if len(q) else math.nan, "samples": len(q),
+                "time_vs_svd": statistics.median(ratios) if ratios else math.nan,
+                "ms_per_step": 1e3 * statistics.median(t for _, t in timed) if timed else math.nan,
+                "timed_steps": len(timed)})
+    return pd.DataFrame(rows)
+
+
+def run(pipeline_config: Path = Path("config/config.yaml"), setups: Sequence[str] | None = None,
+        steps: int | None = None, families: Sequence[str] = tuple(FAMILY_METHODS),
+        iterations: Sequence[int] = ITERATIONS, seed: int = 0, device: str | None = None,
+        out: Path | None = None,
+        log: Callable[[str], None] = print) -> pd.DataFrame:
+    """The quality table: one row per trajectory (setup and SFW method), family and variant.
+    ``steps`` overrides every trajectory's length (default: ``STEPS``)."""
+    config = yaml.safe_load(Path(pipeline_config).read_text())
+    variants = _variants(config, families, iterations)
+    tables = []
+    for setup in setups or TRAJECTORIES:
+        overrides = {"threads": 1, "seed": seed}
+        if setup in BATCH_SIZE:
+            overrides["batch_size"] = BATCH_SIZE[setup]
+        runs = pipeline_runs(config, setup, TRAJECTORIES[setup], **overrides)
+        for method, spec in runs.items():
+            log(f"{setup} / {method}")
+            length = steps or STEPS.get(setup)
+            samples, times, info = trajectory(spec, length, variants,
+                                              time_every=TIME_EVERY.get(setup, 1), seed=seed,
+                                              device=device, log=log)
+            table = summarize(samples, times, variants)
+            table.insert(0, "trajectory", method)
+            table.insert(0, "setup", setup)
+            constraint = spec.optimizer.constraint
+            table["lmo_iterations"] = constraint.lmo_iterations  # of the optimizer itself
+            table["steps"], table["conv_layers"] = info["steps"], info["layers"]
+            table["batch_size"], table["model"] = spec.batch_size, spec.model
+            table["device"] = info["device"]
+            tables.append(table)
+    table = pd.concat(tables, ignore_index=True)
+    if out is not None:
+        write_csv(table, out)
+    return table
+
+
+def cost(pipeline_config: Path = Path("config/config.yaml"),
+         setup: str = "cifar-shape-resnet18", iterations: Sequence[int] = ITERATIONS,
+         batch_size: int = 32, steps: int = 2, rounds: int = 5, device: str | None = None,
+         out: Path | None = None) -> pd.DataFrame:
+    """ProxSGD, SGD and SFW spectral-k-support with each number of ``iterations``, as the
+    pipeline configures them on ``setup``: the median optimizer step on the same real
+    gradients and the median full training step (``cafw.bench.compute``), each as a ratio
+    to ProxSGD's."""
+    config = yaml.safe_load(Path(pipeline_config).read_text())
+    sfw = "sfw-spectral-k-support"
+    base = pipeline_runs(config, setup, ["sgd", "prox-sgd", sfw], threads=1,
+                         batch_size=batch_size, epochs=1)
+    runs = {"sgd": base["sgd"], "prox-sgd": base["prox-sgd"]}
+    for i in iterations:
+        raw = base[sfw].to_dict()
+        raw["optimizer"]["constraint"]["lmo_iterations"] = i
+        runs[f"{sfw}-{i}"] = load_run(raw)
+    labels = {name: name for name in runs}
+
+    # optimizer steps alone, on one batch's real gradients
+    rt = set_up(runs["sgd"], device=device)
+    x, y = next(iter(rt.data.train.epoch(0)))
+    nn.functional.cross_entropy(rt.model(x), y).backward()
+    steppers = {}
+    for name, spec in runs.items():
+        model = copy.deepcopy(rt.model)
+        for p, q in zip(rt.model.parameters(), model.parameters()):
+            q.grad = p.grad.clone()  # deepcopy leaves the gradients behind
+        optimizer = build_optimizer(spec.optimizer, model)
+        optimizer.step()  # warm-up: momentum buffers, spectral bases
+        optimizer.step()
+        steppers[name] = optimizer.step
+    optimizer_steps = interleaved_medians(steppers, rounds, rt.device)
+
+    # full training steps, through the compute comparison
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "compute.yaml"
+        write_yaml(path, {"setup": setup, "methods": {
+            name: {"label": labels[name], "run": spec.to_dict()} for name, spec in runs.items()}})
+        training = compute.run(path, steps=steps, rounds=rounds).set_index("method")
+
+    rows = []
+    for name, spec in runs.items():
+        opt_ms = 1e3 * optimizer_steps[name]["median_s"]
+        rows.append({"setup": setup, "method": name, "lmo_iterations":
+                     spec.optimizer.constraint.lmo_iterations if name.startswith("sfw") else None,
+                     "optimizer_step_ms": opt_ms,
+                     "training_step_ms": training.loc[name, "step_ms"]})
+    table = pd.DataFrame(rows)
+    prox = table.set_index("method").loc["prox-sgd"]
+    table["prox_sgd_optimizer_step_ratio"] = prox["optimizer_step_ms"] / table["optimizer_step_ms"]
+    table["prox_sgd_training_step_ratio"] = prox["training_step_ms"] / table["training_step_ms"]
+    table["batch_size"], table["rounds"] = batch_size, rounds
+    table["device"] = describe(rt.device)
+    if out is not None:
+        write_csv(table, out)
+    return table
