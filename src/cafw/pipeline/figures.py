@@ -138,12 +138,14 @@ def lr_grid(tables: dict[str, Path], study: str, setup: str) -> Figure:
     panels = {"dense (uncompressed)": ("dense_test_accuracy", rows.drop_duplicates(["curve", "point"])),
               f"{_kind(rows)} compression, ratio {ratio:g}": ("test_accuracy",
                                                               rows[rows["ratio"] == ratio])}
-    fig, axes = _panels(2)
+    # each rule has its own grid, so the columns are their union: widen with their number
+    fig, axes = _panels(2, width=max(1.0, rows["lr"].nunique() / 6))
     for ax, (title, (column, data)) in zip(axes, panels.items()):
         grid = data.pivot_table(index="rescale", columns="lr", values=column, aggfunc="mean")
         grid = grid.reindex(modes)
         sns.heatmap(grid.rename(columns="{:g}".format), annot=True, fmt=".2f", vmin=0, vmax=1,
-                    cmap="viridis", cbar_kws={"label": "test accuracy"}, ax=ax)
+                    cmap="viridis", cbar_kws={"label": "test accuracy"},
+                    annot_kws={"fontsize": "small"}, ax=ax)
         chosen = data[data["selected"].astype(str) == "True"]
         for mode, lr in zip(chosen["rescale"], chosen["lr"]):
             ax.add_patch(matplotlib.patches.Rectangle(
