@@ -91,7 +91,8 @@ def test_resume_mid_epoch_equals_an_uninterrupted_run(tmp_path, family):
 
 
 def test_sigterm_checkpoints_and_the_cli_resumes(tmp_path):
-    cfg = config(dataset="digits", dataset_options={}, epochs=6, batch_size=32)
+    # the same thread count in this process and the CLI's, so reductions run in one order
+    cfg = config(dataset="digits", dataset_options={}, epochs=6, batch_size=32, threads=1)
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
     command = [sys.executable, "-m", "cafw.cli", "train", "--config", str(tmp_path / "run.yaml"),
                "--out", str(tmp_path / "run"), "--resume"]
