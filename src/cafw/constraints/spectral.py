@@ -6,16 +6,13 @@ The LMOs need only the top-k singular subspace of the gradient.  ``method="svd"`
 exactly with a full SVD.  ``method="subspace"`` (the default) keeps the previous step's basis of
 the top-k subspace on the matrix's long side in the optimizer state and refines it with
 ``iterations`` rounds of block subspace iteration (two matmuls, a QR of the short side and a
-Cholesky QR of the long side each).  Along real SFW runs (``cafw bench lmo-quality``; README,
-"Spectral LMOs") the default 3 rounds reach on average 0.9986 of the exact spectral-k-support
-LMO value on the digits CNN (minimum 0.96; 0.92 along a nuclear-ball run) and 1.0000 on a
-CIFAR-shaped ResNet-18 (minimum 0.997) at 0.20x the time of a full SVD there (1 round: 0.9998,
-minimum 0.95, at 0.085x; on digits 0.986, minimum 0.71).  The nuclear ball (k = 1) converges
-more slowly: 3 rounds give a mean of 0.985-0.999 but a minimum of 0.62-0.73 (the authors' 10
-cold rounds: 0.81-0.83); a minimum above 0.95 took 20 rounds on digits.  Without a warm basis
+Cholesky QR of the long side each).  How close that comes to the exact LMO along real SFW
+runs, per number of rounds, is measured by ``cafw bench lmo-quality`` (README, "Spectral LMOs"):
+the default 3 rounds meet a mean of 0.99 and a minimum of 0.95 along spectral-k-support runs; the
+nuclear ball (k = 1) converges more slowly, and its minimum stays lower.  Without a warm basis
 (the first step, or a stand-alone ``lmo`` call) the subspace method falls back to the exact
-SVD, which also seeds the basis.  The vertex U (U^T M) / ||U^T M||_F built from any orthonormal U has rank
-<= k and Frobenius norm radius, so an approximate basis still yields a feasible point.
+SVD, which also seeds the basis.  The vertex U (U^T M) / ||U^T M||_F built from any orthonormal
+U has rank <= k and Frobenius norm radius, so an approximate basis still yields a feasible point.
 """
 
 from __future__ import annotations
