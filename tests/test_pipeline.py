@@ -43,7 +43,8 @@ def test_paper_grid_plans_in_seconds_with_the_expected_jobs():
     grid = expand(yaml.safe_load((ROOT / "config" / "paper.yaml").read_text()))
     tuning_runs = {row["run"] for row in grid.tuning}
     assert counts["train"] == counts["run_config"] == len(tuning_runs) == 323
-    assert counts["compress"] == len(grid.tuning_sweeps()) == 341  # SGD: three kinds
+    assert "compress" not in counts  # each training job sweeps its run
+    assert sum(len(grid.kinds[run]) for run in tuning_runs) == 341  # SGD: three kinds
     assert counts["select"] == 1 and counts["dataset"] == 3  # cifar10, cifar100, imagenet
     assert len(grid.pending) == 68  # tuned curves, whose study runs follow the choice
     assert "checkpoint" in result.stdout
@@ -59,6 +60,9 @@ def test_the_imagenet_setup_trains_one_process_per_gpu_with_workers_for_its_cpus
                        "config/paper.yaml", "--workflow-profile", "profiles/slurm", timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"torchrun --standalone --nproc-per-node {gpus} -m cafw train" in result.stdout
+    # the job then sweeps the run in its main process: each kind its studies compress it with
+    assert "--sweep filter 0.0 " in result.stdout
+    assert f"--sweep-out results/compress/{run}.csv" in result.stdout
     assert f"gpu={gpus}, cpus_per_gpu={cpus}" in result.stdout
     assert "slurm_extra=--signal=TERM@120" in result.stdout
 

@@ -182,31 +182,26 @@ def test_ci_config_runs_through_slurm(slurm_cluster, tmp_path):
     paper = repo / "paper" / "main.pdf"
     check(paper.is_file() and paper.read_bytes()[:4] == b"%PDF", "paper/main.pdf is missing")
 
-    # Slurm ran every training and compression job: one job log per run, per sweep.
+    # Slurm ran every training job, which also swept its run: one job log and one sweep per run.
     runs = {d.name for d in (repo / "results" / "runs").iterdir() if d.is_dir()}
-    sweeps = {f"{c.parent.name}_{c.stem}" for c in (repo / "results" / "compress").glob("*/*.csv")}
-    train_logs, compress_logs = _slurm_logs(repo, "train"), _slurm_logs(repo, "compress")
+    sweeps = {c.stem for c in (repo / "results" / "compress").glob("*.csv")}
+    train_logs = _slurm_logs(repo, "train")
     check(runs and set(train_logs) == runs,
           f"Slurm train logs {sorted(train_logs)} do not match the runs {sorted(runs)}")
-    check(sweeps and set(compress_logs) == sweeps,
-          f"Slurm compress logs {sorted(compress_logs)} do not match the sweeps {sorted(sweeps)}")
-    check(all(train_logs.values()) and all(compress_logs.values()), "a Slurm job log is missing")
+    check(sweeps == runs, f"the sweeps {sorted(sweeps)} do not match the runs {sorted(runs)}")
+    check(all(train_logs.values()), "a Slurm job log is missing")
 
     # The controller saw the GPU requests: train asked for one (--set-resources train:gpu=1 ->
-    # sbatch --gpus=1), compress for none.  Records are purged MinJobAge (600 s) after a job
-    # ends, so only retained ones are checked, and at least one training job must be.
-    jobs = {rule: [_slurm_job(p.stem) for paths in logs.values() for p in paths]
-            for rule, logs in (("train", train_logs), ("compress", compress_logs))}
-    kept = {rule: [j for j in records if j] for rule, records in jobs.items()}
-    check(kept["train"], "Slurm no longer knows any training job; cannot check the GPU request")
-    for rule, records in kept.items():
-        for job in records:
-            check(job.get("JobState") == "COMPLETED",
-                  f"Slurm job {job.get('JobId')} ({rule}) ended {job.get('JobState')}")
-            wants_gpu = "gpu" in job.get("TresPerJob", "") + job.get("TresPerNode", "")
-            check(wants_gpu == (rule == "train"),
-                  f"Slurm job {job.get('JobId')} ({rule}) has GPU request "
-                  f"{job.get('TresPerJob') or job.get('TresPerNode') or 'none'}")
+    # sbatch --gpus=1).  Records are purged MinJobAge (600 s) after a job ends, so only
+    # retained ones are checked, and at least one must be.
+    kept = [job for paths in train_logs.values() for p in paths if (job := _slurm_job(p.stem))]
+    check(kept, "Slurm no longer knows any training job; cannot check the GPU request")
+    for job in kept:
+        check(job.get("JobState") == "COMPLETED",
+              f"Slurm job {job.get('JobId')} (train) ended {job.get('JobState')}")
+        check("gpu" in job.get("TresPerJob", "") + job.get("TresPerNode", ""),
+              f"Slurm job {job.get('JobId')} (train) has GPU request "
+              f"{job.get('TresPerJob') or job.get('TresPerNode') or 'none'}")
 
 
 def _checker(log: Path):

@@ -283,3 +283,60 @@ def test_a_training_job_imports_only_what_it_uses(tmp_path):
             "if m in sys.modules]; assert not heavy, heavy")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_train_then_sweep_in_one_process_keeps_the_training_until_the_sweep_succeeds(
+        tmp_path, monkeypatch):
+    """`cafw train --sweep`: the pipeline's one process per run.  A failing sweep leaves the
+    final checkpoint, so the retry (Snakemake first deletes the job's outputs) resumes the
+    finished training instead of repeating it, and gets the same model and rows as a run
+    whose sweep succeeded at once."""
+    import cafw.compress.sweep as sweeps
+
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(config(epochs=2).to_dict()))
+    args = ["train", "--config", str(path), "--resume", "--sweep", "filter", "0", "0.5",
+            "--sweep", "unstructured", "0.5", "--physical", "filter"]
+
+    assert main([*args, "--out", str(tmp_path / "once"),
+                 "--sweep-out", str(tmp_path / "once.csv")]) == 0
+    once = pd.read_csv(tmp_path / "once.csv")
+    assert list(zip(once["kind"], once["ratio"])) == [("filter", 0), ("filter", 0.5),
+                                                     ("unstructured", 0.5)]
+    assert once.loc[once["kind"] == "filter", "physical_params"].notna().all()
+    assert once.loc[once["kind"] == "unstructured", "physical_params"].isna().all()
+    assert not (tmp_path / "once" / "checkpoint.pt").exists()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the sweep failed")
+
+    monkeypatch.setattr(sweeps, "sweep", broken)
+    out = tmp_path / "retried"
+    with pytest.raises(RuntimeError, match="the sweep failed"):
+        main([*args, "--out", str(out), "--sweep-out", str(tmp_path / "retried.csv")])
+    assert (out / "checkpoint.pt").exists()
+    for name in ("metrics.json", "model.pt", "history.csv"):  # what Snakemake removes
+        (out / name).unlink()
+    monkeypatch.undo()
+    trained = []
+    monkeypatch.setattr("cafw.train.loop._epoch_row",
+                        lambda *a, **k: trained.append(1) or pytest.fail("trained again"))
+    assert main([*args, "--out", str(out), "--sweep-out", str(tmp_path / "retried.csv")]) == 0
+    assert not trained and not (out / "checkpoint.pt").exists()
+    assert all(torch.equal(a, b) for a, b in zip(_weights(out).values(),
+                                                 _weights(tmp_path / "once").values()))
+    retried = pd.read_csv(tmp_path / "retried.csv")
+    accuracy = ["val_accuracy", "test_accuracy"]
+    pd.testing.assert_frame_equal(retried[accuracy], once[accuracy])
+
+
+def test_sweep_arguments_must_come_together(tmp_path, capsys):
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(config().to_dict()))
+    code = main(["train", "--config", str(path), "--out", str(tmp_path / "run"),
+                 "--sweep", "filter", "0.5"])
+    assert code == 2 and "--sweep-out" in capsys.readouterr().err
+    code = main(["train", "--config", str(path), "--out", str(tmp_path / "run"), "--sweep",
+                 "filter", "0.5", "--physical", "lowrank", "--sweep-out", str(tmp_path / "s.csv")])
+    assert code == 2 and "--physical lowrank: not swept" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

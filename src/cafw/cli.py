@@ -19,14 +19,53 @@ from .vocabulary import FIGURES, KINDS
 
 def _train(args) -> int:
     from .spec import load_run
-    from .train import train
+    from .train import checkpoint, train
 
+    if bool(args.sweep) != bool(args.sweep_out):
+        raise ConfigError("--sweep and --sweep-out go together: the kinds and ratios to "
+                          "sweep, and the CSV to write them to")
+    unswept = sorted(set(args.physical) - {kind for kind, _ in args.sweep})
+    if unswept:
+        raise ConfigError(f"--physical {' '.join(unswept)}: not swept; add --sweep "
+                          f"{unswept[0]} RATIO ...")
     config = load_run(args.config)
-    metrics = train(config, args.out, resume=args.resume)
+    metrics = train(config, args.out, resume=args.resume, keep_checkpoint=bool(args.sweep))
     if _main_process():
         print(f"{args.out}: test accuracy {metrics['test_accuracy']:.4f} "
               f"({metrics['seconds_per_epoch']:.2f} s/epoch on {metrics['device']})")
+        if args.sweep:
+            _sweep_trained(args)
+            checkpoint.discard(args.out)
     return 0
+
+
+def _sweep_trained(args) -> None:
+    """The compression sweeps of the run just trained, in the same process: the pipeline saves
+    a process start (interpreter, torch, data) per run."""
+    from .compress.sweep import sweep
+    from .io import write_records
+
+    rows = [row for kind, ratios in args.sweep
+            for row in sweep(args.out, kind, ratios, physical=kind in args.physical)]
+    write_records(rows, args.sweep_out)
+    print(f"{args.sweep_out}: {len(rows)} rows ({', '.join(k for k, _ in args.sweep)})")
+
+
+class _SweepArgument(argparse.Action):
+    """``--sweep KIND RATIO [RATIO ...]``, repeatable: a list of (kind, ratios)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        kind, *ratios = values
+        if kind not in KINDS:
+            parser.error(f"{option_string}: unknown kind {kind!r}; choose one of "
+                         f"{', '.join(KINDS)}")
+        try:
+            ratios = [float(r) for r in ratios]
+        except ValueError:
+            parser.error(f"{option_string} {kind}: the ratios must be numbers, got {ratios}")
+        if not ratios:
+            parser.error(f"{option_string} {kind}: give at least one ratio")
+        getattr(namespace, self.dest).append((kind, ratios))
 
 
 def _main_process() -> bool:
@@ -147,7 +186,7 @@ def _select(args) -> int:
     from .pipeline.selection import select
 
     plan = pd.read_csv(args.plan, keep_default_na=False, na_values=[""])
-    sweeps = pd.concat([pd.read_csv(f).assign(run=Path(f).parent.name) for f in args.sweeps],
+    sweeps = pd.concat([pd.read_csv(f).assign(run=Path(f).stem) for f in args.sweeps],
                        ignore_index=True) if args.sweeps else pd.DataFrame(
         columns=["run", "kind", "ratio"])
     table = select(plan, sweeps)
@@ -250,6 +289,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="run directory")
     p.add_argument("--resume", action="store_true",
                    help="continue from OUT/checkpoint.pt if present (a finished run is kept)")
+    p.add_argument("--sweep", nargs="+", action=_SweepArgument, default=[],
+                   metavar=("KIND", "RATIO"),
+                   help="then sweep the trained model's compression at these ratios, in the "
+                        "same process (repeatable, one kind each; see `cafw compress`)")
+    p.add_argument("--physical", nargs="+", choices=KINDS, default=[], metavar="KIND",
+                   help="the swept kinds that also build the deployable model at every ratio")
+    p.add_argument("--sweep-out", type=Path, metavar="CSV",
+                   help="the sweeps' rows, every kind in one CSV")
     p.set_defaults(handler=_train)
 
     p = commands.add_parser("compress", help="one-shot compression sweep of a trained run")
@@ -319,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", type=Path, nargs="+", required=True,
                    help="each run's history.csv")
     p.add_argument("--sweeps", type=Path, nargs="+", required=True,
-                   help="each sweep's <run>/<kind>.csv")
+                   help="each run's sweeps, <run>.csv")
     p.add_argument("--out", type=Path, required=True, help="directory for the tables")
     p.set_defaults(handler=_aggregate)
 
@@ -327,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
                                            "accuracy (the tuning table)")
     p.add_argument("--plan", type=Path, required=True, help="one row per (curve, point, run)")
     p.add_argument("--sweeps", type=Path, nargs="*", default=[],
-                   help="the tuning runs' <run>/<kind>.csv")
+                   help="the tuning runs' sweeps, <run>.csv")
     p.add_argument("--out", type=Path, required=True, help="the tuning table (CSV)")
     p.set_defaults(handler=_select)
 

@@ -115,15 +115,18 @@ def _leave_the_compiler_unimported() -> None:
             setattr(wrapped, "__dynamo_disable", wrapped)
 
 
-def set_up(spec: RunSpec, *, device: str | None = None) -> Runtime:
+def set_up(spec: RunSpec, *, device: str | None = None, single_process: bool = False
+           ) -> Runtime:
     """The run's processes, device (``device`` overrides the config's), data and model.
+    ``single_process``: this process alone, even under torchrun (the sweep that follows a
+    multi-process training runs in its main process only).
 
     The global RNG is seeded with the run's seed before the model is built, so the initial
     weights depend on the seed alone (and are the same in every process).
     """
     device_ = resolve_device(device or spec.device)
     set_deterministic(spec.deterministic)
-    world, device_ = _join_processes(device_)
+    world, device_ = (World(), device_) if single_process else _join_processes(device_)
     if spec.threads:
         torch.set_num_threads(spec.threads)
     torch.manual_seed(spec.seed)

@@ -20,9 +20,7 @@ rule aggregate:
         manifest="results/tables/manifest.csv",
         metrics=lambda w: expand(f"{RUN}/metrics.json", run=selected_grid().study_runs()),
         history=lambda w: expand(f"{RUN}/history.csv", run=selected_grid().study_runs()),
-        sweeps=lambda w: [
-            f"results/compress/{run}/{kind}.csv" for run, kind in selected_grid().study_sweeps()
-        ],
+        sweeps=lambda w: expand("results/compress/{run}.csv", run=selected_grid().study_runs()),
     output:
         report("results/tables/training.csv", caption="../report/training.rst", category="Tables"),
         report(

@@ -102,6 +102,15 @@ def dataset_ready(run):
     return [f"results/data/{dataset}.ready"] if dataset in ON_DISK else []
 
 
+def sweep_arguments(run):
+    """`cafw train`'s arguments that sweep the trained run: each kind its studies compress it
+    with, at the config's ratios, and the kinds that build the deployable model."""
+    kinds = grid().kinds[run]
+    sweeps = [f"--sweep {kind} {' '.join(map(str, config['ratios'][kind]))}" for kind in kinds]
+    physical = [kind for kind in kinds if grid().sweeps[run, kind].physical]
+    return " ".join(sweeps + ([f"--physical {' '.join(physical)}"] if physical else []))
+
+
 def setup_of(run):
     return grid().runs[run]["tags"]["setup"]
 

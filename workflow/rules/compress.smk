@@ -1,33 +1,3 @@
-rule compress:
-    input:
-        config=f"{RUN}/run.yaml",
-        metrics=f"{RUN}/metrics.json",
-        weights=f"{RUN}/model.pt",
-    output:
-        "results/compress/{run}/{kind}.csv",
-    params:
-        run=lambda w, input: os.path.dirname(input.metrics),
-        ratios=lambda w: config["ratios"][w.kind],
-        physical=lambda w: "--physical" if grid().sweeps[w.run, w.kind].physical else "",
-    log:
-        "results/logs/compress/{run}/{kind}.log",
-    benchmark:
-        "results/benchmarks/compress/{run}/{kind}.tsv"
-    threads: lambda w: resource("compress", "threads")
-    resources:
-        gpu=lambda w: resource("compress", "gpu"),
-        cpus_per_gpu=lambda w: resource("compress", "cpus_per_gpu"),
-        runtime=lambda w: resource("compress", "runtime"),
-        mem_mb=lambda w: resource("compress", "mem_mb"),
-        slurm_extra=lambda w: slurm_extra("compress"),
-    conda:
-        "../../envs/cafw.yaml"
-    shell:
-        "exec cafw on-gpus {resources.gpu} cafw compress --run {params.run} "
-        "--kind {wildcards.kind} --ratios {params.ratios} {params.physical} --out {output} "
-        "> {log} 2>&1"
-
-
 # The compressed models of a study's `save_ratios`, each in <kind>-<ratio>/ (model.pt and
 # spec.json), with their sweep rows in sweep.csv.  Only asked for by configs that save some.
 rule compressed_models:

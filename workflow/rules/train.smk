@@ -12,8 +12,12 @@ rule run_config:
         write_yaml(output[0], params.config)
 
 
-# The resume checkpoint (RUN/checkpoint.pt) is deliberately not an output: Snakemake removes
-# the outputs of a failed or preempted job, and the checkpoint must survive to be resumed.
+# A job trains one run and then, in the same process, sweeps every compression kind its
+# studies ask for (one process start per run instead of one per run and kind); the sweep
+# evaluates the trained model on its own device.  The resume checkpoint (RUN/checkpoint.pt)
+# is deliberately not an output: Snakemake removes the outputs of a failed or preempted job,
+# and the checkpoint must survive to be resumed; it is deleted once the sweep succeeded, so
+# a failed sweep is redone without training again.
 # A job with several GPUs trains in one process per GPU (torchrun); `cafw on-gpus` gives a
 # local job GPUs of its own (Slurm does that itself).  `exec` leaves no shell between
 # Snakemake and the training processes, so a signal reaches them and Snakemake waits for
@@ -26,9 +30,11 @@ rule train:
         metrics=f"{RUN}/metrics.json",
         weights=f"{RUN}/model.pt",
         history=f"{RUN}/history.csv",
+        sweep="results/compress/{run}.csv",
     params:
         out=lambda w, output: os.path.dirname(output.metrics),
         train=lambda w, resources: train_command(resources.gpu),
+        sweeps=lambda w: sweep_arguments(w.run),
     log:
         "results/logs/train/{run}.log",
     benchmark:
@@ -45,7 +51,7 @@ rule train:
         "../../envs/cafw.yaml"
     shell:
         "exec cafw on-gpus {resources.gpu} {params.train} --config {input.config} "
-        "--out {params.out} --resume > {log} 2>&1"
+        "--out {params.out} --resume {params.sweeps} --sweep-out {output.sweep} > {log} 2>&1"
 
 
 # Datasets that live on disk are fetched (CIFAR) or checked (ImageNet) once, on the machine

@@ -22,7 +22,7 @@ rule tuning_plan:
 checkpoint select:
     input:
         plan="results/tables/tuning_plan.csv",
-        sweeps=[f"results/compress/{run}/{kind}.csv" for run, kind in GRID.tuning_sweeps()],
+        sweeps=expand("results/compress/{run}.csv", run=GRID.tuning_runs()),
     output:
         report(TUNING, caption="../report/tuning.rst", category="Tables"),
     log:

@@ -2,8 +2,9 @@
 the work each job measured itself, from the files a run left behind.
 
 A job's wall time is its Snakemake ``benchmark:`` file; its work is what it timed in-process:
-a training run's ``wall_time_s`` (epochs and evaluations, metrics.json) and a sweep's
-``eval_seconds`` (one row per ratio).  The difference is start-up and writing the outputs.
+a training run's ``wall_time_s`` (epochs and evaluations, metrics.json) and its sweep's
+``eval_seconds`` (one row per kind and ratio).  The rest is start-up, the sweep's preparation
+(filter norms, SVDs, deployable models) and writing the outputs.
 """
 
 from __future__ import annotations
@@ -21,24 +22,21 @@ def _wall(benchmark: Path) -> float:
 
 
 def split(results: Path) -> pd.DataFrame:
-    """One row per rule (train, compress): jobs, wall seconds, in-process work, start-up."""
+    """One row for the training jobs: jobs, wall seconds, training, sweep evaluation and the
+    rest (start-up), in total and per job."""
     results = Path(results)
-    rows = []
-    for rule, work in (("train", _train_work), ("compress", _sweep_work)):
-        benchmarks = sorted((results / "benchmarks" / rule).rglob("*.tsv"))
-        wall = sum(_wall(b) for b in benchmarks)
-        busy = sum(work(results, b.relative_to(results / "benchmarks" / rule)) for b in benchmarks)
-        rows.append({"rule": rule, "jobs": len(benchmarks), "wall_s": wall, "work_s": busy,
-                     "startup_s": wall - busy, "startup_share": (wall - busy) / wall if wall else
-                     float("nan"), "startup_per_job_s": (wall - busy) / max(len(benchmarks), 1)})
-    return pd.DataFrame(rows)
+    benchmarks = sorted((results / "benchmarks" / "train").glob("*.tsv"))
+    wall = sum(_wall(b) for b in benchmarks)
+    training = sum(json.loads((results / "runs" / b.stem / "metrics.json").read_text())
+                   ["wall_time_s"] for b in benchmarks)
+    sweeping = sum(_sweep_seconds(results / "compress" / f"{b.stem}.csv") for b in benchmarks)
+    startup = wall - training - sweeping
+    jobs = len(benchmarks)
+    return pd.DataFrame([{"rule": "train", "jobs": jobs, "wall_s": wall, "train_s": training,
+                          "sweep_eval_s": sweeping, "startup_s": startup,
+                          "startup_share": startup / wall if wall else float("nan"),
+                          "startup_per_job_s": startup / max(jobs, 1)}])
 
 
-def _train_work(results: Path, benchmark: Path) -> float:
-    metrics = results / "runs" / benchmark.with_suffix("") / "metrics.json"
-    return json.loads(metrics.read_text())["wall_time_s"]
-
-
-def _sweep_work(results: Path, benchmark: Path) -> float:
-    sweep = pd.read_csv(results / "compress" / benchmark.with_suffix(".csv"))
-    return float(sweep["eval_seconds"].sum())
+def _sweep_seconds(sweep: Path) -> float:
+    return float(pd.read_csv(sweep)["eval_seconds"].sum()) if sweep.is_file() else 0.0

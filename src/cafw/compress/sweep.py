@@ -48,14 +48,15 @@ IDENTITY = ("dataset", "model", "method", "optimizer", "seed")
 TIMING_REPEATS = 5
 
 
-def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str | Path, *,
+def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float],
+          out_csv: str | Path | None = None, *,
           bn_recalibration: bool = False, physical: bool = False,
           save_dir: str | Path | None = None, save_ratios: Sequence[float] | None = None,
           latency_batches: Sequence[int] = LATENCY_BATCHES,
           device: str = "auto") -> list[dict]:
     """Compress the trained run ``run_dir`` with ``kind`` at every ratio, evaluate on the
-    validation and test sets without retraining, write the rows to ``out_csv`` and return
-    them (one dict per ratio).
+    validation and test sets without retraining, write the rows to ``out_csv`` (if given)
+    and return them (one dict per ratio).
 
     ``bn_recalibration`` adds ``test_accuracy_bn_recalibrated`` (BatchNorm statistics
     recomputed on the un-augmented training set).  ``physical`` adds the deployable model's
@@ -72,7 +73,7 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str 
     config, metrics, state = checkpoint.read_finished(run_dir)
     # The run's own precision and memory format, so ratio 0 reproduces its test accuracy
     # exactly (on the same device).
-    rt = set_up(config, device=device)
+    rt = set_up(config, device=device, single_process=True)
     device_, bf16, data, model = rt.device, rt.bf16, rt.data, rt.model
     try:
         model.load_state_dict(state)
@@ -122,7 +123,8 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float], out_csv: str 
         rows.append(row)
     compressor.restore()
 
-    write_records(rows, out_csv)
+    if out_csv is not None:
+        write_records(rows, out_csv)
     return rows
 
 

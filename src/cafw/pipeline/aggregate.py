@@ -9,7 +9,7 @@
 The manifest (one row per study x run, written from the config) says which run belongs to
 which study; every other input is a file a previous stage wrote, passed by path:
 ``<run>/metrics.json`` and ``<run>/history.csv`` of each run directory, and
-``<run>/<kind>.csv`` of each sweep.
+``<run>.csv``, the sweeps of each run (one row per kind and ratio).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def aggregate(manifest: Path, metrics: list[Path], histories: list[Path], sweeps
     keys = [k for k in RUN_KEYS + SFW_KEYS if k in studies.columns]
     run_ids = studies["run"].drop_duplicates()
     metrics_of, history_of = _by_run(metrics), _by_run(histories)
-    sweep_of = {(Path(p).parent.name, Path(p).stem): Path(p) for p in sweeps}
+    sweep_of = {Path(p).stem: Path(p) for p in sweeps}
 
     training = pd.DataFrame([{"run": run, **_read_json(_file(metrics_of, run, "metrics"))}
                              for run in run_ids])
@@ -40,11 +40,16 @@ def aggregate(manifest: Path, metrics: list[Path], histories: list[Path], sweeps
                          for run in run_ids], ignore_index=True)
     history = history.merge(studies.drop_duplicates("run")[["run", *keys, "seed"]], on="run")
 
-    sweeps = []
+    sweeps, read = [], {}
     for (run, kind), rows in studies.groupby(["run", "kind"], sort=False):
-        if (run, kind) not in sweep_of:
-            raise ValueError(f"no {kind} sweep of run {run} among the sweeps given")
-        sweep = pd.read_csv(sweep_of[run, kind])
+        if run not in sweep_of:
+            raise ValueError(f"no sweeps of run {run} among the sweeps given")
+        if run not in read:
+            read[run] = pd.read_csv(sweep_of[run])
+        sweep = read[run][read[run]["kind"] == kind]
+        if sweep.empty:
+            raise ValueError(f"{sweep_of[run]} has no {kind} sweep; run `snakemake` again, "
+                             "which sweeps the run anew (the studies' kinds changed)")
         sweep = sweep[["ratio", *[c for c in sweep.columns if _measured(c)]]]
         for study in rows["study"]:
             sweeps.append(sweep.assign(study=study, kind=kind, run=run))

@@ -90,9 +90,6 @@ class Grid:
     tuning: list[dict] = field(default_factory=list)  # one row per (curve, point, seed)
     pending: list[str] = field(default_factory=list)  # tuned curves without a selection
 
-    def compress_jobs(self) -> list[tuple[str, str]]:
-        return [(run, kind) for run, kinds in self.kinds.items() for kind in kinds]
-
     def study_runs(self) -> list[str]:
         """The runs of the studies (the manifest), without the tuning runs."""
         return list(dict.fromkeys(row["run"] for row in self.manifest))
@@ -101,11 +98,9 @@ class Grid:
         """The (run, kind) sweeps that keep compressed models."""
         return [key for key, sweep in self.sweeps.items() if sweep.save_ratios]
 
-    def study_sweeps(self) -> list[tuple[str, str]]:
-        return list(dict.fromkeys((row["run"], row["kind"]) for row in self.manifest))
-
-    def tuning_sweeps(self) -> list[tuple[str, str]]:
-        return list(dict.fromkeys((row["run"], row["kind"]) for row in self.tuning))
+    def tuning_runs(self) -> list[str]:
+        """The runs the tuning choice reads (each grid point with the tuning seeds)."""
+        return list(dict.fromkeys(row["run"] for row in self.tuning))
 
     def add(self, run: str, config: dict, kind: str, curve: Curve | None = None) -> None:
         """Add a run and its sweep of ``kind``, with what ``curve``'s study measures."""

@@ -32,6 +32,11 @@ def save(path: Path, state: dict) -> None:
     save_torch(state, path)  # temp file + rename: a kill mid-write leaves the old file intact
 
 
+def discard(run_dir: Path) -> None:
+    """Delete the resume checkpoint of a finished run."""
+    (Path(run_dir) / CHECKPOINT).unlink(missing_ok=True)
+
+
 def load(path: Path, what: str, remedy: str) -> dict:
     """``torch.load(path, weights_only=True)``, turning every failure into one message."""
     if not path.is_file():

@@ -14,7 +14,7 @@ A run directory holds, when finished:
     model.pt      the trained weights (state_dict; torch.load(weights_only=True))
     history.csv   one row per epoch, rewritten after each
     metrics.json  final metrics; written last, so it marks a finished run
-and, while running, checkpoint.pt (resume state; deleted at the end); TensorBoard event files
+and, while running, checkpoint.pt (resume state; deleted at the end, or by the caller); TensorBoard event files
 if the config asks for them.
 """
 
@@ -63,13 +63,17 @@ class _Position:
 
 def train(config: RunSpec, out: str | Path, *, resume: bool = False,
           stop_at: tuple[int, int] | None = None, progress: bool | None = None,
-          log: Callable[[str], None] | None = None) -> dict:
+          log: Callable[[str], None] | None = None, keep_checkpoint: bool = False) -> dict:
     """Train ``config`` into directory ``out`` and return the final metrics.
 
     ``resume`` continues from ``out/checkpoint.pt`` if present (and returns the metrics of a
     finished run unchanged); without it an existing checkpoint or finished run is an error,
     so nothing computed is overwritten.  ``stop_at=(epoch, batch)`` interrupts like SIGTERM.
     Under torchrun every process calls this and gets the metrics; only the main one logs.
+    ``keep_checkpoint`` leaves the final checkpoint for the caller to delete
+    (``checkpoint.discard``) once what it does with the trained model has succeeded: a
+    pipeline job whose later step fails loses its outputs, and the rerun then resumes the
+    finished training instead of repeating it.
     """
     out = Path(out)
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
@@ -90,13 +94,14 @@ def train(config: RunSpec, out: str | Path, *, resume: bool = False,
 
     rt = set_up(config)
     try:
-        return _run(rt, out, resume, stop_at, progress, log if rt.world.main else _silent)
+        return _run(rt, out, resume, stop_at, progress, log if rt.world.main else _silent,
+                    keep_checkpoint)
     finally:
         rt.world.close()
 
 
 def _run(rt: Runtime, out: Path, resume: bool, stop_at: tuple[int, int] | None,
-         progress: bool | None, log: Callable[[str], None]) -> dict:
+         progress: bool | None, log: Callable[[str], None], keep_checkpoint: bool) -> dict:
     config, world = rt.spec, rt.world
     device, model = rt.device, rt.model
     optimizer = build_optimizer(config.optimizer, model,
@@ -185,7 +190,10 @@ def _run(rt: Runtime, out: Path, resume: bool, stop_at: tuple[int, int] | None,
                 raise _interrupted(stop, f"the end of epoch {epoch + 1}")
 
     test = score(model, {"test": rt.data.test}, bf16=rt.bf16, sum_=world.sum_)
-    return _finish(out, config, model, position.history, test, device, per_epoch, world)
+    metrics = _finish(out, config, model, position.history, test, device, per_epoch, world)
+    if world.main and not keep_checkpoint:
+        checkpoint.discard(out)
+    return metrics
 
 
 def _silent(line: str) -> None:
@@ -284,7 +292,6 @@ def _finish(out: Path, config: RunSpec, model: nn.Module, history: list[dict], t
                         {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
         write_records(history, out / checkpoint.HISTORY)
         write_json(out / checkpoint.METRICS, metrics)  # last: its presence marks a finished run
-        (out / checkpoint.CHECKPOINT).unlink(missing_ok=True)
     return metrics
 
 
