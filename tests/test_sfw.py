@@ -13,7 +13,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from cafw.constraints import base
-from cafw.constraints import (FAMILIES, KSupportNormBall, L1Ball, L2Ball,
+from cafw.constraints import (FAMILIES, KSupportNormBall, L1Ball, L2Ball, NuclearNormBall,
                               SpectralKSupportNormBall, Unconstrained, param_groups)
 from cafw.optim import SFW
 from sfw_reference import ReferenceSFW
@@ -356,6 +356,31 @@ def test_spectral_warm_subspace_tracks_the_exact_lmo():
         v = fast.batched_lmo(g[None], radius, state)[0]
         quality.append(((g * v).sum() / (g * exact.lmo(g)).sum()).item())
     assert min(quality[1:]) >= 0.97 and quality[0] == pytest.approx(1.0)
+
+
+def test_nuclear_warm_lmo_oversamples_its_basis():
+    """With one vector the warm iteration stalls when the top singular values are close (a
+    Gaussian gradient's are); the ball's oversampled block and Rayleigh-Ritz fix most of it."""
+
+    class OneVector(NuclearNormBall):
+        oversampling = 0
+
+    def qualities(ball):
+        gen = torch.Generator().manual_seed(0)
+        exact = NuclearNormBall(radius=1.0, method="svd")
+        mean = torch.randn(64, 32, 3, 3, generator=gen)
+        state, quality = {}, []
+        for _ in range(30):
+            g = mean + torch.randn(64, 32, 3, 3, generator=gen)
+            v = ball.batched_lmo(g[None], torch.ones(1), state)[0]
+            quality.append(((g * v).sum() / (g * exact.lmo(g)).sum()).item())
+        return torch.tensor(quality[1:]), state["basis"].shape[-1]
+
+    oversampled, block = qualities(NuclearNormBall(radius=1.0))
+    single, one = qualities(OneVector(radius=1.0))
+    assert (block, one) == (1 + NuclearNormBall.oversampling, 1)
+    assert oversampled.min() >= 0.94 and single.min() < 0.9
+    assert oversampled.mean() > single.mean() + 0.02
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -51,6 +51,10 @@ class _SpectralSet(Constraint):
     has_k = True
     grouping = "matrix"
     k_counts = "singular values (the smaller dimension of the reshaped weight)"
+    #: basis vectors kept beyond the k the LMO needs; with p of them the warm iteration
+    #: converges like (sigma_{k+p+1} / sigma_k)^rounds instead of (sigma_{k+1} / sigma_k)^rounds,
+    #: and the vertex comes from the top k of the block (Rayleigh-Ritz)
+    oversampling = 0
 
     def __init__(self, *, radius: float, k: int | float | None = None,
                  shape: Sequence[int] | None = None, method: str = "subspace",
@@ -84,18 +88,21 @@ class _SpectralSet(Constraint):
         m = m if wide else m.mT  # work on the wide orientation: exact QR on the short side
         if self.method == "svd" or state is None or "basis" not in state:
             u, s, vh = torch.linalg.svd(m, full_matrices=False)
-            u, s, vh = u[..., :k], s[..., :k], vh[..., :k, :]
             if state is not None and self.method == "subspace":
-                state["basis"] = vh.mT.contiguous()
-            v = self._vertex_from_svd(u, s, vh, radius)
+                state["basis"] = vh[..., :k + self.oversampling, :].mT.contiguous()
+            v = self._vertex_from_svd(u[..., :k], s[..., :k], vh[..., :k, :], radius)
         else:
-            basis = state["basis"]  # (B, long side, k)
+            basis = state["basis"]  # (B, long side, k + oversampling)
             for _ in range(self.iterations):
                 u = _orthonormal(m @ basis)
-                w = u.mT @ m  # (B, k, long side): the gradient in the left subspace
+                w = u.mT @ m  # (B, block, long side): the gradient in the left subspace
                 basis = _warm_basis(w.mT)
             state["basis"] = basis
-            v = self._vertex_from_subspace(u, w, radius)
+            if w.shape[1] > k:  # Rayleigh-Ritz: the top k singular triplets within the block
+                small_u, s, vh = torch.linalg.svd(w, full_matrices=False)
+                v = self._vertex_from_svd(u @ small_u[..., :k], s[..., :k], vh[..., :k, :], radius)
+            else:
+                v = self._vertex_from_subspace(u, w, radius)
         return (v if wide else v.mT).reshape(g.shape)
 
     def _vertex_from_svd(self, u: Tensor, s: Tensor, vh: Tensor, radius: Tensor) -> Tensor:
@@ -134,9 +141,13 @@ class SpectralKSupportNormBall(_SpectralSet):
 
 
 class NuclearNormBall(SpectralKSupportNormBall):
-    """{W : ||W||_* <= radius}, the spectral k-support ball with k = 1.  LMO: -radius u1 v1^T."""
+    """{W : ||W||_* <= radius}, the spectral k-support ball with k = 1.  LMO: -radius u1 v1^T.
+
+    Its warm basis holds 1 + ``oversampling`` vectors: with one, the iteration stalls whenever
+    the top two singular values are close or swap between steps."""
 
     has_k = False
+    oversampling = 4
 
     def __init__(self, *, radius: float, shape: Sequence[int] | None = None,
                  method: str = "subspace", iterations: int = DEFAULT_ITERATIONS) -> None:
