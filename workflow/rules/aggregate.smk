@@ -114,7 +114,7 @@ rule lr_theory:
         "results/logs/lr_theory.log",
     benchmark:
         "results/benchmarks/lr_theory.tsv"
-    threads: 2
+    threads: 1  # its tensors are tiny: it steps with one torch thread
     conda:
         "../../envs/cafw.yaml"
     shell:
