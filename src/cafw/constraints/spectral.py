@@ -8,11 +8,13 @@ the top-k subspace on the matrix's long side in the optimizer state and refines 
 ``iterations`` rounds of block subspace iteration (two matmuls, a QR of the short side and a
 Cholesky QR of the long side each).  How close that comes to the exact LMO along real SFW
 runs, per number of rounds, is measured by ``cafw bench lmo-quality`` (README, "Spectral LMOs"):
-the default 3 rounds meet a mean of 0.99 and a minimum of 0.95 along spectral-k-support runs; the
-nuclear ball (k = 1) converges more slowly, and its minimum stays lower.  Without a warm basis
-(the first step, or a stand-alone ``lmo`` call) the subspace method falls back to the exact
-SVD, which also seeds the basis.  The vertex U (U^T M) / ||U^T M||_F built from any orthonormal
-U has rank <= k and Frobenius norm radius, so an approximate basis still yields a feasible point.
+the default is 3 rounds.  A basis of k vectors alone converges slowly where the k-th and
+(k+1)-th singular values are close; the nuclear ball (k = 1) meets that case most, so it keeps
+``oversampling`` extra vectors and takes its vertex from the top of the block (Rayleigh-Ritz).
+Without a warm basis (the first step, or a stand-alone ``lmo`` call) the subspace method falls
+back to the exact SVD, which also seeds the basis.  The vertex U (U^T M) / ||U^T M||_F built
+from any orthonormal U has rank <= k and Frobenius norm radius, so an approximate basis still
+yields a feasible point.
 """
 
 from __future__ import annotations
@@ -51,9 +53,7 @@ class _SpectralSet(Constraint):
     has_k = True
     grouping = "matrix"
     k_counts = "singular values (the smaller dimension of the reshaped weight)"
-    #: basis vectors kept beyond the k the LMO needs; with p of them the warm iteration
-    #: converges like (sigma_{k+p+1} / sigma_k)^rounds instead of (sigma_{k+1} / sigma_k)^rounds,
-    #: and the vertex comes from the top k of the block (Rayleigh-Ritz)
+    #: basis vectors kept beyond the k the LMO needs (``_top_of_block`` then picks the top k)
     oversampling = 0
 
     def __init__(self, *, radius: float, k: int | float | None = None,
@@ -98,14 +98,16 @@ class _SpectralSet(Constraint):
                 w = u.mT @ m  # (B, block, long side): the gradient in the left subspace
                 basis = _warm_basis(w.mT)
             state["basis"] = basis
-            if w.shape[1] > k:  # Rayleigh-Ritz: the top k singular triplets within the block
-                small_u, s, vh = torch.linalg.svd(w, full_matrices=False)
-                v = self._vertex_from_svd(u @ small_u[..., :k], s[..., :k], vh[..., :k, :], radius)
-            else:
-                v = self._vertex_from_subspace(u, w, radius)
+            if w.shape[1] > k:
+                u, w = self._top_of_block(u, w)
+            v = self._vertex_from_subspace(u, w, radius)
         return (v if wide else v.mT).reshape(g.shape)
 
     def _vertex_from_svd(self, u: Tensor, s: Tensor, vh: Tensor, radius: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def _top_of_block(self, u: Tensor, w: Tensor) -> tuple[Tensor, Tensor]:
+        """The top k directions of an oversampled block (u, w = u^T M)."""
         raise NotImplementedError
 
     def _vertex_from_subspace(self, u: Tensor, w: Tensor, radius: Tensor) -> Tensor:
@@ -148,6 +150,22 @@ class NuclearNormBall(SpectralKSupportNormBall):
 
     has_k = False
     oversampling = 4
+    squarings = 12  # the Gram matrix's 4096th power: its range is the top direction
+
+    def _top_of_block(self, u, w):
+        """Rayleigh-Ritz for k = 1: the top eigenvector of the block's small Gram matrix w w^T,
+        as the column with the largest diagonal entry of its repeated square (normalised each
+        time).  No eigensolver: those check for errors on the host, and the step has no host
+        sync on a GPU."""
+        gram = w @ w.mT  # (B, 1 + oversampling, same)
+        for _ in range(self.squarings):
+            gram = gram / torch.linalg.matrix_norm(gram, keepdim=True).clamp_min(
+                torch.finfo(gram.dtype).tiny)
+            gram = gram @ gram
+        column = gram.diagonal(dim1=-2, dim2=-1).argmax(dim=-1)  # (B,)
+        top = torch.take_along_dim(gram, column[:, None, None], dim=-1)  # (B, block, 1)
+        top = top * inverse_or_zero(torch.linalg.vector_norm(top, dim=1, keepdim=True))
+        return u @ top, top.mT @ w
 
     def __init__(self, *, radius: float, shape: Sequence[int] | None = None,
                  method: str = "subspace", iterations: int = DEFAULT_ITERATIONS) -> None:
