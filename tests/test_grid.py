@@ -38,20 +38,20 @@ def test_every_run_of_every_config_is_a_valid_run_config(name):
 def test_tuned_curves_train_their_grid_then_their_seeds_at_the_selected_point():
     config = _config()
     before = expand(config)
-    curve = next(c for c in curves(config) if c.study == "low-rank" and c.method == "prox-sgd")
-    assert curve.grid == {"threshold": [0.03, 0.1, 0.3]} and curve.id in before.pending
+    curve = next(c for c in curves(config) if c.study == "low-rank" and c.method == "sgd-nuclear")
+    assert curve.grid == {"penalty.strength": [0.01, 0.03, 0.1]} and curve.id in before.pending
     tuning = [row for row in before.tuning if row["curve"] == curve.id]
     assert [row["run"] for row in tuning] == [  # one seed per point; the base value is the base run
-        "digits-cnn__prox-sgd+threshold=0.03__linear__s0", "digits-cnn__prox-sgd__linear__s0",
-        "digits-cnn__prox-sgd+threshold=0.3__linear__s0"]
-    assert not any(row["method"] == "prox-sgd" for row in before.manifest)  # not yet known
+        "digits-cnn__sgd-nuclear+strength=0.01__linear__s0", "digits-cnn__sgd-nuclear__linear__s0",
+        "digits-cnn__sgd-nuclear+strength=0.1__linear__s0"]
+    assert not any(row["method"] == "sgd-nuclear" for row in before.manifest)  # not yet known
 
-    after = expand(config, {curve.id: {"threshold": 0.3}})
-    runs = sorted(r["run"] for r in after.manifest if r["method"] == "prox-sgd")
-    assert runs == [f"digits-cnn__prox-sgd+threshold=0.3__linear__s{s}" for s in (0, 1, 2)]
+    after = expand(config, {curve.id: {"penalty.strength": 0.1}})
+    runs = sorted(r["run"] for r in after.manifest if r["method"] == "sgd-nuclear")
+    assert runs == [f"digits-cnn__sgd-nuclear+strength=0.1__linear__s{s}" for s in (0, 1, 2)]
     assert runs[0] in before.runs  # the tuning run of the chosen point is the seed-0 run
     # a selection that is not a point of the curve's grid (an older grid) is not used
-    assert curve.id in expand(config, {curve.id: {"threshold": 7.0}}).pending
+    assert curve.id in expand(config, {curve.id: {"penalty.strength": 7.0}}).pending
 
 
 def test_runs_shared_by_studies_are_trained_once_and_compressed_per_kind():
@@ -131,9 +131,9 @@ def test_counts_of_the_default_grid():
     config = _config()
     grid = expand(config, _selected(config))
     tuned = [c for c in curves(config) if c.grid]
-    # 17 tuned curves: 10 methods in the comparisons, SGD in 4 studies, 4 ablation rules
-    assert len(tuned) == 17
-    assert len({row["run"] for row in grid.tuning}) == 43  # shared grid points trained once
+    # 14 tuned curves: the 7 methods the claims compare (SGD in 4 studies), 4 ablation rules
+    assert len(tuned) == 14
+    assert len({row["run"] for row in grid.tuning}) == 34  # shared grid points trained once
     assert len(grid.manifest) == sum(len(c.seeds) for c in curves(config))
 
 

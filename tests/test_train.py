@@ -269,11 +269,17 @@ def test_schedules_step_per_iteration_with_warmup():
     assert lr_factor(ScheduleSpec(name="constant"), epochs=3, per_epoch=10)(29) == 1.0
 
 
-def test_a_training_job_imports_only_what_it_uses(tmp_path):
+@pytest.mark.parametrize("optimizer", [
+    None,  # SFW
+    {"name": "sgd", "lr": 0.05, "momentum": 0.9},
+    {"name": "prox_sgd", "lr": 0.05, "momentum": 0.9, "threshold": 0.1},
+], ids=["sfw", "sgd", "prox_sgd"])
+def test_a_training_job_imports_only_what_it_uses(tmp_path, optimizer):
     # each of the pipeline's many jobs pays for its imports: pandas, scikit-learn, torchvision
     # the compiler (torch._dynamo) and ZeRO's FSDP/DTensor stack are not needed to train the
-    # digits CNN with SFW
-    cfg = config(dataset="digits", dataset_options={}, epochs=1, batch_size=128)
+    # digits CNN with SFW or with the baselines
+    cfg = config(dataset="digits", dataset_options={}, epochs=1, batch_size=128,
+                 **({"optimizer": optimizer} if optimizer else {}))
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
     code = ("import sys; from cafw.cli import main; "
             f"assert main(['train', '--config', {str(tmp_path / 'run.yaml')!r}, '--out', "

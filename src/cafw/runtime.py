@@ -107,7 +107,8 @@ def _leave_the_compiler_unimported() -> None:
     compilation; that import takes about as long as ``import torch`` itself, in every
     training job.  Their wrapper caches the excluded function on the wrapped one, so caching
     the function itself gives the eager behaviour without the import (where torch's wrapper
-    differs, nothing changes).  ``torch.optim.SGD.step`` still imports it.
+    differs, nothing changes).  ``torch.optim.SGD.step`` would import it too: the baselines
+    use ``cafw.optim.SGD``.
     """
     for name in ("add_param_group", "zero_grad", "state_dict", "load_state_dict"):
         wrapped = getattr(getattr(torch.optim.Optimizer, name), "__wrapped__", None)

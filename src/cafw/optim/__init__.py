@@ -1,6 +1,7 @@
-"""Optimizers: Stochastic Frank-Wolfe and the proximal SGD baseline."""
+"""Optimizers: Stochastic Frank-Wolfe, and the SGD and proximal SGD baselines."""
 
 from .prox_sgd import ProxSGD
 from .sfw import SFW, StepStatistics
+from .sgd import SGD
 
-__all__ = ["SFW", "ProxSGD", "StepStatistics"]
+__all__ = ["SFW", "SGD", "ProxSGD", "StepStatistics"]

@@ -15,9 +15,10 @@ import torch
 from torch import Tensor
 
 from .batching import same_shape_batches
+from .sgd import SGD
 
 
-class ProxSGD(torch.optim.SGD):
+class ProxSGD(SGD):
     """``torch.optim.SGD`` followed by singular-value soft-thresholding of 4-d (conv) weights.
 
     Args:

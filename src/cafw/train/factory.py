@@ -10,7 +10,7 @@ import torch.distributed as dist
 from torch import nn
 
 from ..constraints import param_groups
-from ..optim import SFW, ProxSGD
+from ..optim import SFW, SGD, ProxSGD
 from ..optim.sfw import StepStatistics
 from ..penalties import PENALTIES
 from ..spec import ConfigError, OptimizerSpec, RunSpec, SFWSpec, SGDSpec
@@ -38,7 +38,7 @@ def build_optimizer(spec: OptimizerSpec, model: nn.Module, *,
         if spec.make_feasible:  # every process the whole model, before any sharding
             SFW(groups, **options).make_feasible()
     elif isinstance(spec, SGDSpec):
-        cls, params = torch.optim.SGD, model.parameters()
+        cls, params = SGD, model.parameters()
         options = dict(lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay,
                        nesterov=spec.nesterov)
     else:
