@@ -131,9 +131,9 @@ def test_counts_of_the_default_grid():
     config = _config()
     grid = expand(config, _selected(config))
     tuned = [c for c in curves(config) if c.grid]
-    # 14 tuned curves: the 7 methods the claims compare (SGD in 4 studies), 4 ablation rules
-    assert len(tuned) == 14
-    assert len({row["run"] for row in grid.tuning}) == 34  # shared grid points trained once
+    # 15 tuned curves: 8 methods (SGD in 4 studies), 4 ablation rules
+    assert len(tuned) == 15
+    assert len({row["run"] for row in grid.tuning}) == 37  # shared grid points trained once
     assert len(grid.manifest) == sum(len(c.seeds) for c in curves(config))
 
 
