@@ -14,8 +14,8 @@ A run directory holds, when finished:
     model.pt      the trained weights (state_dict; torch.load(weights_only=True))
     history.csv   one row per epoch, rewritten after each
     metrics.json  final metrics; written last, so it marks a finished run
-and, while running, checkpoint.pt (resume state; deleted at the end, or by the caller); TensorBoard event files
-if the config asks for them.
+and, while running, checkpoint.pt (resume state; deleted at the end, or by the caller);
+TensorBoard event files if the config asks for them.
 """
 
 from __future__ import annotations
