@@ -125,7 +125,8 @@ def _bench(args) -> int:
     elif args.what == "compute":
         from .bench.compute import run
 
-        table = run(args.config, steps=args.steps or 10, rounds=args.rounds, out=args.out)
+        table = run(args.config, steps=args.steps or 10, rounds=args.rounds, out=args.out,
+                    rounds_out=args.rounds_out)
         print(table.round(4).to_string(index=False))
     elif args.what == "lmo-quality":
         from .bench.lmo_quality import ITERATIONS, run
@@ -204,12 +205,13 @@ def _claims(args) -> int:
     from .pipeline.claims import claims
 
     spec = yaml.safe_load(args.spec.read_text()) or {}
-    compute = pd.read_csv(args.compute) if args.compute else None
-    table = claims(spec, pd.read_csv(args.compression), compute)
+    rounds = pd.read_csv(args.compute_rounds) if args.compute_rounds else None
+    table = claims(spec, pd.read_csv(args.compression), pd.read_csv(args.training), rounds)
     write_csv(table, args.out)
     for row in table.itertuples():
-        print(f"{row.claim} {row.setup}: {row.effect:+.3f} [{row.ci_low:+.3f}, "
-              f"{row.ci_high:+.3f}] over {row.seeds} seeds -> {row.verdict}")
+        print(f"{row.claim} {row.setup} {row.measure}: {row.effect:+.4g} [{row.ci_low:+.4g}, "
+              f"{row.ci_high:+.4g}] over {row.samples} {row.unit} -> {row.verdict} "
+              f"(claim: {row.claim_verdict})")
     return 0
 
 
@@ -332,6 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--config", type=Path,
                    help="compute: YAML mapping method -> run config (one setup)")
+    p.add_argument("--rounds-out", type=Path,
+                   help="compute: CSV of every round's step times (the ratios' intervals)")
     p.add_argument("--steps", type=int,
                    help="compute, lmo-cost: training steps per round (default 10, 2); "
                         "lmo-quality: steps of every trajectory (default: the whole digits "
@@ -381,7 +385,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("claims", help="check the paper's claims on the runs")
     p.add_argument("--spec", type=Path, required=True, help="the config's claims (YAML)")
     p.add_argument("--compression", type=Path, required=True, help="compression.csv")
-    p.add_argument("--compute", type=Path, help="compute.csv (for claims about compute)")
+    p.add_argument("--training", type=Path, required=True,
+                   help="training.csv (for claims about convergence)")
+    p.add_argument("--compute-rounds", type=Path,
+                   help="compute_rounds.csv (for claims about compute)")
     p.add_argument("--out", type=Path, required=True, help="claims.csv")
     p.set_defaults(handler=_claims)
 

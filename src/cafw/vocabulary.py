@@ -100,6 +100,10 @@ FAMILY_NAMES = {"l2": "L2 ball", "l1": "L1 ball", "linf": "L-infinity ball",
                 "nuclear": "nuclear-norm ball"}
 KIND_NAMES = {"filter": "Filter pruning", "lowrank": "Low-rank decomposition",
               "unstructured": "Unstructured pruning"}
+#: what a claim's measure compares (cafw.pipeline.claims.MEASURES)
+MEASURE_NAMES = {"area": "accuracy averaged over the ratios", "dense_accuracy": "dense accuracy",
+                 "train_loss": "final training loss",
+                 "step_ratio": "opponent's training step / method's"}
 #: the tables the paper is generated from, and the files generated from them
 PAPER_TABLES = ("manifest.csv", "compression_summary.csv", "compute.csv", "lr_theory.csv",
                 "tuning.csv", "claims.csv")

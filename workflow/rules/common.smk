@@ -7,7 +7,12 @@ import os
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from cafw.pipeline.grid import compute_setups, compute_spec, expand as expand_grid
+from cafw.pipeline.grid import (
+    check_claims,
+    compute_setups,
+    compute_spec,
+    expand as expand_grid,
+)
 from cafw.pipeline.selection import read_selection
 from cafw.spec import ConfigError
 from cafw.vocabulary import KINDS, ON_DISK, PAPER_FILES, PAPER_TABLES
@@ -38,6 +43,10 @@ def validated(config):
         except Exception:
             pass  # a structural error: the schema's message says more
         raise
+    try:
+        check_claims(config)
+    except ConfigError as err:
+        raise WorkflowError(f"invalid configuration: {err}") from None
     return config
 
 
@@ -81,6 +90,7 @@ TABLES = expand(
         "compression_summary",
         "history",
         "compute",
+        "compute_rounds",
         "lr_theory",
         "tuning",
         "claims",
