@@ -188,3 +188,19 @@ def test_ci_config_end_to_end(tmp_path):
     plan = snakemake("-n", "--configfile", "config/ci.yaml", cwd=repo)
     assert job_counts(plan.stdout) == {"paper_generated": 1, "paper": 1, "figure_study": 1,
                                        "all": 1, "total": 4}
+
+    # the stability check: the claims again with disjoint seeds, beside the first ones
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    check = subprocess.run(["cafw", "stability", "--configfile", "config/ci.yaml",
+                            "--seed-offset", "10", "--cores", "2"], cwd=repo, env=env,
+                           capture_output=True, text=True, timeout=1200)
+    assert check.returncode == 0, check.stdout[-4000:] + check.stderr[-4000:]
+    stability = pd.read_csv(tables / "stability.csv")
+    claims = pd.read_csv(tables / "claims.csv")
+    assert len(stability) == len(claims) and set(stability["seeds_b"].astype(str)) == {"10"}
+    offset = repo / "seed-offset-10" / "results"
+    assert (offset / "runs" / "digits-cnn__sgd__linear__s10" / "metrics.json").is_file()
+    assert not (offset / "runs" / "digits-cnn__sgd__linear__s0").exists()
+    readme = repo / "README.md"
+    assert subprocess.run(["cafw", "readme", "--outputs", "."], cwd=repo, env=env).returncode == 0
+    assert "**Stability: the claims with a disjoint set of seeds**" in readme.read_text()

@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import (CheckpointError, ConfigError, DatasetError, Interrupted,
+from .errors import (CheckpointError, ConfigError, DatasetError, Interrupted, StepFailed,
                      TrainingDiverged)
 from .extras import missing_extra
 from .gpu_slots import NotEnoughGPUs
@@ -215,6 +215,19 @@ def _claims(args) -> int:
     return 0
 
 
+def _stability(args) -> int:
+    from .pipeline.stability import STABILITY, run
+
+    table = run(args.configfile, args.seed_offset, ["--cores", str(args.cores),
+                                                     *args.snakemake])
+    for row in table.itertuples():
+        same = "same" if row.same_verdict else "DIFFERENT"
+        print(f"{row.claim} {row.setup} {row.measure}: seeds {row.seeds_a} {row.verdict_a}, "
+              f"seeds {row.seeds_b} {row.verdict_b} ({same})")
+    print(f"wrote {STABILITY} of the config's output_dir")
+    return 0
+
+
 def _figure(args) -> int:
     from .pipeline.figures import draw
 
@@ -268,8 +281,8 @@ def _schema(args) -> int:
 def _readme(args) -> int:
     from .pipeline.paper.readme import update
 
-    update(args.facts, args.readme)
-    print(f"updated the results section of {args.readme} from {args.facts}")
+    update(args.outputs, args.readme)
+    print(f"updated the results section of {args.readme} from {', '.join(map(str, args.outputs))}")
     return 0
 
 
@@ -392,6 +405,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="claims.csv")
     p.set_defaults(handler=_claims)
 
+    p = commands.add_parser("stability", help="rerun the claims with a disjoint set of seeds "
+                                              "and write both sets' verdicts side by side")
+    p.add_argument("--configfile", type=Path, default=Path("config/config.yaml"))
+    p.add_argument("--seed-offset", type=int, default=1000,
+                   help="added to every seed, the tuning seeds included (default 1000)")
+    p.add_argument("--cores", default="all", help="snakemake --cores")
+    p.add_argument("snakemake", nargs=argparse.REMAINDER,
+                   help="further snakemake arguments, after --")
+    p.set_defaults(handler=_stability)
+
     p = commands.add_parser("figure", help="draw one figure (PDF and PNG) from the tables")
     p.add_argument("kind", choices=FIGURES)
     p.add_argument("--tables", type=Path, nargs="+", required=True,
@@ -419,7 +442,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_paper)
 
     p = commands.add_parser("readme", help="regenerate the README's results section")
-    p.add_argument("--facts", type=Path, default=Path("paper/generated/facts.json"))
+    p.add_argument("--outputs", type=Path, nargs="+", default=[Path(".")],
+                   help="the output_dir of each config to show, side by side (each holds "
+                        "paper/generated/facts.json and, from cafw stability, "
+                        "results/tables/stability.csv)")
     p.add_argument("--readme", type=Path, default=Path("README.md"))
     p.set_defaults(handler=_readme)
 
@@ -464,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         report(f"invalid configuration: {err}")
         return 2
-    except (DatasetError, CheckpointError, TrainingDiverged, NotEnoughGPUs) as err:
+    except (DatasetError, CheckpointError, TrainingDiverged, NotEnoughGPUs, StepFailed) as err:
         report(str(err))
         return 1
     except Interrupted as err:
