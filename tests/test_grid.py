@@ -39,17 +39,19 @@ def test_tuned_curves_train_their_grid_then_their_seeds_at_the_selected_point():
     config = _config()
     before = expand(config)
     curve = next(c for c in curves(config) if c.study == "low-rank" and c.method == "sgd-nuclear")
-    assert curve.grid == {"penalty.strength": [0.01, 0.03, 0.1]} and curve.id in before.pending
+    assert curve.grid == {"penalty.strength": [0.03, 0.1, 0.3]} and curve.id in before.pending
     tuning = [row for row in before.tuning if row["curve"] == curve.id]
-    assert [row["run"] for row in tuning] == [  # one seed per point; the base value is the base run
-        "digits-cnn__sgd-nuclear+strength=0.01__linear__s0", "digits-cnn__sgd-nuclear__linear__s0",
-        "digits-cnn__sgd-nuclear+strength=0.1__linear__s0"]
+    # each point with each tuning seed; the base value is the base run
+    assert [row["run"] for row in tuning] == [
+        f"digits-cnn__sgd-nuclear{point}__linear__s{seed}"
+        for point in ("+strength=0.03", "", "+strength=0.3") for seed in (0, 1)]
     assert not any(row["method"] == "sgd-nuclear" for row in before.manifest)  # not yet known
 
-    after = expand(config, {curve.id: {"penalty.strength": 0.1}})
+    after = expand(config, {curve.id: {"penalty.strength": 0.3}})
     runs = sorted(r["run"] for r in after.manifest if r["method"] == "sgd-nuclear")
-    assert runs == [f"digits-cnn__sgd-nuclear+strength=0.1__linear__s{s}" for s in (0, 1, 2)]
-    assert runs[0] in before.runs  # the tuning run of the chosen point is the seed-0 run
+    assert runs == [f"digits-cnn__sgd-nuclear+strength=0.3__linear__s{s}" for s in range(5)]
+    # the tuning runs of the chosen point are the study's runs of the tuning seeds
+    assert set(runs) & set(before.runs) == set(runs[:2])
     # a selection that is not a point of the curve's grid (an older grid) is not used
     assert curve.id in expand(config, {curve.id: {"penalty.strength": 7.0}}).pending
 
@@ -104,26 +106,26 @@ def test_bad_physical_or_save_settings_name_the_study(study, key, value, message
 
 def test_variants_equal_to_the_base_method_are_the_base_run():
     config = _config()
-    grid = expand(config, _selected(config, choice=2))
+    grid = expand(config, _selected(config, choice=1))
     base = "digits-cnn__sfw-group-k-support__linear__s0"
-    # the sensitivity grid's (k 0.3, value 10) is the method itself (not tuned there), and
-    # so is the ablation's gradient rule at its third learning rate, 1.0
-    assert {r["study"] for r in grid.manifest if r["run"] == base} == {"sensitivity",
+    # the middle learning rate, 3.0, is the method's own: filter-pruning's choice and the
+    # ablation's gradient rule there are the method itself
+    assert {r["study"] for r in grid.manifest if r["run"] == base} == {"filter-pruning",
                                                                         "lr-ablation"}
     ablation = [r for r in grid.manifest if r["study"] == "lr-ablation" and r["seed"] == 1
                 and r["method"] == "sfw-group-k-support"]
     assert sorted(r["variant"] for r in ablation) == [
-        "", "rescale=diameter,lr=3.0", "rescale=fast_gradient",
-        "rescale=none,lr=0.03"]  # the third grid point of each rule
-    variant = grid.runs["digits-cnn__sfw-group-k-support+rescale=none+lr=0.03__linear__s1"]
-    assert variant["optimizer"]["rescale"] == "none" and variant["optimizer"]["lr"] == 0.03
+        "", "rescale=diameter,lr=10.0", "rescale=fast_gradient",
+        "rescale=none,lr=0.1"]  # the middle grid point of each rule
+    variant = grid.runs["digits-cnn__sfw-group-k-support+rescale=none+lr=0.1__linear__s1"]
+    assert variant["optimizer"]["rescale"] == "none" and variant["optimizer"]["lr"] == 0.1
 
 
 def test_a_study_may_use_its_own_seeds_and_skip_tuning():
     config = _config()
     grid = expand(config)
     rows = [r for r in grid.manifest if r["study"] == "sensitivity"]
-    assert len(rows) == 9 and {r["seed"] for r in rows} == {0}
+    assert len(rows) == 4 and {r["seed"] for r in rows} == {0}
     assert not any(row["study"] == "sensitivity" for row in grid.tuning)
 
 
@@ -133,7 +135,9 @@ def test_counts_of_the_default_grid():
     tuned = [c for c in curves(config) if c.grid]
     # 15 tuned curves: 8 methods (SGD in 4 studies), 4 ablation rules
     assert len(tuned) == 15
-    assert len({row["run"] for row in grid.tuning}) == 37  # shared grid points trained once
+    # 3 points x 2 seeds each, grid points shared by curves trained once (SGD's by 4 studies,
+    # SFW group-k-support's by filter-pruning and the ablation's gradient rule)
+    assert len({row["run"] for row in grid.tuning}) == 66
     assert len(grid.manifest) == sum(len(c.seeds) for c in curves(config))
 
 

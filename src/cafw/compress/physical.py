@@ -9,8 +9,8 @@ layers in every architecture of the paper; ResNet-56's parameter-free shortcut n
 pruner of ``option_a.py``.
 
 Which channels go:
-- A conv whose output channels no other layer shares (every conv of cnn_small and vgg16, the
-  inner convs of the residual blocks) loses exactly its masked filters.
+- A conv whose output channels no other layer shares (every conv of cnn_small, mnist_cnn and
+  vgg16, the inner convs of the residual blocks) loses exactly its masked filters.
 - Convs that add into one residual stream must lose the same channels, but the paper's
   protocol masks each conv's own smallest-L1 filters.  The group loses as many channels as
   each of its convs has masked, those with the smallest L1 norm summed over the group's masked
