@@ -115,10 +115,10 @@ def test_variants_equal_to_the_base_method_are_the_base_run():
     ablation = [r for r in grid.manifest if r["study"] == "lr-ablation" and r["seed"] == 1
                 and r["method"] == "sfw-group-k-support"]
     assert sorted(r["variant"] for r in ablation) == [
-        "", "rescale=diameter,lr=10.0", "rescale=fast_gradient",
-        "rescale=none,lr=0.1"]  # the middle grid point of each rule
-    variant = grid.runs["digits-cnn__sfw-group-k-support+rescale=none+lr=0.1__linear__s1"]
-    assert variant["optimizer"]["rescale"] == "none" and variant["optimizer"]["lr"] == 0.1
+        "", "rescale=diameter,lr=10.0", "rescale=fast_gradient,lr=10.0",
+        "rescale=none,lr=0.03"]  # the middle grid point of each rule
+    variant = grid.runs["digits-cnn__sfw-group-k-support+rescale=none+lr=0.03__linear__s1"]
+    assert variant["optimizer"]["rescale"] == "none" and variant["optimizer"]["lr"] == 0.03
 
 
 def test_a_study_may_use_its_own_seeds_and_skip_tuning():
