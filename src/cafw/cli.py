@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import (CheckpointError, ConfigError, DatasetError, Interrupted,
+from .errors import (CheckpointError, ConfigError, DatasetError, DeviceError, Interrupted,
                      TrainingDiverged)
 from .extras import missing_extra
 from .gpu_slots import NotEnoughGPUs
@@ -457,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         report(f"invalid configuration: {err}")
         return 2
-    except (DatasetError, CheckpointError, TrainingDiverged, NotEnoughGPUs) as err:
+    except (DatasetError, DeviceError, CheckpointError, TrainingDiverged, NotEnoughGPUs) as err:
         report(str(err))
         return 1
     except Interrupted as err:

@@ -33,7 +33,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..device import device_name
 from ..errors import Interrupted, TrainingDiverged
 from ..evaluation import score, top_k_hits
 from ..extras import optional_dependency
@@ -112,6 +111,7 @@ def _run(rt: Runtime, out: Path, resume: bool, stop_at: tuple[int, int] | None,
 
     if world.main:
         checkpoint.write_run_config(out, config)
+    log(f"training {out} {rt.start_line()}")
     position = _restore(out, rt, optimizer, scheduler) if resume else None
     if position is None:
         position = _Position()
@@ -190,7 +190,8 @@ def _run(rt: Runtime, out: Path, resume: bool, stop_at: tuple[int, int] | None,
                 raise _interrupted(stop, f"the end of epoch {epoch + 1}")
 
     test = score(model, {"test": rt.data.test}, bf16=rt.bf16, sum_=world.sum_)
-    metrics = _finish(out, config, model, position.history, test, device, per_epoch, world)
+    metrics = _finish(out, config, model, position.history, test, rt.provenance(), per_epoch,
+                      world)
     if world.main and not keep_checkpoint:
         checkpoint.discard(out)
     return metrics
@@ -271,7 +272,7 @@ def _epoch_line(row: dict, config: RunSpec) -> str:
 
 
 def _finish(out: Path, config: RunSpec, model: nn.Module, history: list[dict], test: dict,
-            device: torch.device, per_epoch: int, world: World) -> dict:
+            provenance: dict, per_epoch: int, world: World) -> dict:
     last = {**history[-1], **test}
     train_seconds = sum(row["train_seconds"] for row in history)
     metrics = {
@@ -284,8 +285,7 @@ def _finish(out: Path, config: RunSpec, model: nn.Module, history: list[dict], t
         "images_per_second": sum(row["images"] for row in history) / train_seconds,
         "steps_per_epoch": per_epoch,
         "parameters": sum(p.numel() for p in model.parameters()),
-        "device": device_name(device), "processes": world.size,
-        "torch": torch.__version__, "config_digest": config.digest(), **config.tags,
+        **provenance, "config_digest": config.digest(), **config.tags,
     }
     if world.main:
         checkpoint.save(out / checkpoint.WEIGHTS,
