@@ -24,8 +24,9 @@ from .vocabulary import GPUS_VARIABLE
 
 #: values of CUDA_VISIBLE_DEVICES that name no device (Slurm writes NoDevFiles on some setups)
 NO_DEVICES = ("", "-1", "NoDevFiles")
-#: the oldest NVIDIA driver of each CUDA major version (minor-version compatibility; NVIDIA's
-#: CUDA Toolkit release notes, table 3)
+#: the oldest NVIDIA driver that runs builds of each CUDA major version (NVIDIA's CUDA
+#: Compatibility guide, "Minor Version Compatibility": within a major version any driver from
+#: this one on works, with a limited feature set below the build's own driver)
 DRIVER_FOR_CUDA = {13: "580", 12: "525", 11: "450"}
 
 
@@ -65,12 +66,12 @@ def cuda_problem() -> str:
     if supported is None:
         return (f"torch {torch.__version__} (CUDA {build}) finds no NVIDIA driver "
                 "(libcuda.so.1 cannot be loaded)")
-    needed = tuple(int(part) for part in build.split(".")[:2])
-    if supported < needed:
+    needed = int(build.split(".")[0])
+    if supported[0] < needed:
         driver = driver_version() or "unknown"
         return (f"torch {torch.__version__} was built for CUDA {build}, but the NVIDIA driver "
                 f"{driver} supports CUDA {supported[0]}.{supported[1]} at most; it needs driver "
-                f">= {DRIVER_FOR_CUDA.get(needed[0], '?')} (or install a torch build for CUDA "
+                f">= {DRIVER_FOR_CUDA.get(needed, '?')} (or install a torch build for CUDA "
                 f"{supported[0]}.x)")
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     shown = "unset" if visible is None else repr(visible)
