@@ -95,6 +95,22 @@ def test_default_and_ci_configs_plan(name, tmp_path):
     assert counts["train"] == counts["run_config"] > 0 and counts["paper"] == 1
 
 
+@pytest.mark.parametrize("left_out", [("gpu",), ("gpu", "threads", "runtime", "mem_mb",
+                                                   "cpus_per_gpu", "slurm_extra")])
+def test_every_schema_valid_config_plans_without_optional_resources(tmp_path, left_out):
+    """resources.<rule> may leave out any key (the schema allows it): a missing gpu count
+    means none, and a missing runtime or memory is left to Snakemake and the cluster."""
+    config = yaml.safe_load((ROOT / "config" / "ci.yaml").read_text())
+    for spec in [*config["resources"].values(), *(s.get("resources", {}) for s in
+                                                  config["setups"].values())]:
+        for key in left_out:
+            spec.pop(key, None)
+    (tmp_path / "lean.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake("-n", "-p", "--configfile", str(tmp_path / "lean.yaml"), timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "exec cafw on-gpus 0 cafw train --config" in result.stdout
+
+
 def test_lint_is_clean():
     result = snakemake("--lint", timeout=120)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import __version__
 from .errors import (CheckpointError, ConfigError, DatasetError, DeviceError, Interrupted,
                      TrainingDiverged)
 from .extras import missing_extra
@@ -281,6 +282,7 @@ def _data(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cafw", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"cafw {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("train", help="train one run into a directory (under torchrun: "

@@ -294,8 +294,14 @@ _BOUNDS = {"greater_than": ("gt", ">"), "greater_than_equal": ("ge", ">="),
 
 
 def one_line(err: ValidationError, model: type[BaseModel], prefix: str = "") -> str:
-    """The first error of ``err`` as one line naming the key (dotted, from ``prefix``)."""
-    error = err.errors(include_url=False)[0]
+    """Every error of ``err`` in one line, each naming its key (dotted, from ``prefix``), so
+    that a config is fixed in one round rather than one round per mistake."""
+    described = [_describe(error, model, prefix) for error in err.errors(include_url=False)]
+    return "; ".join(dict.fromkeys(described))
+
+
+def _describe(error: dict, model: type[BaseModel], prefix: str) -> str:
+    """One error of a validation as a phrase naming the key."""
     keys, parent = _keys(model, error["loc"])
     keys = ([prefix] if prefix else []) + keys
     key = ".".join(keys)

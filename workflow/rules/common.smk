@@ -124,6 +124,42 @@ def resource(rule_name, key, setup=None):
     return value
 
 
+#: resources Snakemake converts between units, so that a job cannot leave them at None
+CONVERTED = ("runtime", "mem_mb")
+
+
+def job_resources(rule_name, setup_of_job=None):
+    """A rule's cluster resources from the config, each a function of the job's wildcards
+    (``setup_of_job``: the job's setup, whose resources override train's).  runtime and
+    mem_mb are left out where the config sets neither, so Snakemake's and the cluster's
+    defaults apply."""
+    setup = setup_of_job or (lambda w: None)
+    keyed = lambda key: (lambda w: resource(rule_name, key, setup(w)))  # noqa: E731
+    out = {"gpu": lambda w: gpus(rule_name, setup(w)),
+           "cpus_per_gpu": keyed("cpus_per_gpu"), "nodes": keyed("nodes"),
+           "slurm_extra": lambda w: slurm_extra(rule_name, setup(w))}
+    setups = SETUPS if setup_of_job else [None]
+    for key in CONVERTED:
+        unset = [s for s in setups if resource(rule_name, key, s) is None]
+        if len(unset) < len(setups):
+            if unset:
+                raise WorkflowError(f"invalid configuration: resources.{rule_name}.{key} is "
+                                    f"set for some setups but not for {', '.join(unset)}; "
+                                    f"give resources.{rule_name} a {key} for them")
+            out[key] = keyed(key)
+    return out
+
+
+def gpus(rule_name, setup=None):
+    """GPUs per job (0 where the config leaves gpu out, as the schema allows)."""
+    return resource(rule_name, "gpu", setup) or 0
+
+
+def threads(rule_name, setup=None):
+    """Threads per job of a rule (1 where the config leaves them out)."""
+    return resource(rule_name, "threads", setup) or 1
+
+
 # Slurm sends SIGTERM this many seconds before a training job's time limit, to every process
 # of the job step, so `cafw train` checkpoints at its next check point and exits; the retry
 # resumes.  torchrun passes the signal on to its processes and kills them only after
