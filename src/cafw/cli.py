@@ -272,6 +272,23 @@ def _readme(args) -> int:
     return 0
 
 
+def _cost(args) -> int:
+    from .pipeline.cost import load, text, update_readme
+
+    if args.readme:
+        update_readme(args.readme)
+        print(f"updated the paper-grid paragraph of {args.readme}")
+    else:
+        print(text(load(args.configfile), " + ".join(map(str, args.configfile))), end="")
+    return 0
+
+
+def _doctor(args) -> int:
+    from .doctor import run
+
+    return run(args)
+
+
 def _data(args) -> int:
     from .data import download
 
@@ -427,6 +444,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("schema", help="write the run part of the workflow schema")
     p.add_argument("--out", type=Path, default=Path("workflow/schemas/run.schema.yaml"))
     p.set_defaults(handler=_schema)
+
+    p = commands.add_parser("cost", help="the grid's jobs and GPU-hours per stage, before "
+                                         "submitting it")
+    p.add_argument("--configfile", type=Path, nargs="+", default=[Path("config/config.yaml")],
+                   help="pipeline config files, merged in order as Snakemake merges them")
+    p.add_argument("--readme", type=Path,
+                   help="instead, rewrite this README's paper-grid paragraph (its cost markers)")
+    p.set_defaults(handler=_cost)
+
+    p = commands.add_parser("doctor", help="check this machine against what a config's grid "
+                                           "needs (a preflight)")
+    from .doctor import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(handler=_doctor)
 
     p = commands.add_parser("data", help="dataset utilities")
     p.add_argument("action", choices=["download"])

@@ -8,6 +8,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from cafw.pipeline.grid import compute_setups, compute_spec, expand as expand_grid
+from cafw.pipeline.preflight import PREFLIGHT_MINUTES, gpu_setups, requirement
 from cafw.pipeline.selection import read_selection
 from cafw.spec import ConfigError
 from cafw.vocabulary import KINDS, ON_DISK, PAPER_FILES, PAPER_TABLES
@@ -68,6 +69,8 @@ def after_selection(*paths):
 
 validated(config)
 GRID = grid()
+UNSELECTED = checked_grid(config)  # what the preflight checks: the same before and after tuning
+GPU_SETUPS = gpu_setups(config)
 SETUPS = list(config["setups"])
 COMPUTE_SETUPS = compute_setups(config)
 RUN = "results/runs/{run}"
@@ -100,6 +103,17 @@ def dataset_ready(run):
     """The marker of a dataset that must be on disk before the run can train."""
     dataset = grid().runs[run]["dataset"]
     return [f"results/data/{dataset}.ready"] if dataset in ON_DISK else []
+
+
+def dataset_ready_of(setup):
+    dataset = config["setups"][setup]["dataset"]
+    return [f"results/data/{dataset}.ready"] if dataset in ON_DISK else []
+
+
+def preflight_of(run):
+    """The preflight report a training job waits for: its setup's, if that uses GPUs."""
+    setup = setup_of(run)
+    return [ancient(f"results/preflight/{setup}.txt")] if setup in GPU_SETUPS else []
 
 
 def sweep_arguments(run):

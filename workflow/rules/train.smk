@@ -26,6 +26,7 @@ rule train:
     input:
         config=f"{RUN}/run.yaml",
         data=lambda w: dataset_ready(w.run),
+        preflight=lambda w: preflight_of(w.run),
     output:
         metrics=f"{RUN}/metrics.json",
         weights=f"{RUN}/model.pt",

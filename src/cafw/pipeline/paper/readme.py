@@ -11,7 +11,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from ...io import write_text
+from ...io import write_section
 from ...vocabulary import DATASET_NAMES, KIND_NAMES, MODEL_NAMES
 
 START = "<!-- results:start -->"
@@ -33,11 +33,4 @@ def render(facts: dict) -> str:
 
 
 def update(facts_json: Path, readme: Path) -> None:
-    text = Path(readme).read_text()
-    if START not in text or END not in text:
-        raise ValueError(f"{readme} has no results section: add the lines {START} and {END} "
-                         "where it should go")
-    head, rest = text.split(START, 1)
-    tail = rest.split(END, 1)[1]
-    body = render(json.loads(Path(facts_json).read_text()))
-    write_text(readme, f"{head}{START}\n{body}{END}{tail}")
+    write_section(readme, START, END, render(json.loads(Path(facts_json).read_text())))
