@@ -337,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the ratios to save (default with --save: every ratio)")
     p.add_argument("--latency-batches", type=int, nargs="+", metavar="B",
                    help="batch sizes of the latency columns (default: 1 256)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", help="default: the run's own (its run.yaml)")
     p.set_defaults(handler=_compress)
 
     p = commands.add_parser("bench", help="benchmarks that print ratios measured side by side")
