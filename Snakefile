@@ -36,5 +36,5 @@ rule all:
     input:
         TABLES,
         figure_targets(),
-        "paper/main.pdf",
+        paper_targets(),
         lambda w: [f"results/compressed/{r}/{k}" for r, k in selected_grid().saved_models()],

@@ -111,6 +111,32 @@ def test_every_schema_valid_config_plans_without_optional_resources(tmp_path, le
     assert "exec cafw on-gpus 0 cafw train --config" in result.stdout
 
 
+def path_without(program: str, links: Path) -> str:
+    """PATH with ``program`` hidden: each PATH folder holding it is replaced by ``links``, a
+    folder of links to everything else there."""
+    folders = []
+    for folder in os.environ["PATH"].split(os.pathsep):
+        if folder and (Path(folder) / program).exists():
+            links.mkdir(exist_ok=True)
+            for entry in Path(folder).iterdir():
+                if entry.name != program and not (links / entry.name).exists():
+                    (links / entry.name).symlink_to(entry)
+            folder = str(links)
+        folders.append(folder)
+    return os.pathsep.join(dict.fromkeys(folders))
+
+
+def test_without_latexmk_everything_but_the_pdf_is_planned_with_one_notice(tmp_path):
+    env = {"PATH": path_without("latexmk", tmp_path / "bin")}
+    result = subprocess.run([*SNAKEMAKE, "-n", "--configfile", "config/ci.yaml"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120, env={**os.environ, **env})
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = job_counts(result.stdout)
+    assert "paper" not in counts and counts["paper_generated"] == 1
+    output = result.stdout + result.stderr
+    assert output.count("latexmk is not on PATH, so everything but paper/main.pdf is built") == 1
+
+
 def test_lint_is_clean():
     result = snakemake("--lint", timeout=120)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -3,8 +3,11 @@
 # trained at every grid point first; the checkpoint `select` then chooses one point per curve
 # on validation accuracy, and only then are the study runs of those curves known.
 import os
+import shutil
+import sys
 
 from snakemake.exceptions import WorkflowError
+from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
 from cafw.pipeline.grid import compute_setups, compute_spec, expand as expand_grid
@@ -222,3 +225,15 @@ def figure_kind(study):
 
 def ablation_study():
     return next(s for s, spec in config["studies"].items() if spec.get("figure") == "lr_ablation")
+
+
+def paper_targets():
+    """paper/main.pdf where latexmk can build it (on PATH, or from envs/paper.yaml under
+    --sdm conda); else the paper's generated sources, and one notice: TeX is optional."""
+    with_conda = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+    if with_conda or shutil.which("latexmk"):
+        return ["paper/main.pdf"]
+    if workflow.is_main_process:
+        print("cafw: latexmk is not on PATH, so everything but paper/main.pdf is built "
+              "(README, 'Install')", file=sys.stderr)
+    return expand("paper/generated/{name}", name=PAPER_FILES)
