@@ -196,7 +196,8 @@ def dataset_options(dataset: str, options: dict | None) -> dict:
 
 
 #: run keys that do not change what a run computes (see RunSpec.digest)
-UNDIGESTED = ("tags", "threads", "workers", "deterministic", "shard_optimizer", "tensorboard")
+UNDIGESTED = ("tags", "threads", "workers", "deterministic", "shard_optimizer", "tensorboard",
+              "wandb", "progress_seconds")
 
 
 class RunSpec(_Spec):
@@ -224,6 +225,10 @@ class RunSpec(_Spec):
                                                      "share of the layers (ZeRO)")
     tensorboard: Flag = Field(False, description="TensorBoard scalars in the run directory "
                                                  "(pip install 'cafw[tensorboard]')")
+    wandb: Flag = Field(False, description="the same scalars to Weights & Biases, offline "
+                                           "unless WANDB_MODE says (pip install 'cafw[wandb]')")
+    progress_seconds: Real = Field(60.0, gt=0, description="a progress line this often when "
+                                                          "the log is not a terminal")
     data_root: str = "data"
     download: Flag = False
     dataset_options: dict[str, Any] = Field(default_factory=dict,

@@ -43,7 +43,7 @@ from ..vocabulary import EVALUATION_COLUMNS
 from . import checkpoint
 from .factory import (build_optimizer, build_penalty, full_state_dict, has_step_statistics,
                       method_name, step_statistics)
-from .progress import Progress
+from .progress import Heartbeat, Progress
 from .schedules import build_scheduler
 
 CHECK_EVERY = 25  # steps between check points (each one is a host sync)
@@ -133,9 +133,10 @@ def _run(rt: Runtime, out: Path, resume: bool, stop_at: tuple[int, int] | None,
         world.barrier()  # no process exits (or is killed) before the checkpoint is written
 
     show_bar = world.main and (sys.stderr.isatty() if progress is None else progress)
+    heartbeat = Heartbeat(config.progress_seconds, log, config.epochs, per_epoch)
     with _stop_signals() as stop, Progress(out, tensorboard=config.tensorboard,
-                                           first_epoch=position.epoch,
-                                           write=world.main) as live:
+                                           first_epoch=position.epoch, write=world.main,
+                                           wandb=config.wandb, config=config.to_dict()) as live:
         while position.epoch < config.epochs:
             epoch = position.epoch
             if not position.sums:
@@ -160,6 +161,9 @@ def _run(rt: Runtime, out: Path, resume: bool, stop_at: tuple[int, int] | None,
                 scheduler.step()
                 _accumulate(sums, loss, logits, y, optimizer)
                 position.batch += 1
+                if world.main and not show_bar:
+                    heartbeat.step(epoch, position.batch, len(y) * world.size, sums,
+                                   optimizer.param_groups[0]["lr"])
                 if position.batch % CHECK_EVERY == 0:
                     stopping = _check(sums, stop, world, epoch, position.batch)
                 else:  # one process alone needs no agreement: it stops at the next step
