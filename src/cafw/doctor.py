@@ -107,7 +107,8 @@ def requirements(paths: list[Path]) -> list[dict]:
 
     config = load(paths)
     grid = expand(config)
-    return [requirement(config, grid, setup) for setup in config["setups"]]
+    trained = {run["tags"]["setup"] for run in grid.runs.values()}
+    return [requirement(config, grid, setup) for setup in config["setups"] if setup in trained]
 
 
 def render(checks: list[Check]) -> str:
