@@ -107,7 +107,8 @@ class Runtime:
         """The first line of every training log: device, precision, processes, versions."""
         p = self.provenance()
         where = (f"{self.device} ({p['device']})" if self.device.type == "cuda"
-                 else f"cpu ({torch.get_num_threads()} threads)")
+                 else f"cpu ({torch.get_num_threads()} thread"
+                      f"{'s' if torch.get_num_threads() > 1 else ''})")
         precision = "bf16 autocast" if self.bf16 else "fp32"
         layout = ", channels_last" if self.channels_last else ""
         processes = f"{self.world.size} process{'es' if self.world.size > 1 else ''}"
