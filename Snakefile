@@ -5,6 +5,7 @@
 #   snakemake --cores 2                                   # default: digits on a CPU
 #   snakemake --configfile config/paper.yaml --workflow-profile profiles/slurm   # the paper
 #   snakemake figures/filter-pruning__digits-cnn.pdf      # one figure
+#   cafw stability --configfile config/config.yaml        # the claims with disjoint seeds
 
 from snakemake.utils import min_version
 
@@ -16,6 +17,16 @@ min_version("9.0")
 if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"
+
+
+# The repository (its paper sources): the working directory may be another one, below.
+REPO = workflow.basedir
+
+# A config's outputs (results/, figures/, paper/generated/, paper/main.pdf) go under its
+# `output_dir` (default: the repository), so that configs do not overwrite each other's.
+if config.get("output_dir"):
+
+    workdir: config["output_dir"]
 
 
 report: "workflow/report/workflow.rst"

@@ -57,7 +57,7 @@ def _trained_looking(net: nn.Module) -> nn.Module:
 
 def small_cnn() -> nn.Module:
     torch.manual_seed(1)
-    return _trained_looking(build_model("cnn_small", 10, 1))
+    return _trained_looking(build_model("cnn_small", 10, (1, 8, 8)))
 
 
 def convs(model):
@@ -266,7 +266,7 @@ def narrow_vgg() -> nn.Module:
     return VGG([16, "M", 16, 32, "M", 32, "M", 32, "M", 32, "M"], 10, 3)
 
 
-@pytest.mark.parametrize("make, shape", [(lambda: build_model("cnn_small", 10, 1), (1, 8, 8)),
+@pytest.mark.parametrize("make, shape", [(lambda: build_model("cnn_small", 10, (1, 8, 8)), (1, 8, 8)),
                                          (narrow_vgg, (3, 32, 32))], ids=["cnn_small", "vgg"])
 def test_physical_model_of_a_sequential_net_is_the_masked_model(make, shape):
     pytest.importorskip("torch_pruning")
@@ -290,7 +290,7 @@ def test_physical_model_of_a_sequential_net_is_the_masked_model(make, shape):
 
 def test_physical_model_keeps_the_mode_of_the_model():
     pytest.importorskip("torch_pruning")
-    model = build_model("cnn_small", 10, 1).eval()
+    model = build_model("cnn_small", 10, (1, 8, 8)).eval()
     small, _ = physically_pruned(model, filter_prune(model, 0.5), torch.zeros(1, 1, 8, 8))
     assert not any(m.training for m in small.modules())
 
@@ -316,7 +316,7 @@ def test_physical_model_of_every_architecture(name):
     pytest.importorskip("torch_pruning")
     channels, side = SMALL_INPUTS[name]
     torch.manual_seed(3)
-    model = _trained_looking(build_model(name, 10, channels))
+    model = _trained_looking(build_model(name, 10, (channels, side, side)))
     pruned = filter_prune(model, 0.5)
     x = torch.randn(2, channels, side, side)
     small, removed = physically_pruned(model, pruned, x[:1])
@@ -381,7 +381,7 @@ def test_flop_count_equals_torch_flop_counter(name):
     Small inputs suffice: the count scales with the output positions it records."""
     channels, side = SMALL_INPUTS[name]
     torch.manual_seed(0)
-    dense = build_model(name, 10, channels).eval()
+    dense = build_model(name, 10, (channels, side, side)).eval()
     factorised = _factorised_shape(dense, 0.5).eval()
     x = torch.zeros(1, channels, side, side)
     positions = output_positions(dense, x)

@@ -44,7 +44,7 @@ def _weights(run: Path) -> dict:
 
 def _sfw_with_gradients(family: str, device: str, dtype=torch.float32) -> SFW:
     torch.manual_seed(0)
-    model = build_model("cnn_small", 10, 3).to(device, dtype)
+    model = build_model("cnn_small", 10, (3, 8, 8)).to(device, dtype)
     for p in model.parameters():
         p.grad = torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel()),
                              dtype=dtype).to(device)

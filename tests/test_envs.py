@@ -52,9 +52,9 @@ def test_env_versions_equal_the_lock_file():
 
 
 def test_the_cafw_env_installs_the_repository_it_runs_in(tmp_path):
-    """Snakemake runs envs/cafw.post-deploy.sh in the new env, in the working directory: the
-    script installs that repository (here: with pip replaced by a stub that records its
-    arguments), and refuses to run anywhere else."""
+    """Snakemake runs envs/cafw.post-deploy.sh in the new env, from its process, which names
+    the repository in CAFW_REPO: the script installs it (here: with pip replaced by a stub
+    that records its arguments), and refuses a directory that is not the repository."""
     import subprocess
 
     script = ROOT / "envs" / "cafw.post-deploy.sh"
@@ -62,11 +62,14 @@ def test_the_cafw_env_installs_the_repository_it_runs_in(tmp_path):
     stub.mkdir()
     (stub / "python").write_text('#!/bin/sh\necho "$@" > "$CALLED"\n')
     (stub / "python").chmod(0o755)
-    env = {"PATH": f"{stub}:/usr/bin:/bin", "CALLED": str(tmp_path / "called")}
-    done = subprocess.run(["bash", str(script)], cwd=ROOT, env=env, capture_output=True, text=True)
+    env = {"PATH": f"{stub}:/usr/bin:/bin", "CALLED": str(tmp_path / "called"),
+           "CAFW_REPO": str(ROOT)}
+    done = subprocess.run(["bash", str(script)], cwd=tmp_path, env=env, capture_output=True,
+                          text=True)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "called").read_text().split() == ["-m", "pip", "install", "--no-deps",
-                                                          "-e", "."]
-    elsewhere = subprocess.run(["bash", str(script)], cwd=tmp_path, env=env, capture_output=True,
+                                                          "-e", str(ROOT)]
+    elsewhere = subprocess.run(["bash", str(script)], cwd=tmp_path,
+                               env={**env, "CAFW_REPO": str(tmp_path)}, capture_output=True,
                                text=True)
-    assert elsewhere.returncode == 1 and "run snakemake in the repository" in elsewhere.stderr
+    assert elsewhere.returncode == 1 and "is not the cafw repository" in elsewhere.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cafw.pipeline.grid import GridError, compute_spec, curves, expand
+from cafw.pipeline.grid import GridError, check_claims, compute_spec, curves, expand
 from cafw.spec import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +23,7 @@ def _selected(config, choice=0):
     return {c.id: c.points()[choice] for c in curves(config) if c.grid}
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "ci.yaml", "paper.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "mnist.yaml", "ci.yaml", "paper.yaml"])
 def test_every_run_of_every_config_is_a_valid_run_config(name):
     config = _config(name)
     grid = expand(config, _selected(config))
@@ -137,7 +137,38 @@ def test_counts_of_the_default_grid():
     assert len(grid.manifest) == sum(len(c.seeds) for c in curves(config))
 
 
+def test_a_seed_offset_moves_every_seed_the_tuning_seeds_included():
+    config = _config()
+    base, moved = expand(config), expand({**config, "seed_offset": 1000})
+    seeds = lambda grid: {row["seed"] for row in grid.manifest + grid.tuning}  # noqa: E731
+    assert seeds(base) == {0, 1, 2, 3, 4}
+    assert seeds(moved) == {1000, 1001, 1002, 1003, 1004}
+    assert not set(base.runs) & set(moved.runs)
+    assert {r.removesuffix("__s1000") for r in moved.runs if r.endswith("__s1000")} == \
+        {r.removesuffix("__s0") for r in base.runs if r.endswith("__s0")}
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "mnist.yaml", "ci.yaml", "paper.yaml"])
+def test_the_claims_of_every_config_name_swept_ratios(name):
+    check_claims(_config(name))
+
+
 @pytest.mark.parametrize("change, message", [
+    (lambda c: c["claims"]["C1"].update(study="pruning"), "unknown study 'pruning'"),
+    (lambda c: c["claims"]["C1"].update(ratio=0.55), "its ratio 0.55 is not a ratio that "
+                                                     "study 'filter-pruning' sweeps"),
+    (lambda c: c["claims"]["C4"].update(up_to=0.97), "its up_to 0.97 is not a ratio"),
+    (lambda c: c["claims"]["C2"]["compute"].update(setup="gpu"), "unknown setup 'gpu'"),
+])
+def test_bad_claims_name_the_problem(change, message):
+    config = copy.deepcopy(_config())
+    change(config)
+    with pytest.raises(GridError, match=message):
+        check_claims(config)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c["ratios"]["filter"].remove(0.0), "ratios.filter must include 0.0"),
     (lambda c: c["studies"]["low-rank"]["methods"].append("adam"),
      "study 'low-rank' names unknown method 'adam'"),
     (lambda c: c["studies"]["low-rank"].update(kind="pruning"), "kind 'pruning' is not one of"),

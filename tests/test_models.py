@@ -15,6 +15,7 @@ INPUTS = {
     "wrn28_10": (3, 32),
     "resnet50": (3, 64),
     "cnn_small": (1, 8),
+    "mnist_cnn": (1, 14),
 }
 
 _built: dict[str, nn.Module] = {}
@@ -24,7 +25,8 @@ def model(name: str) -> nn.Module:
     """Each model is built once per session: WRN-28-10 and ResNet-50 are not cheap to build."""
     if name not in _built:
         torch.manual_seed(0)
-        _built[name] = build_model(name, num_classes=7, in_channels=INPUTS[name][0]).eval()
+        channels, side = INPUTS[name]
+        _built[name] = build_model(name, 7, (channels, side, side)).eval()
     return _built[name]
 
 
@@ -58,7 +60,7 @@ def test_every_parametrised_module_can_reset(name):
 
 @pytest.mark.parametrize("name, exact", [("resnet18", 11_173_962), ("resnet56", 853_018)])
 def test_exact_param_counts(name, exact):
-    assert n_params(build_model(name, num_classes=10)) == exact
+    assert n_params(build_model(name, 10, (3, 32, 32))) == exact
 
 
 @pytest.mark.parametrize("name, approx", [("vgg16", 14.7e6), ("wrn28_10", 36.5e6)])
@@ -68,7 +70,7 @@ def test_approx_param_counts(name, approx):
 
 
 def test_in_channels_and_classes_are_honoured():
-    m = build_model("resnet18", num_classes=100, in_channels=1).eval()
+    m = build_model("resnet18", num_classes=100, input_shape=(1, 32, 32)).eval()
     with torch.no_grad():
         assert m(torch.randn(2, 1, 32, 32)).shape == (2, 100)
 
@@ -84,7 +86,7 @@ def test_pruning_layout_of_plain_chains():
 
 def test_unknown_name_lists_allowed():
     with pytest.raises(ValueError, match="nope") as err:
-        build_model("nope", num_classes=10)
+        build_model("nope", 10, (3, 32, 32))
     assert ", ".join(sorted(MODELS)) in str(err.value)
 
 

@@ -115,15 +115,19 @@ def write_tables(root: Path, curves: dict = CURVES, seeds=(0, 1), methods: dict 
             {"curve": "lr-ablation__digits-cnn__sfw-group-k-support+rescale=diameter__linear",
              "study": "lr-ablation", "setup": "digits-cnn", "label": "SFW group-k-support",
              "rescale": "diameter", "point": f'{{"lr": {lr}}}', "ratio": ratio,
-             "eligible": True, "selected": lr == 10.0, "score": score, "seeds": 1}
+             "selected": lr == 10.0, "score": score,
+             "score_std": 0.02 if len(seeds) > 1 else None, "seeds": len(seeds)}
             for lr, score in ((1.0, 0.61), (10.0, 0.70)) for ratio in RATIOS]),
         "claims.csv": pd.DataFrame([{
             "claim": "C1", "statement": "SFW keeps more after filter pruning",
             "study": "filter-pruning", "setup": "digits-cnn", "schedule": "linear",
-            "ratio": 0.5, "method": "SFW group-k-support", "versus": "SGD",
-            "method_test_accuracy": 0.9123, "versus_test_accuracy": 0.4123, "effect": 0.5,
-            "ci_low": 0.3877, "ci_high": 0.6123, "seeds": len(seeds), "margin": 0.0,
-            "compute_ratio": None, "verdict": "holds"}]),
+            "part": "robustness", "measure": "area", "better": "higher",
+            "method": "SFW group-k-support", "versus": "SGD", "up_to": 0.9,
+            "method_value": 0.9123, "versus_value": 0.4123, "effect": 0.5, "ci_low": 0.3877,
+            "ci_high": 0.6123, "p_improvement": 1.0, "samples": len(seeds), "unit": "seeds",
+            "samples_needed": 2, "margin": 0.0, "threshold": 0.0, "ratio": 0.5,
+            "effect_at_ratio": 0.45, "ci_low_at_ratio": 0.2, "ci_high_at_ratio": 0.7,
+            "verdict": "holds", "part_verdict": "holds", "claim_verdict": "holds"}]),
     }
     for name, frame in frames.items():
         frame.to_csv(root / name, index=False)
@@ -217,6 +221,8 @@ def test_every_accuracy_comes_from_the_tables(generated):
     for stat in found:
         assert stat["mean"] in exact and stat["std"] in exact, stat
     allowed = {pct(v) for numbers in CURVES.values() for v in numbers}
+    tuning = pd.read_csv(root / "tables" / "tuning.csv")  # its scores, with their spread
+    allowed |= {pct(v) for v in tuning[["score", "score_std"]].stack()}
     for name in ("tables.tex", "findings.tex"):
         cells = re.findall(r"(\d+\.\d) \\pm (\d+\.\d)", texts[name])
         assert cells, name
@@ -240,10 +246,10 @@ def test_tables(generated):
     assert "& 10.00 \\\\" in tables
     assert "constant & \\ensuremath{0.0316} & \\ensuremath{0.19} & yes & $-0.50$" in tables
     assert tables.count("\\begin{table}") == 8  # with the tuning and the claims tables
-    assert "lr-ablation & SFW group-k-support (diameter rescaling) & lr=1; lr=10 & 2 & lr=10 & 70.0" \
-        in tables
-    assert "C1 & digits-cnn & SFW group-k-support & SGD & 0.5 & $+50.0$ & $[+38.8, +61.2]$ & 2 & " \
-        "holds" in tables
+    assert "lr-ablation & SFW group-k-support (diameter rescaling) & lr=1; lr=10 & 2 & lr=10 & " \
+        "$70.0 \\pm 2.0$ & 61.0" in tables
+    assert "C1 & digits-cnn & accuracy over $s \\in [0, 0.9]$ & SFW group-k-support & SGD & " \
+        "$+50.0$ & [$+38.8$, $+61.2$] & 1.00 & 2 (2) & holds" in tables
     assert "\\label{tab:methods}" in texts["setup.tex"]
 
 
@@ -389,12 +395,15 @@ def test_the_readme_results_section_is_rendered_from_the_facts(generated, tmp_pa
     root, _ = generated
     readme = tmp_path / "README.md"
     readme.write_text(f"# title\n\n{START}\nold numbers\n{END}\n\nthe rest\n")
-    update(root / "paper" / "generated" / "facts.json", readme)
+    update([root], readme)
     text = readme.read_text()
     assert "old numbers" not in text and text.endswith(f"{END}\n\nthe rest\n")
-    assert "| C1: SFW keeps more after filter pruning | digits-cnn | SFW group-k-support | SGD " \
-           "| 0.5 | +50.0 | [+38.8, +61.2] | 2 | **holds** |" in text
+    assert "- **C1**: SFW keeps more after filter pruning." in text
+    assert "| **C1** | *the claim* | SFW group-k-support vs SGD | **holds** |" in text
+    assert "| C1 | accuracy over ratios 0–0.9 | +50.0 [+38.8, +61.2], P 1.00, 2 (2) | holds |" \
+        in text
     assert "| SFW group-k-support | 97.0 ± 0.3 | 91.2 ± 1.0 |" in text  # the filter study
+    assert "Stability" not in text  # no stability check was run
     with pytest.raises(ValueError, match="no results section"):
         readme.write_text("# no markers\n")
-        update(root / "paper" / "generated" / "facts.json", readme)
+        update([root], readme)

@@ -36,15 +36,15 @@ def job_counts(output: str) -> dict[str, int]:
 
 def test_paper_grid_plans_in_seconds_with_the_expected_jobs():
     """Before the tuning choice exists, the plan is every tuning run (each grid point with the
-    tuning seed) and its sweep, then the checkpoint; the study runs follow the choice."""
+    two tuning seeds) and its sweep, then the checkpoint; the study runs follow the choice."""
     result = snakemake("-n", "--configfile", "config/paper.yaml", timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     counts = job_counts(result.stdout)
     grid = expand(yaml.safe_load((ROOT / "config" / "paper.yaml").read_text()))
     tuning_runs = {row["run"] for row in grid.tuning}
-    assert counts["train"] == counts["run_config"] == len(tuning_runs) == 323
+    assert counts["train"] == counts["run_config"] == len(tuning_runs) == 2 * 323
     assert "compress" not in counts  # each training job sweeps its run
-    assert sum(len(grid.kinds[run]) for run in tuning_runs) == 341  # SGD: three kinds
+    assert sum(len(grid.kinds[run]) for run in tuning_runs) == 2 * 341  # SGD: three kinds
     assert counts["select"] == 1 and counts["dataset"] == 3  # cifar10, cifar100, imagenet
     assert len(grid.pending) == 68  # tuned curves, whose study runs follow the choice
     assert "checkpoint" in result.stdout
@@ -152,7 +152,7 @@ def _optimizer(config, method):
     (lambda c: c["studies"]["low-rank"].update(kind="pruning"), "'pruning' is not one of"),
     (lambda c: c["setups"]["digits-cnn"].update(dataset="mnist"),
      "setup 'digits-cnn', method 'sgd', schedule 'linear': 'dataset': 'mnist' is not allowed; "
-     "allowed: cifar10, cifar100, imagenet, digits, synthetic"),
+     "allowed: cifar10, cifar100, imagenet, digits, mnist5k, synthetic"),
     (lambda c: c["studies"]["low-rank"]["methods"].append("adam"), "unknown method 'adam'"),
     # a bad key or value inside a run names the study, the method and the key
     (lambda c: _optimizer(c, "sgd").update(momentun=0.8),
@@ -230,3 +230,19 @@ def test_ci_config_end_to_end(tmp_path):
     plan = snakemake("-n", "--configfile", "config/ci.yaml", cwd=repo)
     assert job_counts(plan.stdout) == {"paper_generated": 1, "paper": 1, "figure_study": 1,
                                        "all": 1, "total": 4}
+
+    # the stability check: the claims again with disjoint seeds, beside the first ones
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    check = subprocess.run(["cafw", "stability", "--configfile", "config/ci.yaml",
+                            "--seed-offset", "10", "--cores", "2"], cwd=repo, env=env,
+                           capture_output=True, text=True, timeout=1200)
+    assert check.returncode == 0, check.stdout[-4000:] + check.stderr[-4000:]
+    stability = pd.read_csv(tables / "stability.csv")
+    claims = pd.read_csv(tables / "claims.csv")
+    assert len(stability) == len(claims) and set(stability["seeds_b"].astype(str)) == {"10"}
+    offset = repo / "seed-offset-10" / "results"
+    assert (offset / "runs" / "digits-cnn__sgd__linear__s10" / "metrics.json").is_file()
+    assert not (offset / "runs" / "digits-cnn__sgd__linear__s0").exists()
+    readme = repo / "README.md"
+    assert subprocess.run(["cafw", "readme", "--outputs", "."], cwd=repo, env=env).returncode == 0
+    assert "**Stability: the claims with a disjoint set of seeds**" in readme.read_text()

@@ -55,7 +55,7 @@ def test_training_on_digits_writes_a_complete_run(tmp_path):
     assert (history["step_size"] > 0).all() and (history["fw_gap"] >= 0).all()
     assert load_run(tmp_path / "run" / "run.yaml") == cfg  # the resolved config round-trips
     assert set(_weights(tmp_path / "run")) == set(torch.nn.Module.state_dict(
-        __import__("cafw.models", fromlist=["x"]).build_model("cnn_small", 10, 1)))
+        __import__("cafw.models", fromlist=["x"]).build_model("cnn_small", 10, (1, 8, 8))))
 
 
 @pytest.mark.parametrize("optimizer", [

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import (CheckpointError, ConfigError, DatasetError, DeviceError, Interrupted,
-                     TrainingDiverged)
+                     StepFailed, TrainingDiverged)
 from .extras import missing_extra
 from .gpu_slots import NotEnoughGPUs
 from .vocabulary import FIGURES, KINDS
@@ -126,7 +126,8 @@ def _bench(args) -> int:
     elif args.what == "compute":
         from .bench.compute import run
 
-        table = run(args.config, steps=args.steps or 10, rounds=args.rounds, out=args.out)
+        table = run(args.config, steps=args.steps or 10, rounds=args.rounds, out=args.out,
+                    rounds_out=args.rounds_out)
         print(table.round(4).to_string(index=False))
     elif args.what == "lmo-quality":
         from .bench.lmo_quality import ITERATIONS, run
@@ -205,12 +206,26 @@ def _claims(args) -> int:
     from .pipeline.claims import claims
 
     spec = yaml.safe_load(args.spec.read_text()) or {}
-    compute = pd.read_csv(args.compute) if args.compute else None
-    table = claims(spec, pd.read_csv(args.compression), compute)
+    rounds = pd.read_csv(args.compute_rounds) if args.compute_rounds else None
+    table = claims(spec, pd.read_csv(args.compression), pd.read_csv(args.training), rounds)
     write_csv(table, args.out)
     for row in table.itertuples():
-        print(f"{row.claim} {row.setup}: {row.effect:+.3f} [{row.ci_low:+.3f}, "
-              f"{row.ci_high:+.3f}] over {row.seeds} seeds -> {row.verdict}")
+        print(f"{row.claim} {row.setup} {row.measure}: {row.effect:+.4g} [{row.ci_low:+.4g}, "
+              f"{row.ci_high:+.4g}] over {row.samples} {row.unit} -> {row.verdict} "
+              f"(claim: {row.claim_verdict})")
+    return 0
+
+
+def _stability(args) -> int:
+    from .pipeline.stability import STABILITY, run
+
+    table = run(args.configfile, args.seed_offset, ["--cores", str(args.cores),
+                                                     *args.snakemake])
+    for row in table.itertuples():
+        same = "same" if row.same_verdict else "DIFFERENT"
+        print(f"{row.claim} {row.setup} {row.measure}: seeds {row.seeds_a} {row.verdict_a}, "
+              f"seeds {row.seeds_b} {row.verdict_b} ({same})")
+    print(f"wrote {STABILITY} of the config's output_dir")
     return 0
 
 
@@ -267,8 +282,8 @@ def _schema(args) -> int:
 def _readme(args) -> int:
     from .pipeline.paper.readme import update
 
-    update(args.facts, args.readme)
-    print(f"updated the results section of {args.readme} from {args.facts}")
+    update(args.outputs, args.readme)
+    print(f"updated the results section of {args.readme} from {', '.join(map(str, args.outputs))}")
     return 0
 
 
@@ -351,6 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--config", type=Path,
                    help="compute: YAML mapping method -> run config (one setup)")
+    p.add_argument("--rounds-out", type=Path,
+                   help="compute: CSV of every round's step times (the ratios' intervals)")
     p.add_argument("--steps", type=int,
                    help="compute, lmo-cost: training steps per round (default 10, 2); "
                         "lmo-quality: steps of every trajectory (default: the whole digits "
@@ -400,9 +417,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("claims", help="check the paper's claims on the runs")
     p.add_argument("--spec", type=Path, required=True, help="the config's claims (YAML)")
     p.add_argument("--compression", type=Path, required=True, help="compression.csv")
-    p.add_argument("--compute", type=Path, help="compute.csv (for claims about compute)")
+    p.add_argument("--training", type=Path, required=True,
+                   help="training.csv (for claims about convergence)")
+    p.add_argument("--compute-rounds", type=Path,
+                   help="compute_rounds.csv (for claims about compute)")
     p.add_argument("--out", type=Path, required=True, help="claims.csv")
     p.set_defaults(handler=_claims)
+
+    p = commands.add_parser("stability", help="rerun the claims with a disjoint set of seeds "
+                                              "and write both sets' verdicts side by side")
+    p.add_argument("--configfile", type=Path, default=Path("config/config.yaml"))
+    p.add_argument("--seed-offset", type=int, default=1000,
+                   help="added to every seed, the tuning seeds included (default 1000)")
+    p.add_argument("--cores", default="all", help="snakemake --cores")
+    p.add_argument("snakemake", nargs=argparse.REMAINDER,
+                   help="further snakemake arguments, after --")
+    p.set_defaults(handler=_stability)
 
     p = commands.add_parser("figure", help="draw one figure (PDF and PNG) from the tables")
     p.add_argument("kind", choices=FIGURES)
@@ -431,7 +461,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_paper)
 
     p = commands.add_parser("readme", help="regenerate the README's results section")
-    p.add_argument("--facts", type=Path, default=Path("paper/generated/facts.json"))
+    p.add_argument("--outputs", type=Path, nargs="+", default=[Path(".")],
+                   help="the output_dir of each config to show, side by side (each holds "
+                        "paper/generated/facts.json and, from cafw stability, "
+                        "results/tables/stability.csv)")
     p.add_argument("--readme", type=Path, default=Path("README.md"))
     p.set_defaults(handler=_readme)
 
@@ -491,7 +524,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         report(f"invalid configuration: {err}")
         return 2
-    except (DatasetError, DeviceError, CheckpointError, TrainingDiverged, NotEnoughGPUs) as err:
+    except (DatasetError, DeviceError, CheckpointError, TrainingDiverged, NotEnoughGPUs,
+            StepFailed) as err:
         report(str(err))
         return 1
     except Interrupted as err:

@@ -241,14 +241,15 @@ def _all_reduce(rank: int, world: int, port: int, backend: str, result: str) -> 
 # -- training steps --------------------------------------------------------------------------
 
 def largest(requirements: list[dict]) -> dict:
-    """The requirement whose model has the most parameters (built without memory)."""
+    """The requirement whose model has the most parameters (built without memory, for a
+    CIFAR-shaped input: the ranking, not the count, is what matters)."""
     import torch
 
     from .models import build_model
 
     def parameters(requirement: dict) -> int:
         with torch.device("meta"):
-            model = build_model(requirement["run"]["model"], 10)
+            model = build_model(requirement["run"]["model"], 10, (3, 32, 32))
         return sum(p.numel() for p in model.parameters())
     return max(requirements, key=parameters)
 

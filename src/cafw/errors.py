@@ -33,3 +33,8 @@ class Interrupted(RuntimeError):
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class StepFailed(RuntimeError):
+    """A pipeline step that ``cafw`` ran (a Snakemake invocation) failed; its own output, above
+    the message, says why."""

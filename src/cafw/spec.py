@@ -160,6 +160,14 @@ class DigitsOptions(_Spec):
                                                           "(15% of all 1797), stratified")
 
 
+class Mnist5kOptions(_Spec):
+    image_size: Literal[7, 14, 28] = Field(14, description="side of the images: 28 is "
+                                                           "MNIST's own, 14 and 7 average "
+                                                           "2x2 and 4x4 pixels")
+    validation_size: Count = Field(1000, ge=1, description="of the 4000 training images, "
+                                                           "stratified")
+
+
 class CifarOptions(_Spec):
     validation_size: Count = Field(5000, ge=1, description="training images, stratified")
     checksums: dict[str, str] | None = Field(
@@ -182,7 +190,7 @@ class SyntheticOptions(_Spec):
 
 DATASET_OPTIONS: dict[str, type[_Spec]] = {
     "cifar10": CifarOptions, "cifar100": CifarOptions, "imagenet": ImageNetOptions,
-    "digits": DigitsOptions, "synthetic": SyntheticOptions,
+    "digits": DigitsOptions, "mnist5k": Mnist5kOptions, "synthetic": SyntheticOptions,
 }
 
 

@@ -40,12 +40,13 @@ PENALTIES: tuple[str, ...] = get_args(PenaltyType)
 ScheduleName = Literal["constant", "step", "multistep", "linear", "cosine"]
 SCHEDULES: tuple[str, ...] = get_args(ScheduleName)
 
-Dataset = Literal["cifar10", "cifar100", "imagenet", "digits", "synthetic"]
+Dataset = Literal["cifar10", "cifar100", "imagenet", "digits", "mnist5k", "synthetic"]
 DATASETS: tuple[str, ...] = get_args(Dataset)
 #: datasets that live on disk and must be fetched (CIFAR) or placed (ImageNet) before training
 ON_DISK = ("cifar10", "cifar100", "imagenet")
 
-Model = Literal["resnet18", "resnet56", "vgg16", "wrn28_10", "resnet50", "cnn_small"]
+Model = Literal["resnet18", "resnet56", "vgg16", "wrn28_10", "resnet50", "cnn_small",
+                "mnist_cnn"]
 MODELS: tuple[str, ...] = get_args(Model)
 
 #: the environment variable ``cafw on-gpus K`` sets to K for the command it runs: the job was
@@ -91,9 +92,10 @@ LATENCY_COLUMN = r"(dense|physical)_ms_batch\d+"
 # -- the paper (paper/generated/, written by `cafw paper`) -----------------------------------
 #: how the ids read in the paper; a test checks that every id has its name
 DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet": "ImageNet",
-                 "digits": "digits", "synthetic": "synthetic data"}
+                 "digits": "digits", "mnist5k": "MNIST-5k", "synthetic": "synthetic data"}
 MODEL_NAMES = {"resnet18": "ResNet-18", "resnet56": "ResNet-56", "vgg16": "VGG-16",
-               "wrn28_10": "WRN-28-10", "resnet50": "ResNet-50", "cnn_small": "small CNN"}
+               "wrn28_10": "WRN-28-10", "resnet50": "ResNet-50", "cnn_small": "small CNN",
+               "mnist_cnn": "MNIST CNN"}
 FAMILY_NAMES = {"l2": "L2 ball", "l1": "L1 ball", "linf": "L-infinity ball",
                 "k_sparse": "k-sparse polytope", "k_support": "k-support-norm ball",
                 "group_k_support": "group-k-support-norm ball",
@@ -102,6 +104,10 @@ FAMILY_NAMES = {"l2": "L2 ball", "l1": "L1 ball", "linf": "L-infinity ball",
                 "nuclear": "nuclear-norm ball"}
 KIND_NAMES = {"filter": "Filter pruning", "lowrank": "Low-rank decomposition",
               "unstructured": "Unstructured pruning"}
+#: what a claim's measure compares (cafw.pipeline.claims.MEASURES)
+MEASURE_NAMES = {"area": "accuracy averaged over the ratios", "dense_accuracy": "dense accuracy",
+                 "train_loss": "final training loss",
+                 "step_ratio": "opponent's training step / method's"}
 #: the tables the paper is generated from, and the files generated from them
 PAPER_TABLES = ("manifest.csv", "compression_summary.csv", "compute.csv", "lr_theory.csv",
                 "tuning.csv", "claims.csv")

@@ -69,7 +69,8 @@ rule compute:
     input:
         "results/compute/{setup}.yaml",
     output:
-        "results/compute/{setup}.csv",
+        summary="results/compute/{setup}.csv",
+        rounds="results/compute/{setup}_rounds.csv",
     params:
         steps=config["compute"]["steps"],
         rounds=config["compute"]["rounds"],
@@ -84,14 +85,19 @@ rule compute:
         "../../envs/cafw.yaml"
     shell:
         "exec cafw on-gpus {resources.gpu} cafw bench compute --config {input} "
-        "--steps {params.steps} --rounds {params.rounds} --out {output} > {log} 2>&1"
+        "--steps {params.steps} --rounds {params.rounds} --out {output.summary} "
+        "--rounds-out {output.rounds} > {log} 2>&1"
 
 
 rule compute_table:
     input:
-        expand("results/compute/{setup}.csv", setup=COMPUTE_SETUPS),
+        summary=expand("results/compute/{setup}.csv", setup=COMPUTE_SETUPS),
+        rounds=expand("results/compute/{setup}_rounds.csv", setup=COMPUTE_SETUPS),
     output:
-        report("results/tables/compute.csv", caption="../report/compute.rst", category="Tables"),
+        summary=report(
+            "results/tables/compute.csv", caption="../report/compute.rst", category="Tables"
+        ),
+        rounds="results/tables/compute_rounds.csv",
     log:
         "results/logs/compute_table.log",
     localrule: True
@@ -99,7 +105,9 @@ rule compute_table:
         import pandas as pd
         from cafw.io import write_csv
 
-        write_csv(pd.concat([pd.read_csv(f) for f in input], ignore_index=True), output[0])
+        for part in ("summary", "rounds"):
+            frames = [pd.read_csv(f) for f in input[part]]
+            write_csv(pd.concat(frames, ignore_index=True), output[part])
 
 
 rule lr_theory:
@@ -138,7 +146,8 @@ rule claims:
     input:
         spec="results/tables/claims.yaml",
         compression="results/tables/compression.csv",
-        compute="results/tables/compute.csv",
+        training="results/tables/training.csv",
+        compute_rounds="results/tables/compute_rounds.csv",
     output:
         report("results/tables/claims.csv", caption="../report/claims.rst", category="Tables"),
     log:
@@ -148,4 +157,5 @@ rule claims:
         "../../envs/cafw.yaml"
     shell:
         "cafw claims --spec {input.spec} --compression {input.compression} "
-        "--compute {input.compute} --out {output} > {log} 2>&1"
+        "--training {input.training} --compute-rounds {input.compute_rounds} --out {output} "
+        "> {log} 2>&1"

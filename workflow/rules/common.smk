@@ -10,13 +10,21 @@ from snakemake.exceptions import WorkflowError
 from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
-from cafw.pipeline.grid import compute_setups, compute_spec, expand as expand_grid
+from cafw.pipeline.grid import (
+    check_claims,
+    compute_setups,
+    compute_spec,
+    expand as expand_grid,
+)
 from cafw.pipeline.preflight import PREFLIGHT_MINUTES, gpu_setups, requirement
 from cafw.pipeline.selection import read_selection
 from cafw.spec import ConfigError
 from cafw.vocabulary import KINDS, ON_DISK, PAPER_FILES, PAPER_TABLES
 
 TUNING = "results/tables/tuning.csv"
+# The repository, for envs/cafw.post-deploy.sh (the conda env's install of cafw): Snakemake
+# runs it in the working directory, which a config's output_dir moves elsewhere.
+os.environ.update(CAFW_REPO=workflow.basedir)
 
 
 def checked_grid(config, selection=None):
@@ -42,6 +50,10 @@ def validated(config):
         except Exception:
             pass  # a structural error: the schema's message says more
         raise
+    try:
+        check_claims(config)
+    except ConfigError as err:
+        raise WorkflowError(f"invalid configuration: {err}") from None
     return config
 
 
@@ -87,6 +99,7 @@ TABLES = expand(
         "compression_summary",
         "history",
         "compute",
+        "compute_rounds",
         "lr_theory",
         "tuning",
         "claims",

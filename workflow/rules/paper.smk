@@ -16,10 +16,12 @@ rule paper_generated:
         "> {log} 2>&1"
 
 
+# LaTeX runs in the config's paper/ (where generated/ and ../figures/ are) on the repository's
+# main.tex, and finds the bibliography there too.
 rule paper:
     input:
-        "paper/main.tex",
-        "paper/references.bib",
+        os.path.join(REPO, "paper/main.tex"),
+        os.path.join(REPO, "paper/references.bib"),
         rules.paper_generated.output,
         figure_targets(),
     output:
@@ -31,6 +33,9 @@ rule paper:
     localrule: True
     conda:
         "../../envs/paper.yaml"
+    params:
+        sources=lambda w, input: os.path.dirname(input[0]),
     shell:
-        "cd paper && SOURCE_DATE_EPOCH=0 FORCE_SOURCE_DATE=1 latexmk -g -pdf "
-        "-interaction=nonstopmode -halt-on-error main.tex > ../{log} 2>&1"
+        "cd paper && SOURCE_DATE_EPOCH=0 FORCE_SOURCE_DATE=1 TEXINPUTS=.:{params.sources}: "
+        "BIBINPUTS=.:{params.sources}: latexmk -g -pdf -interaction=nonstopmode "
+        "-halt-on-error {params.sources}/main.tex > ../{log} 2>&1"

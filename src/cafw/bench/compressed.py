@@ -24,8 +24,9 @@ from ..device import describe
 from ..io import write_csv
 from ..models import build_model
 
-# (C, H, W) each model is built for: the paper's CIFAR and ImageNet shapes, digits for cnn_small
-INPUT_SHAPES = {"resnet50": (3, 224, 224), "cnn_small": (1, 8, 8)}
+# (C, H, W) each model is built for: the paper's CIFAR and ImageNet shapes, digits for cnn_small,
+# MNIST-5k for mnist_cnn
+INPUT_SHAPES = {"resnet50": (3, 224, 224), "cnn_small": (1, 8, 8), "mnist_cnn": (1, 14, 14)}
 CIFAR_SHAPE = (3, 32, 32)
 
 
@@ -34,7 +35,7 @@ def run(model: str = "resnet18", kind: str = "filter", ratio: float = 0.5,
         out: Path | None = None) -> pd.DataFrame:
     shape = INPUT_SHAPES.get(model, CIFAR_SHAPE)
     torch.manual_seed(0)
-    dense = build_model(model, 10, shape[0]).to(device).eval()
+    dense = build_model(model, 10, shape).to(device).eval()
     example = torch.zeros(1, *shape, device=device)
     if kind == "filter":
         compressed = physically_pruned(dense, filter_prune(dense, ratio), example)[0]

@@ -4,7 +4,10 @@ nuclear-norm regularization (a full SVD of every conv layer per step, through au
 penalty, or in the proximal step of ProxSGD).
 
 Every method trains the same model from the same initialization on the same batches; full
-training steps (forward, backward, penalty, optimizer step) are timed in interleaved rounds.
+training steps (forward, backward, penalty, optimizer step) are timed in interleaved rounds,
+each round every method once in a shuffled order.  The rounds are kept (``rounds`` table), so
+that a ratio of two methods' step times has an interval over the rounds, paired by round; the
+summary gives each method's median.
 """
 
 from __future__ import annotations
@@ -22,11 +25,15 @@ from ..io import write_csv
 from ..runtime import set_up
 from ..spec import load_run
 from ..train.factory import build_optimizer, build_penalty
-from .timing import interleaved_medians
+from .timing import interleaved_times
 
 
-def run(config_path: Path, steps: int = 10, rounds: int = 5, out: Path | None = None) -> pd.DataFrame:
-    """``config_path``: YAML ``{setup: name, methods: {name: {label: ..., run: run config}}}``
+def run(config_path: Path, steps: int = 10, rounds: int = 5, out: Path | None = None,
+        rounds_out: Path | None = None) -> pd.DataFrame:
+    """The summary (``summarize``) of ``rounds`` interleaved rounds of ``steps`` training
+    steps per method, written to ``out``; every round's step times to ``rounds_out``.
+
+    ``config_path``: YAML ``{setup: name, methods: {name: {label: ..., run: run config}}}``
     with the run configs of one setup (same dataset, model and batch size)."""
     spec = yaml.safe_load(Path(config_path).read_text())
     configs = {name: load_run(m["run"]) for name, m in spec["methods"].items()}
@@ -50,21 +57,30 @@ def run(config_path: Path, steps: int = 10, rounds: int = 5, out: Path | None = 
         train_steps()  # warm-up: momentum buffers, spectral bases, allocator, cudnn
         return train_steps
 
-    timings = interleaved_medians({name: trainer(c) for name, c in configs.items()}, rounds, device)
-    rows = []
-    for name, t in timings.items():
-        config = configs[name]
-        step = 1e3 * t["median_s"] / len(batches)
-        rows.append({"setup": spec["setup"], "dataset": config.dataset, "model": config.model,
-                     "method": name, "label": spec["methods"][name]["label"],
-                     "batch_size": config.batch_size, "step_ms": step,
-                     "step_ms_min": 1e3 * t["min_s"] / len(batches),
-                     "steps_per_epoch": len(data.train),
-                     "epoch_s": step * len(data.train) / 1e3})
-    table = pd.DataFrame(rows)
-    sgd = table.loc[table["method"] == "sgd", "step_ms"]
-    table["ratio_to_sgd"] = table["step_ms"] / sgd.iloc[0] if len(sgd) else float("nan")
-    table["device"] = describe(device)
+    times = interleaved_times({name: trainer(c) for name, c in configs.items()}, rounds, device)
+    per_round = pd.DataFrame([
+        {"setup": spec["setup"], "dataset": config.dataset, "model": config.model,
+         "method": name, "label": spec["methods"][name]["label"],
+         "batch_size": config.batch_size, "round": i, "step_ms": 1e3 * seconds / len(batches),
+         "device": describe(device)}
+        for name, config in configs.items() for i, seconds in enumerate(times[name])])
+    table = summarize(per_round, steps_per_epoch=len(data.train))
     if out is not None:
         write_csv(table, out)
+    if rounds_out is not None:
+        write_csv(per_round, rounds_out)
     return table
+
+
+def summarize(per_round: pd.DataFrame, steps_per_epoch: int) -> pd.DataFrame:
+    """One row per method: its median and fastest step over the rounds, an epoch's time at
+    the median, and the median relative to SGD's."""
+    keys = ["setup", "dataset", "model", "method", "label", "batch_size", "device"]
+    steps = per_round.groupby(keys, sort=False)["step_ms"]
+    table = pd.concat([steps.median(), steps.min().rename("step_ms_min")], axis=1).reset_index()
+    table["steps_per_epoch"] = steps_per_epoch
+    table["epoch_s"] = table["step_ms"] * steps_per_epoch / 1e3
+    sgd = table.loc[table["method"] == "sgd", "step_ms"]
+    table["ratio_to_sgd"] = table["step_ms"] / sgd.iloc[0] if len(sgd) else float("nan")
+    return table[[c for c in keys if c != "device"] + [
+        "step_ms", "step_ms_min", "steps_per_epoch", "epoch_s", "ratio_to_sgd", "device"]]

@@ -43,7 +43,7 @@ def optimizers(model_name: str, batch_size: int, device: torch.device
     its own copy of the model with the same real gradients, warmed up (momentum buffers,
     spectral bases, the allocator); and one forward+backward of the model."""
     torch.manual_seed(0)
-    base = build_model(model_name, num_classes=10).to(device)
+    base = build_model(model_name, 10, (3, 32, 32)).to(device)
     x = torch.randn(batch_size, 3, 32, 32, device=device)
     y = torch.randint(0, 10, (batch_size,), device=device)
     _with_gradients(base, x, y)

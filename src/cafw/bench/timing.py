@@ -16,10 +16,10 @@ from ..device import synchronize
 SYNCING_OPS = {"_local_scalar_dense", "nonzero", "is_nonzero", "equal", "item"}
 
 
-def interleaved_medians(contenders: dict[str, Callable[[], object]], rounds: int,
-                        device: torch.device, seed: int = 0) -> dict[str, dict[str, float]]:
-    """Run every contender once per round in a shuffled order; return per-contender median
-    and min seconds."""
+def interleaved_times(contenders: dict[str, Callable[[], object]], rounds: int,
+                      device: torch.device, seed: int = 0) -> dict[str, list[float]]:
+    """Run every contender once per round in a shuffled order; return each contender's
+    seconds, round by round (so that ratios can be paired by round)."""
     times: dict[str, list[float]] = {name: [] for name in contenders}
     order = list(contenders)
     rng = random.Random(seed)
@@ -31,6 +31,13 @@ def interleaved_medians(contenders: dict[str, Callable[[], object]], rounds: int
             contenders[name]()
             synchronize(device)
             times[name].append(time.perf_counter() - start)
+    return times
+
+
+def interleaved_medians(contenders: dict[str, Callable[[], object]], rounds: int,
+                        device: torch.device, seed: int = 0) -> dict[str, dict[str, float]]:
+    """``interleaved_times``' median and min seconds per contender."""
+    times = interleaved_times(contenders, rounds, device, seed)
     return {name: {"median_s": statistics.median(t), "min_s": min(t)} for name, t in times.items()}
 
 

@@ -80,7 +80,7 @@ def run(batch_size: int = 128, rounds: int = 3, steps: int = 3, device: str = "c
             yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
 
     torch.manual_seed(0)
-    model = build_model("resnet18", 10).to(device)
+    model = build_model("resnet18", 10, (3, 32, 32)).to(device)
     optimizers = {
         "sgd": torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, foreach=True),
         "sfw_group_k_support": SFW(param_groups(model, "group_k_support", k=0.3, value=10,

@@ -1,7 +1,7 @@
 """Compressed models as files: the weights, and the spec that rebuilds their architecture.
 
     DIR/model.pt   the state_dict (torch.load(weights_only=True): no pickled code)
-    DIR/spec.json  {"model": "resnet56", "num_classes": 10, "in_channels": 3,
+    DIR/spec.json  {"model": "resnet56", "num_classes": 10, "input_shape": [3, 32, 32],
                     "ranks": {conv name: rank},          # factorised convs (low rank)
                     "shortcuts": {name: {"sources": [...], "in_channels": n}},  # ResNet-56
                     "about": {...}}                      # where it came from, e.g. the sweep row
@@ -33,13 +33,13 @@ SPEC = "spec.json"
 
 
 def save_compressed(model: nn.Module, directory: str | Path, *, name: str, num_classes: int,
-                    in_channels: int, about: dict | None = None) -> Path:
+                    input_shape: tuple[int, int, int], about: dict | None = None) -> Path:
     """Write ``model``, a compressed copy of ``cafw.models.build_model(name, num_classes,
-    in_channels)``, to ``directory`` (each file atomically); ``about`` is stored as is."""
+    input_shape)``, to ``directory`` (each file atomically); ``about`` is stored as is."""
     directory = Path(directory)
     modules = dict(model.named_modules())
     spec = {
-        "model": name, "num_classes": num_classes, "in_channels": in_channels,
+        "model": name, "num_classes": num_classes, "input_shape": list(input_shape),
         "ranks": {n: m[0].out_channels for n, m in modules.items()
                   if isinstance(m, FactorisedConv)},
         "shortcuts": {n: {"sources": m.sources, "in_channels": m.in_channels}
@@ -59,7 +59,7 @@ def load_compressed(directory: str | Path) -> nn.Module:
                               "write one with `cafw compress ... --save DIR`")
     spec = json.loads((directory / SPEC).read_text())
     state = torch.load(directory / WEIGHTS, map_location="cpu", weights_only=True)
-    model = build_model(spec["model"], spec["num_classes"], spec["in_channels"])
+    model = build_model(spec["model"], spec["num_classes"], _input_shape(spec))
     for name, rank in spec["ranks"].items():
         replace_module(model, name, FactorisedConv.like(model.get_submodule(name), rank))
     for name, shortcut in spec["shortcuts"].items():
@@ -68,6 +68,14 @@ def load_compressed(directory: str | Path) -> nn.Module:
     _fit_shapes(model, state)
     model.load_state_dict(state)
     return model.eval()
+
+
+def _input_shape(spec: dict) -> tuple[int, int, int]:
+    """The input shape the model was built for; models saved before it was recorded stored
+    the channels only, which is all that their architectures read."""
+    if "input_shape" in spec:
+        return tuple(spec["input_shape"])
+    return spec["in_channels"], 0, 0
 
 
 def state_bytes(model: nn.Module) -> int:

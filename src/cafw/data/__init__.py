@@ -4,7 +4,7 @@
     for x, y in data.train.epoch(epoch, start=batch):  # resumes mid-epoch bit-identically
         ...
 
-CIFAR, digits and synthetic data live on the device as uint8 tensors with batched
+CIFAR, digits, MNIST-5k and synthetic data live on the device as uint8 tensors with batched
 augmentation (``loader.py``); ImageNet uses DataLoader workers (``imagenet.py``).
 """
 
@@ -18,7 +18,7 @@ import torch
 
 from ..errors import DatasetError
 from ..spec import dataset_options
-from . import cifar, digits, imagenet, synthetic
+from . import cifar, digits, imagenet, mnist5k, synthetic
 from .base import Data, DatasetInfo, Loader, Request
 from .loader import Augment, TensorLoader
 
@@ -29,6 +29,7 @@ DATASETS: dict[str, Callable[..., Data]] = {
     "cifar100": cifar.load_cifar100,
     "imagenet": imagenet.load,
     "digits": digits.load,
+    "mnist5k": mnist5k.load,
     "synthetic": synthetic.load,
 }
 
@@ -58,8 +59,8 @@ def load_dataset(name: str, *, root: str | Path = "data", download: bool = False
 
 
 def download(name: str, root: str | Path = "data") -> None:
-    """Make ``name`` available under ``root`` (CIFAR is fetched; digits and synthetic need
-    nothing; ImageNet has to be obtained by hand, so for it this only checks the layout)."""
+    """Make ``name`` available under ``root`` (CIFAR is fetched; digits, MNIST-5k and
+    synthetic data need nothing; ImageNet has to be obtained by hand, so for it this only checks the layout)."""
     _check_name(name)
     if name in cifar.VARIANTS:
         cifar.download(name, root)

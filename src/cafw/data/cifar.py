@@ -141,7 +141,7 @@ def load(name: str, request: Request, validation_size: int,
         download(name, request.root)
     (images, labels), test = read_cifar(request.root / variant.folder, name, checksums)
     try:
-        train, val = stratified_holdout(labels, validation_size)
+        train, val = stratified_holdout(labels, validation_size, request.seed)
     except ValueError as err:
         raise DatasetError(f"{variant.title}: {err} (dataset_options.validation_size)") from None
     return tensor_data(name, variant.num_classes, (images[train], labels[train]),

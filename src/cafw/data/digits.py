@@ -16,7 +16,7 @@ from torch import Tensor
 from ..errors import DatasetError
 from .base import Data, Request
 from .loader import NO_AUGMENT, channel_stats, tensor_data
-from .split import stratified_holdout
+from .split import fixed_test_split, stratified_holdout
 
 MAX_VALUE = 16
 TRAIN_FRACTION = 0.7  # of every class; the rest is the test set
@@ -37,27 +37,10 @@ def read_digits() -> tuple[Tensor, Tensor]:
             torch.from_numpy(table[:, -1]))
 
 
-def split_digits(labels: Tensor) -> tuple[Tensor, Tensor]:
-    """Sorted (train, test) indices: per class a fixed shuffle, its first 70% for training
-    (the validation split is carved from these).
-
-    The split does not depend on the run seed, so every run is tested on the same images.
-    """
-    rng = np.random.default_rng(0)
-    train, test = [], []
-    for c in np.unique(labels.numpy()):
-        members = rng.permutation(np.flatnonzero(labels.numpy() == c))
-        cut = round(TRAIN_FRACTION * len(members))
-        train.append(members[:cut])
-        test.append(members[cut:])
-    return (torch.from_numpy(np.sort(np.concatenate(train))),
-            torch.from_numpy(np.sort(np.concatenate(test))))
-
-
 def load(request: Request, *, validation_size: int) -> Data:
     images, labels = read_digits()
-    pool, test = split_digits(labels)
-    kept, held = stratified_holdout(labels[pool], validation_size)
+    pool, test = fixed_test_split(labels, TRAIN_FRACTION)
+    kept, held = stratified_holdout(labels[pool], validation_size, request.seed)
     train, val = pool[kept], pool[held]
     mean, std = channel_stats(images[train], MAX_VALUE)
     return tensor_data("digits", 10, (images[train], labels[train]), (images[val], labels[val]),

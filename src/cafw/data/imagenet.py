@@ -91,7 +91,8 @@ def load(request: Request, *, validation_per_class: int) -> Data:
     unaugmented = copy.copy(pool)  # shares the file list: one scan of 1.28M files is enough
     unaugmented.transform = test_tf
     try:
-        kept, held = per_class_holdout(torch.tensor(pool.targets), validation_per_class)
+        kept, held = per_class_holdout(torch.tensor(pool.targets), validation_per_class,
+                                       request.seed)
     except ValueError as err:
         raise DatasetError(f"ImageNet: {err} (dataset_options.validation_per_class)") from None
     kept, held = kept.tolist(), held.tolist()

@@ -11,23 +11,25 @@ from collections.abc import Callable
 from torch import nn
 
 from cafw.extras import optional_dependency
+from cafw.models.mnist import mnist_cnn
 from cafw.models.resnet_cifar import resnet18, resnet56
 from cafw.models.small import cnn_small
 from cafw.models.vgg import vgg16
 from cafw.models.wide_resnet import wrn28_10
 
-Builder = Callable[[int, int], nn.Module]
+#: (number of classes, input shape (C, H, W)) -> a freshly initialised model
+Builder = Callable[[int, tuple[int, int, int]], nn.Module]
 
 
-def resnet50(num_classes: int, in_channels: int = 3) -> nn.Module:
+def resnet50(num_classes: int, input_shape: tuple[int, int, int] = (3, 224, 224)) -> nn.Module:
     """torchvision's ImageNet ResNet-50, trained from scratch."""
     with optional_dependency():
         from torchvision.models import resnet50 as tv_resnet50
 
     model = tv_resnet50(weights=None, num_classes=num_classes)
-    if in_channels != 3:
+    if input_shape[0] != 3:
         old = model.conv1
-        model.conv1 = nn.Conv2d(in_channels, old.out_channels, old.kernel_size, old.stride,
+        model.conv1 = nn.Conv2d(input_shape[0], old.out_channels, old.kernel_size, old.stride,
                                 old.padding, bias=False)
     return model
 
@@ -39,16 +41,18 @@ MODELS: dict[str, Builder] = {
     "wrn28_10": wrn28_10,
     "resnet50": resnet50,
     "cnn_small": cnn_small,
+    "mnist_cnn": mnist_cnn,
 }
 
 
-def build_model(name: str, num_classes: int, in_channels: int = 3) -> nn.Module:
-    """Build the model registered as ``name``, freshly initialised."""
+def build_model(name: str, num_classes: int, input_shape: tuple[int, int, int]) -> nn.Module:
+    """Build the model registered as ``name`` for inputs of ``input_shape`` (C, H, W), freshly
+    initialised."""
     try:
         builder = MODELS[name]
     except KeyError:
         raise ValueError(f"unknown model {name!r}; allowed: {', '.join(sorted(MODELS))}") from None
-    return builder(num_classes, in_channels)
+    return builder(num_classes, tuple(input_shape))
 
 
 __all__ = ["MODELS", "build_model"]

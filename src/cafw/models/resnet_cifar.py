@@ -101,10 +101,10 @@ class CifarResNet(nn.Module):
         return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))
 
 
-def resnet18(num_classes: int, in_channels: int = 3) -> CifarResNet:
-    return CifarResNet([64, 128, 256, 512], [2, 2, 2, 2], num_classes, in_channels,
+def resnet18(num_classes: int, input_shape: tuple[int, int, int] = (3, 32, 32)) -> CifarResNet:
+    return CifarResNet([64, 128, 256, 512], [2, 2, 2, 2], num_classes, input_shape[0],
                        projection=True)
 
 
-def resnet56(num_classes: int, in_channels: int = 3) -> CifarResNet:
-    return CifarResNet([16, 32, 64], [9, 9, 9], num_classes, in_channels, projection=False)
+def resnet56(num_classes: int, input_shape: tuple[int, int, int] = (3, 32, 32)) -> CifarResNet:
+    return CifarResNet([16, 32, 64], [9, 9, 9], num_classes, input_shape[0], projection=False)

@@ -28,5 +28,5 @@ class SmallCNN(nn.Module):
         return self.classifier(self.features(x).mean((2, 3)))
 
 
-def cnn_small(num_classes: int, in_channels: int = 1) -> SmallCNN:
-    return SmallCNN(num_classes, in_channels)
+def cnn_small(num_classes: int, input_shape: tuple[int, int, int] = (1, 8, 8)) -> SmallCNN:
+    return SmallCNN(num_classes, input_shape[0])

@@ -32,5 +32,5 @@ class VGG(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
-def vgg16(num_classes: int, in_channels: int = 3) -> VGG:
-    return VGG(CFG_VGG16, num_classes, in_channels)
+def vgg16(num_classes: int, input_shape: tuple[int, int, int] = (3, 32, 32)) -> VGG:
+    return VGG(CFG_VGG16, num_classes, input_shape[0])

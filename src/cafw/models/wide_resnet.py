@@ -59,5 +59,5 @@ class WideResNet(nn.Module):
         return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))
 
 
-def wrn28_10(num_classes: int, in_channels: int = 3) -> WideResNet:
-    return WideResNet(28, 10, 0.3, num_classes, in_channels)
+def wrn28_10(num_classes: int, input_shape: tuple[int, int, int] = (3, 32, 32)) -> WideResNet:
+    return WideResNet(28, 10, 0.3, num_classes, input_shape[0])

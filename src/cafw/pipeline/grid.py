@@ -4,16 +4,20 @@ A study is the product  setups x methods x schedules x variants x seeds  plus th
 kind it evaluates; each element without the seed is a *curve* (one line of the study's
 figure).  Variants (``vary``: a product; ``variants``: a list) override SFW hyperparameters,
 e.g. the rescaling mode or the constraint's k.  A run is identified by what it trains, not by
-the study that asked for it, so a run shared by several studies (plain SGD is in three) is
-trained once and compressed once per kind.  Overrides equal to the method's own value are
-dropped, so a variant that repeats the base method is the base run.
+the study that asked for it, so a run shared by several studies (plain SGD is in four of the
+default's) is trained once and compressed once per kind.  Overrides equal to the method's own
+value are dropped, so a variant that repeats the base method is the base run.
 
 **Tuning.**  A curve whose method (``methods.<m>.tune``) or variant (``tune`` in the variant)
-has a grid, e.g. ``{lr: [0.3, 1, 3]}``, is first trained at every grid point with the tuning
-seeds; ``cafw.pipeline.selection`` picks one point from the validation accuracies of those
+has a grid, e.g. ``{lr: [0.3, 1, 3]}``, is first trained at every grid point with each tuning
+seed; ``cafw.pipeline.selection`` picks one point from the validation accuracies of those
 runs (``results/tables/tuning.csv``), and the study's seeds are then trained at that point.
 Until the selection exists, ``expand`` lists such a curve as pending and the Snakemake
 checkpoint ``select`` fills it in.
+
+**Seeds.**  ``seed_offset`` (default 0) is added to every seed of the config, the tuning
+seeds included, so that the same config with another offset is a disjoint set of runs: the
+stability check (``cafw stability``) reruns every claim that way.
 
 Every run is validated here with ``cafw.spec.RunSpec``, the model ``cafw train`` reads, so a
 bad key or value of any run stops ``snakemake -n`` with one line naming the study, the method
@@ -39,8 +43,6 @@ from ..vocabulary import KINDS, PHYSICAL_KINDS
 SFW_KEYS = ("lr", "momentum", "dampening", "rescale", "make_feasible", "constraint.family",
             "constraint.k", "constraint.value", "constraint.mode", "constraint.lmo_method",
             "constraint.lmo_iterations")
-#: a dense validation accuracy this far below the best still counts as equally good
-TOLERANCE = 0.01
 
 
 class GridError(ConfigError):
@@ -118,7 +120,7 @@ def expand(config: dict, selection: dict[str, dict] | None = None) -> Grid:
     """The runs of ``config``; ``selection`` maps a tuned curve's id to its chosen point
     (``selection.read_selection``)."""
     grid = Grid()
-    tuning_seeds = config.get("tuning", {}).get("seeds", config["seeds"][:1])
+    tuning_seeds = _seeds(config, config.get("tuning", {}).get("seeds", config["seeds"][:1]))
     for curve in curves(config):
         if curve.grid:
             _run(config, curve, curve.overrides, tuning_seeds[0])  # the method's own values
@@ -152,6 +154,9 @@ def curves(config: dict) -> list[Curve]:
         kind = spec["kind"]
         if kind not in KINDS:
             raise GridError(f"study {study!r}: kind {kind!r} is not one of {', '.join(KINDS)}")
+        if 0.0 not in config["ratios"].get(kind, []):
+            raise GridError(f"study {study!r}: ratios.{kind} must include 0.0, the dense model "
+                            "(tuning and the claims read the whole curve)")
         if spec.get("physical") and kind not in PHYSICAL_KINDS:
             raise GridError(f"study {study!r}: physical applies to kinds "
                             f"{' and '.join(PHYSICAL_KINDS)}, not {kind!r}")
@@ -159,7 +164,7 @@ def curves(config: dict) -> list[Curve]:
         setups = _names(config, "setups", spec.get("setups", "all"), study)
         methods = _names(config, "methods", spec["methods"], study)
         schedules = _names(config, "schedules", spec.get("schedules", [config["schedule"]]), study)
-        seeds = tuple(spec.get("seeds", config["seeds"]))
+        seeds = tuple(_seeds(config, spec.get("seeds", config["seeds"])))
         for setup, method, schedule in itertools.product(setups, methods, schedules):
             base = config["methods"][method]
             for variant in _variants(base, spec, study):
@@ -170,6 +175,31 @@ def curves(config: dict) -> list[Curve]:
                 out.append(Curve(study, kind, setup, method, schedule, overrides, grid, seeds,
                                  spec.get("physical", False), tuple(save_ratios)))
     return out
+
+
+def _seeds(config: dict, seeds: list[int]) -> list[int]:
+    return [seed + config.get("seed_offset", 0) for seed in seeds]
+
+
+def check_claims(config: dict) -> None:
+    """Every claim names a study of the config, ratios that its kind sweeps, and a setup the
+    compute comparison times."""
+    timed = compute_setups(config)
+    for name, claim in config.get("claims", {}).items():
+        study = config["studies"].get(claim["study"])
+        if study is None:
+            raise GridError(f"claim {name!r} checks unknown study {claim['study']!r}; defined "
+                            f"in 'studies': {', '.join(config['studies'])}")
+        swept = config["ratios"].get(study["kind"], [])
+        for key in ("ratio", "up_to"):
+            if key in claim and claim[key] not in swept:
+                raise GridError(f"claim {name!r}: its {key} {claim[key]} is not a ratio that "
+                                f"study {claim['study']!r} sweeps; ratios.{study['kind']}: "
+                                f"{swept}")
+        setup = claim.get("compute", {}).get("setup")
+        if setup is not None and setup not in timed:
+            raise GridError(f"claim {name!r} reads the compute comparison on unknown setup "
+                            f"{setup!r}; timed setups: {', '.join(timed)}")
 
 
 def _save_ratios(config: dict, spec: dict, study: str) -> list[float]:
@@ -278,5 +308,5 @@ def compute_spec(config: dict, setup: str) -> dict:
     curve = lambda m: Curve("compute", "", setup, m, config["schedule"], {}, {}, ())  # noqa: E731
     return {"setup": setup, "methods": {
         m: {"label": config["methods"][m]["label"],
-            "run": _run(config, curve(m), {}, config["seeds"][0])[1]}
+            "run": _run(config, curve(m), {}, _seeds(config, config["seeds"])[0])[1]}
         for m in methods}}

@@ -1,12 +1,31 @@
-"""The claims table (claims.csv): each claim of the paper with its comparison, the effect
-and its confidence interval over seeds, and the verdict (``cafw.pipeline.claims``)."""
+"""The claims table (claims.csv): each claim of the paper on each setup with its verdict and
+the measures it rests on, each with its effect, interval, probability of improvement and the
+seeds a decisive verdict would need (``cafw.pipeline.claims``)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+CLAIM = ["claim", "statement", "study", "setup", "schedule", "method", "versus", "up_to",
+         "ratio"]
+MEASURE = ["part", "measure", "better", "method_value", "versus_value", "effect", "ci_low",
+           "ci_high", "p_improvement", "samples", "unit", "samples_needed", "threshold",
+           "effect_at_ratio", "ci_low_at_ratio", "ci_high_at_ratio", "verdict", "part_verdict"]
+
 
 def facts(frame: pd.DataFrame) -> dict:
-    rows = [{key: None if isinstance(v, float) and pd.isna(v) else v
-             for key, v in row.items()} for row in frame.to_dict("records")]
-    return {"type": "claims", "id": "claims", "claims": rows}
+    claims = []
+    for _, rows in frame.groupby(["claim", "setup"], sort=False):
+        first = rows.iloc[0]
+        claims.append({**{key: _plain(first[key]) for key in CLAIM if key in rows},
+                       "verdict": first["claim_verdict"],
+                       "measures": [{key: _plain(row[key]) for key in MEASURE}
+                                    for _, row in rows.iterrows()]})
+    return {"type": "claims", "id": "claims", "claims": claims}
+
+
+def _plain(value):
+    """A JSON value: NaN as None, numpy scalars as Python numbers."""
+    if isinstance(value, float) and pd.isna(value):
+        return None
+    return value.item() if hasattr(value, "item") else value

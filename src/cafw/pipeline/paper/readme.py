@@ -1,7 +1,9 @@
-"""The README's results section, rendered from the paper's facts (facts.json) so that the
-README quotes the same numbers as the paper, and only numbers the pipeline computed.
+"""The README's results section, rendered from the paper's facts (facts.json) of one or more
+configs, side by side, so that the README quotes the same numbers as each config's paper, and
+only numbers the pipeline computed; with each config's stability check (stability.csv, from
+``cafw stability``) where it has one.
 
-    update(facts_json, readme)   # rewrites the text between the two markers of ``readme``
+    update([Path("."), Path("outputs/mnist")], readme)   # each a config's output_dir
 """
 
 from __future__ import annotations
@@ -9,13 +11,28 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from ...io import write_section
-from ...vocabulary import DATASET_NAMES, KIND_NAMES, MODEL_NAMES
+from ...vocabulary import DATASET_NAMES, KIND_NAMES, MEASURE_NAMES, MODEL_NAMES
+from ..stability import STABILITY
 
 START = "<!-- results:start -->"
 END = "<!-- results:end -->"
+FACTS = "paper/generated/facts.json"  # under a config's output_dir
+
+
+def _effect(measure: str, x: float | None) -> str:
+    """An effect in its measure's units: accuracy in percentage points, a ratio of times."""
+    if x is None or x != x:
+        return "–"
+    if measure == "step_ratio":
+        return f"{x:.2f}×"
+    if measure == "train_loss":
+        return f"{'+' if x >= 0 else '−'}{abs(x):.3g}"
+    return f"{'+' if x >= 0 else '−'}{abs(100 * x):.1f}"
+
 
 ENV = Environment(loader=PackageLoader("cafw.pipeline.paper"), undefined=StrictUndefined,
                   trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
@@ -23,14 +40,50 @@ ENV.filters.update(
     pct=lambda s: "–" if s is None else f"{100 * s['mean']:.1f}" + (
         f" ± {100 * s['std']:.1f}" if s["std"] is not None else ""),
     pp=lambda x: f"{'+' if x >= 0 else '−'}{abs(100 * x):.1f}",
-    num=lambda x: "–" if x is None else f"{x:g}")
+    num=lambda x: "–" if x is None else f"{x:g}",
+    effect=lambda x, measure: _effect(measure, x))
 ENV.globals.update(dataset_names=DATASET_NAMES, model_names=MODEL_NAMES,
-                   kind_names=KIND_NAMES)
+                   kind_names=KIND_NAMES, measure_names=MEASURE_NAMES)
 
 
-def render(facts: dict) -> str:
-    return ENV.get_template("readme.md.j2").render(facts=facts)
+def render(configs: list[dict]) -> str:
+    """``configs``: per config its ``dir``, ``facts`` and ``stability`` rows (or None)."""
+    return ENV.get_template("readme.md.j2").render(configs=configs, claims=_claim_rows(configs))
 
 
-def update(facts_json: Path, readme: Path) -> None:
-    write_section(readme, START, END, render(json.loads(Path(facts_json).read_text())))
+def update(outputs: list[Path], readme: Path) -> None:
+    write_section(readme, START, END, render([_config(Path(out)) for out in outputs]))
+
+
+def _config(out: Path) -> dict:
+    facts = out / FACTS
+    if not facts.is_file():
+        raise ValueError(f"{facts} does not exist: run that config's pipeline first "
+                         "(snakemake --configfile ...)")
+    stability = out / STABILITY
+    rows = pd.read_csv(stability).to_dict("records") if stability.is_file() else None
+    facts = json.loads(facts.read_text())
+    datasets = dict.fromkeys(DATASET_NAMES[s["dataset"]] for s in facts["setups"])
+    return {"dir": str(out), "where": ", ".join(datasets), "facts": facts, "stability": rows}
+
+
+def _claim_rows(configs: list[dict]) -> list[dict]:
+    """The claims of every config aligned by (claim, measure): a row per claim (its verdicts)
+    and per measure, with each config's entries, one per setup the claim is checked on."""
+    rows: dict[tuple, dict] = {}
+
+    def row(claim: dict, measure: str | None) -> dict:
+        return rows.setdefault((claim["claim"], measure), {
+            "claim": claim["claim"], "statement": claim["statement"], "measure": measure,
+            "cells": [[] for _ in configs]})
+
+    for i, config in enumerate(configs):
+        for section in config["facts"]["sections"]:
+            for claim in section["claims"] if section["type"] == "claims" else []:
+                row(claim, None)["cells"][i].append(claim)
+                for m in claim["measures"]:
+                    row(claim, m["measure"])["cells"][i].append(
+                        {**m, **{k: claim[k] for k in ("up_to", "setup", "method", "versus")}})
+    for found in rows.values():  # what the configs share: the measure, the methods compared
+        found["first"] = next(entry for cell in found["cells"] for entry in cell)
+    return list(rows.values())

@@ -19,16 +19,20 @@ COLUMNS = {  # each of PAPER_TABLES -> the columns the facts read
     "compute.csv": ("setup", "dataset", "model", "method", "label", "batch_size", "step_ms",
                     "step_ms_min", "epoch_s", "ratio_to_sgd", "device"),
     "lr_theory.csv": ("rule", "seed", "horizon", "best_gap", "bound", "iteration", "step_size"),
-    "tuning.csv": ("curve", "study", "point", "label", "eligible", "selected", "score", "seeds"),
-    "claims.csv": ("claim", "statement", "study", "setup", "ratio", "method", "versus",
-                   "method_test_accuracy", "versus_test_accuracy", "effect", "ci_low",
-                   "ci_high", "seeds", "verdict", "compute_ratio"),
+    "tuning.csv": ("curve", "study", "point", "label", "selected", "score", "score_std",
+                   "seeds"),
+    "claims.csv": ("claim", "statement", "study", "setup", "part", "measure", "better",
+                   "method", "versus", "up_to", "ratio", "method_value", "versus_value",
+                   "effect", "ci_low", "ci_high", "p_improvement", "samples", "unit",
+                   "samples_needed", "threshold", "effect_at_ratio", "ci_low_at_ratio",
+                   "ci_high_at_ratio", "verdict", "part_verdict", "claim_verdict"),
 }
 # tables that may have no rows: a config without tuning grids or claims
 MAY_BE_EMPTY = ("tuning.csv", "claims.csv")
 # read as text, an empty cell as "": a baseline has no family, a base run no variant
 TEXT = ("study", "kind", "run", *RUN_KEYS, "family", "rescale", "device", "rule", "curve",
-        "point", "claim", "statement", "versus", "verdict")
+        "point", "claim", "statement", "versus", "part", "measure", "better", "unit",
+        "verdict", "part_verdict", "claim_verdict")
 
 
 class InputError(ValueError):
