@@ -41,13 +41,13 @@ def write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text))
 
 
-def write_section(path: str | Path, start: str, end: str, body: str) -> None:
+def write_section(path: str | Path, name: str, start: str, end: str, body: str) -> None:
     """Replace the text between the marker lines ``start`` and ``end`` of a file (a README's
-    generated section) with ``body``."""
+    generated section ``name``) with ``body``."""
     text = Path(path).read_text()
     if start not in text or end not in text:
-        raise ValueError(f"{path} has no such section: add the lines {start} and {end} where "
-                         "it should go")
+        raise ValueError(f"{path} has no {name} section: add the lines {start} and {end} "
+                         "where it should go")
     head, rest = text.split(start, 1)
     write_text(path, f"{head}{start}\n{body}{end}{rest.split(end, 1)[1]}")
 

@@ -194,4 +194,4 @@ def markdown(grids: dict[str, list[str]], root: Path = Path(".")) -> str:
 
 def update_readme(readme: Path, grids: dict[str, list[str]] = README_GRIDS) -> None:
     """Rewrite the README's paper-grid paragraph (between its cost markers)."""
-    write_section(readme, START, END, markdown(grids, Path(readme).parent))
+    write_section(readme, "paper-grid", START, END, markdown(grids, Path(readme).parent))

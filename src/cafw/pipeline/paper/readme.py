@@ -52,7 +52,7 @@ def render(configs: list[dict]) -> str:
 
 
 def update(outputs: list[Path], readme: Path) -> None:
-    write_section(readme, START, END, render([_config(Path(out)) for out in outputs]))
+    write_section(readme, "results", START, END, render([_config(Path(out)) for out in outputs]))
 
 
 def _config(out: Path) -> dict:
