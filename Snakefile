@@ -33,6 +33,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/preflight.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/tune.smk"
 include: "workflow/rules/compress.smk"
@@ -46,5 +47,5 @@ rule all:
     input:
         TABLES,
         figure_targets(),
-        "paper/main.pdf",
+        paper_targets(),
         lambda w: [f"results/compressed/{r}/{k}" for r, k in selected_grid().saved_models()],

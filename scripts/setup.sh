@@ -3,16 +3,29 @@
 # paper/main.pdf), optionally Slurm and munge (--with-slurm, for the cluster test), and a
 # virtualenv .venv with every extra at the exact versions of requirements-lock.txt.  Safe to
 # rerun.
+#
+#   bash scripts/setup.sh [--no-tex] [--with-slurm]
+#
+# --no-tex skips TeX (the pipeline then builds everything but paper/main.pdf), so that without
+# Slurm nothing needs root: on a cluster's login node only the virtualenv is made.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(texlive-latex-base texlive-latex-recommended texlive-latex-extra
-          texlive-fonts-recommended lmodern latexmk)
-if [[ "${1:-}" == "--with-slurm" ]]; then
-  packages+=(slurmctld slurmd munge slurm-client)
+packages=()
+tex=1
+for option in "$@"; do
+  case $option in
+    --no-tex) tex=0 ;;
+    --with-slurm) packages+=(slurmctld slurmd munge slurm-client) ;;
+    *) echo "setup: unknown option $option (options: --no-tex, --with-slurm)" >&2; exit 2 ;;
+  esac
+done
+if ((tex)); then
+  packages+=(texlive-latex-base texlive-latex-recommended texlive-latex-extra
+             texlive-fonts-recommended lmodern latexmk)
 fi
 missing=()
-for package in "${packages[@]}"; do
+for package in ${packages[@]+"${packages[@]}"}; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
 if ((${#missing[@]})); then
@@ -22,7 +35,7 @@ if ((${#missing[@]})); then
     sudo=(sudo)
   else
     echo "setup: these Debian packages are missing and installing them needs root:" \
-         "${missing[*]}" >&2
+         "${missing[*]}; without root, skip TeX with --no-tex" >&2
     exit 1
   fi
   "${sudo[@]}" apt-get update -qq

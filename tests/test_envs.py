@@ -27,8 +27,8 @@ def test_env_file_is_a_strict_pinned_conda_spec(path):
     assert env["channels"] == ["conda-forge", "nodefaults"]
     for dep in env["dependencies"]:
         if isinstance(dep, dict):
-            for spec in dep["pip"]:
-                assert spec.startswith("-e ") or re.fullmatch(r"[\w.-]+==[\w.]+", spec), spec
+            for spec in dep["pip"]:  # no paths: Snakemake moves the file (cafw.post-deploy.sh)
+                assert re.fullmatch(r"[\w.-]+==[\w.]+", spec), spec
             continue
         spec = rattler.MatchSpec(dep, strict=True)  # raises on malformed specs
         name = spec.name.normalized
@@ -49,3 +49,27 @@ def test_env_versions_equal_the_lock_file():
                 assert lock.get(name) == match.group(2), f"{spec} but the lock has {lock.get(name)}"
                 checked += 1
     assert checked >= 10  # torch, torchvision, snakemake, pandas, numpy, ...
+
+
+def test_the_cafw_env_installs_the_repository_it_runs_in(tmp_path):
+    """Snakemake runs envs/cafw.post-deploy.sh in the new env, from its process, which names
+    the repository in CAFW_REPO: the script installs it (here: with pip replaced by a stub
+    that records its arguments), and refuses a directory that is not the repository."""
+    import subprocess
+
+    script = ROOT / "envs" / "cafw.post-deploy.sh"
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "python").write_text('#!/bin/sh\necho "$@" > "$CALLED"\n')
+    (stub / "python").chmod(0o755)
+    env = {"PATH": f"{stub}:/usr/bin:/bin", "CALLED": str(tmp_path / "called"),
+           "CAFW_REPO": str(ROOT)}
+    done = subprocess.run(["bash", str(script)], cwd=tmp_path, env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "called").read_text().split() == ["-m", "pip", "install", "--no-deps",
+                                                          "-e", str(ROOT)]
+    elsewhere = subprocess.run(["bash", str(script)], cwd=tmp_path,
+                               env={**env, "CAFW_REPO": str(tmp_path)}, capture_output=True,
+                               text=True)
+    assert elsewhere.returncode == 1 and "is not the cafw repository" in elsewhere.stderr

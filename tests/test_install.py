@@ -101,3 +101,54 @@ def test_licence_and_citation():
     assert paper["title"] == "Compression-aware Training of Neural Networks using Frank-Wolfe"
     assert [a["family-names"] for a in paper["authors"]] == ["Zimmer", "Spiegel", "Pokutta"]
     assert "2205.11921" in paper["url"]
+
+
+def _stub(folder: Path, name: str, body: str) -> None:
+    (folder / name).write_text(f"#!/bin/sh\n{body}\n")
+    (folder / name).chmod(0o755)
+
+
+@pytest.mark.parametrize("options, installs_debian", [(["--no-tex"], False), ([], True)])
+def test_setup_without_tex_needs_no_root_and_no_debian(options, installs_debian):
+    """`setup.sh --no-tex` asks dpkg, apt and sudo nothing, so it runs on any login node
+    (here dpkg reports every package missing and the user is not root: without --no-tex that
+    stops with a message naming the option)."""
+    import shutil
+    import tempfile
+
+    tmp_path = Path(tempfile.mkdtemp(prefix="cafw-setup-"))  # where another user may write
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    (repo / "scripts" / "setup.sh").write_text((ROOT / "scripts" / "setup.sh").read_text())
+    bin_, venv = tmp_path / "bin", repo / ".venv" / "bin"
+    bin_.mkdir()
+    venv.mkdir(parents=True)
+    called = tmp_path / "called"
+    for tool in ("dpkg", "apt-get"):
+        _stub(bin_, tool, f'echo {tool} >> "{called}"; exit 1')
+    _stub(bin_, "sudo", f'echo sudo >> "{called}"; exit 1')
+    if installs_debian:  # a user without sudo, as on a cluster's login node
+        (bin_ / "sudo").unlink()
+    _stub(bin_, "python3", "exit 0")  # the version check
+    _stub(venv, "python", f'echo "$@" >> "{called}"')  # pip, recorded
+    bash = subprocess.run(["which", "bash"], capture_output=True, text=True).stdout.strip()
+    env = {"PATH": f"{bin_}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    # a non-root user's $EUID (bash sets it from the process; `setpriv` changes it)
+    command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bash,
+               "scripts/setup.sh", *options]
+    os.chmod(tmp_path, 0o777)
+    for path in (repo, repo / "scripts", repo / ".venv", venv, bin_):
+        os.chmod(path, 0o777)
+    try:
+        result = subprocess.run(command, cwd=repo, capture_output=True, text=True, env=env,
+                                timeout=60)
+        calls = called.read_text().splitlines() if called.exists() else []
+    finally:
+        shutil.rmtree(tmp_path)
+    if installs_debian:
+        assert result.returncode == 1 and "without root, skip TeX with --no-tex" in result.stderr
+        assert calls == ["dpkg"] * 6 and not (repo / ".venv" / "done").exists()
+    else:
+        assert result.returncode == 0, result.stderr
+        assert not any(c in ("dpkg", "apt-get", "sudo") for c in calls)
+        assert "-m pip install -q -c requirements-lock.txt -e .[pipeline,prune,test]" in calls

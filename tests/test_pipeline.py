@@ -36,15 +36,15 @@ def job_counts(output: str) -> dict[str, int]:
 
 def test_paper_grid_plans_in_seconds_with_the_expected_jobs():
     """Before the tuning choice exists, the plan is every tuning run (each grid point with the
-    tuning seed) and its sweep, then the checkpoint; the study runs follow the choice."""
+    two tuning seeds) and its sweep, then the checkpoint; the study runs follow the choice."""
     result = snakemake("-n", "--configfile", "config/paper.yaml", timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     counts = job_counts(result.stdout)
     grid = expand(yaml.safe_load((ROOT / "config" / "paper.yaml").read_text()))
     tuning_runs = {row["run"] for row in grid.tuning}
-    assert counts["train"] == counts["run_config"] == len(tuning_runs) == 323
+    assert counts["train"] == counts["run_config"] == len(tuning_runs) == 2 * 323
     assert "compress" not in counts  # each training job sweeps its run
-    assert sum(len(grid.kinds[run]) for run in tuning_runs) == 341  # SGD: three kinds
+    assert sum(len(grid.kinds[run]) for run in tuning_runs) == 2 * 341  # SGD: three kinds
     assert counts["select"] == 1 and counts["dataset"] == 3  # cifar10, cifar100, imagenet
     assert len(grid.pending) == 68  # tuned curves, whose study runs follow the choice
     assert "checkpoint" in result.stdout
@@ -95,6 +95,48 @@ def test_default_and_ci_configs_plan(name, tmp_path):
     assert counts["train"] == counts["run_config"] > 0 and counts["paper"] == 1
 
 
+@pytest.mark.parametrize("left_out", [("gpu",), ("gpu", "threads", "runtime", "mem_mb",
+                                                   "cpus_per_gpu", "slurm_extra")])
+def test_every_schema_valid_config_plans_without_optional_resources(tmp_path, left_out):
+    """resources.<rule> may leave out any key (the schema allows it): a missing gpu count
+    means none, and a missing runtime or memory is left to Snakemake and the cluster."""
+    config = yaml.safe_load((ROOT / "config" / "ci.yaml").read_text())
+    for spec in [*config["resources"].values(), *(s.get("resources", {}) for s in
+                                                  config["setups"].values())]:
+        for key in left_out:
+            spec.pop(key, None)
+    (tmp_path / "lean.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake("-n", "-p", "--configfile", str(tmp_path / "lean.yaml"), timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "exec cafw on-gpus 0 cafw train --config" in result.stdout
+
+
+def path_without(program: str, links: Path) -> str:
+    """PATH with ``program`` hidden: each PATH folder holding it is replaced by ``links``, a
+    folder of links to everything else there."""
+    folders = []
+    for folder in os.environ["PATH"].split(os.pathsep):
+        if folder and (Path(folder) / program).exists():
+            links.mkdir(exist_ok=True)
+            for entry in Path(folder).iterdir():
+                if entry.name != program and not (links / entry.name).exists():
+                    (links / entry.name).symlink_to(entry)
+            folder = str(links)
+        folders.append(folder)
+    return os.pathsep.join(dict.fromkeys(folders))
+
+
+def test_without_latexmk_everything_but_the_pdf_is_planned_with_one_notice(tmp_path):
+    env = {"PATH": path_without("latexmk", tmp_path / "bin")}
+    result = subprocess.run([*SNAKEMAKE, "-n", "--configfile", "config/ci.yaml"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120, env={**os.environ, **env})
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = job_counts(result.stdout)
+    assert "paper" not in counts and counts["paper_generated"] == 1
+    output = result.stdout + result.stderr
+    assert output.count("latexmk is not on PATH, so everything but paper/main.pdf is built") == 1
+
+
 def test_lint_is_clean():
     result = snakemake("--lint", timeout=120)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -110,7 +152,7 @@ def _optimizer(config, method):
     (lambda c: c["studies"]["low-rank"].update(kind="pruning"), "'pruning' is not one of"),
     (lambda c: c["setups"]["digits-cnn"].update(dataset="mnist"),
      "setup 'digits-cnn', method 'sgd', schedule 'linear': 'dataset': 'mnist' is not allowed; "
-     "allowed: cifar10, cifar100, imagenet, digits, synthetic"),
+     "allowed: cifar10, cifar100, imagenet, digits, mnist5k, synthetic"),
     (lambda c: c["studies"]["low-rank"]["methods"].append("adam"), "unknown method 'adam'"),
     # a bad key or value inside a run names the study, the method and the key
     (lambda c: _optimizer(c, "sgd").update(momentun=0.8),

@@ -1,6 +1,9 @@
 """The cluster path end to end: config/ci.yaml through profiles/slurm on a one-node Slurm cluster
-that tests/slurm/cluster.sh starts on localhost; then one training job on two
-processes, signalled mid-run as Slurm does before a time limit, and resumed by the retry.
+that tests/slurm/cluster.sh starts on localhost, its training asking for a (fake) GPU, so that
+a preflight job runs first; then one training job on two processes, signalled mid-run as
+Slurm does before a time limit, and resumed by the retry; and Snakemake itself as a Slurm job
+(scripts/slurm-controller.sh).  The fake GPUs have no driver behind them, so the runs say
+`device: cpu` (a job given GPUs would otherwise stop at once: cafw.device).
 
 Needs root and Debian's ``slurmctld slurmd munge slurm-client``; skipped without them unless
 ``CAFW_REQUIRE_SLURM=1`` (CI), where their absence is a failure.  Takes a few minutes.
@@ -33,9 +36,7 @@ PIPELINE_TIMEOUT = 20 * 60  # seconds; ~1-2 min alone, several on a busy 2-core 
 # sets for a real GPU cluster are replaced by ones that fit one small node with one fake GPU.
 SNAKEMAKE_ARGS = [
     "--workflow-profile", "profiles/slurm",
-    "--configfile", "config/ci.yaml",
     "--default-resources", "slurm_partition=debug", "mem_mb=500", "runtime=10",
-    "--set-resources", "train:gpu=1",
     # No accounting database here, so sacct cannot report job states.
     "--slurm-status-command", "squeue",
     "--slurm-init-seconds-before-status-checks", "5",
@@ -157,10 +158,20 @@ def expected_figures(config: dict) -> list[str]:
     return figures
 
 
+def _gpu_config(repo: Path, **setup) -> None:
+    """config/slurm.yaml: config/ci.yaml with training on one (fake) GPU, computing on the CPU."""
+    config = yaml.safe_load((repo / "config" / "ci.yaml").read_text())
+    config["defaults"]["device"] = "cpu"
+    config["resources"]["train"]["gpu"] = 1
+    config["setups"]["digits-cnn"].update(setup)
+    (repo / "config" / "slurm.yaml").write_text(yaml.safe_dump(config))
+
+
 def test_ci_config_runs_through_slurm(slurm_cluster, tmp_path):
     repo = copy_repo(tmp_path / "repo")
+    _gpu_config(repo)
     log = tmp_path / "snakemake.log"
-    returncode = _run_pipeline(repo, log)
+    returncode = _run_pipeline(repo, log, "--configfile", "config/slurm.yaml")
     output = log.read_text()
 
     def check(condition, message):
@@ -175,7 +186,7 @@ def test_ci_config_runs_through_slurm(slurm_cluster, tmp_path):
         check(path.is_file() and len(path.read_text().splitlines()) >= 2,
               f"{path.relative_to(repo)} is missing or has no rows")
 
-    config = yaml.safe_load((repo / "config" / "ci.yaml").read_text())
+    config = yaml.safe_load((repo / "config" / "slurm.yaml").read_text())
     missing = [f for f in expected_figures(config) if not (repo / f).is_file()
                or (repo / f).read_bytes()[:4] != b"%PDF"]
     check(not missing, f"figures missing or not PDFs: {missing}")
@@ -190,6 +201,14 @@ def test_ci_config_runs_through_slurm(slurm_cluster, tmp_path):
           f"Slurm train logs {sorted(train_logs)} do not match the runs {sorted(runs)}")
     check(sweeps == runs, f"the sweeps {sorted(sweeps)} do not match the runs {sorted(runs)}")
     check(all(train_logs.values()), "a Slurm job log is missing")
+    # one preflight job for the GPU setup, before the training jobs; the CPU-only rules
+    # (tables, the learning-rate theory) ran where Snakemake runs, not in Slurm jobs
+    check(list(_slurm_logs(repo, "preflight")) == ["digits-cnn"], "no preflight job ran in Slurm")
+    report = (repo / "results" / "preflight" / "digits-cnn.txt").read_text()
+    check(report.splitlines()[-1].endswith("none failed"), f"the preflight failed:\n{report}")
+    for rule in ("aggregate", "lr_theory", "figure_study", "paper"):
+        check(not (repo / "results" / "logs" / "slurm" / f"rule_{rule}").exists(),
+              f"rule {rule} was submitted to Slurm")
 
     # The controller saw the GPU requests: train asked for one (--set-resources train:gpu=1 ->
     # sbatch --gpus=1).  Records are purged MinJobAge (600 s) after a job ends, so only
@@ -219,14 +238,13 @@ def test_a_two_process_job_checkpoints_on_sigterm_and_its_retry_resumes(slurm_cl
     `sbatch --signal=TERM@120` delivers it before a time limit; it checkpoints and fails, and
     the profile's retry resumes it to the end."""
     repo = copy_repo(tmp_path / "repo")
-    config = yaml.safe_load((repo / "config" / "ci.yaml").read_text())
-    config["setups"]["digits-cnn"].update(epochs=20, batch_size=32)  # long enough to signal
-    (repo / "config" / "long.yaml").write_text(yaml.safe_dump(config))
+    _gpu_config(repo, epochs=20, batch_size=32)  # long enough to signal
     run = "digits-cnn__sgd__linear__s0"
     log = tmp_path / "snakemake.log"
     check = _checker(log)
     process = _start_pipeline(repo, log, f"results/runs/{run}/metrics.json", "--configfile",
-                              "config/long.yaml", "--set-resources", "train:gpu=2")
+                              "config/slurm.yaml", "--set-resources", "train:gpu=2",
+                              "preflight:gpu=2")
     history = repo / "results" / "runs" / run / "history.csv"
     deadline = time.time() + PIPELINE_TIMEOUT
     while not history.exists() and process.poll() is None and time.time() < deadline:
@@ -248,3 +266,34 @@ def test_a_two_process_job_checkpoints_on_sigterm_and_its_retry_resumes(slurm_cl
     check(f"resuming results/runs/{run}" in train_log,
           f"the retry did not resume from the checkpoint:\n{_tail(train_log)}")
     check(len(pd.read_csv(history)) == 20, "the resumed run did not finish every epoch")
+
+
+def test_the_controller_runs_as_a_slurm_job(slurm_cluster, tmp_path):
+    """scripts/slurm-controller.sh: Snakemake as a job of its own submits the training job
+    (and its preflight) from its node and waits for them."""
+    repo = copy_repo(tmp_path / "repo")
+    _gpu_config(repo)
+    run = "digits-cnn__sgd__linear__s0"
+    (repo / "results" / "logs" / "slurm").mkdir(parents=True)
+    venv_bin = Path(sys.executable).parent
+    env = {**os.environ, "PATH": os.pathsep.join([str(venv_bin), SEARCH_PATH])}
+    env = {k: v for k, v in env.items() if not k.startswith("SLURM_")}
+    # the node has 2 CPUs: the controller takes one, its jobs the other
+    submitted = subprocess.run(
+        ["sbatch", "--parsable", "--partition=debug", "--cpus-per-task=1", "--mem=500",
+         "--time=30", "scripts/slurm-controller.sh", f"results/runs/{run}/metrics.json",
+         *SNAKEMAKE_ARGS[2:], "--jobs", "1", "--configfile", "config/slurm.yaml"],
+        cwd=repo, capture_output=True, text=True, env=env, timeout=60)
+    assert submitted.returncode == 0, submitted.stderr
+    job = submitted.stdout.strip().split(";")[0]
+    output = repo / "results" / "logs" / "slurm" / f"controller-{job}.log"
+    deadline = time.time() + PIPELINE_TIMEOUT
+    while time.time() < deadline:
+        state = _slurm_job(job)
+        if state is None or state.get("JobState") not in ("PENDING", "RUNNING", "COMPLETING"):
+            break
+        time.sleep(2)
+    log = output.read_text() if output.exists() else "(no controller log)"
+    assert state is None or state.get("JobState") == "COMPLETED", f"{state}\n{_tail(log)}"
+    assert (repo / "results" / "runs" / run / "metrics.json").is_file(), _tail(log)
+    assert list(_slurm_logs(repo, "train")) == [run] and list(_slurm_logs(repo, "preflight"))

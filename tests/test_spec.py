@@ -101,6 +101,27 @@ def test_every_value_is_checked_against_its_range(changes, message):
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
+def test_every_error_of_a_run_config_is_reported_at_once():
+    with pytest.raises(ConfigError) as error:
+        load_run(_run(epochs=0, seed=-1, optimizer={"name": "sgd", "lr": -1, "momentun": 0.9},
+                      dataset="digits", dataset_options={"shape": [3, 8, 8]}))
+    message = str(error.value)
+    for part in ("'epochs' must be >= 1, got 0", "'seed' must be >= 0, got -1",
+                 "'optimizer.lr' must be > 0.0, got -1",
+                 "unknown key 'optimizer.momentun' in optimizer"):
+        assert part in message
+    assert "\n" not in message and message.count("; ") >= 3
+
+
+def test_version():
+    from cafw import __version__
+
+    result = subprocess.run([sys.executable, "-m", "cafw", "--version"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == f"cafw {__version__}"
+    assert 'version = {attr = "cafw.__version__"}' in (ROOT / "pyproject.toml").read_text()
+
+
 def test_run_spec_is_immutable():
     spec = load_run(_run())
     with pytest.raises(Exception, match="frozen"):

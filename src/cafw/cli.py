@@ -10,8 +10,9 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import (CheckpointError, ConfigError, DatasetError, Interrupted, StepFailed,
-                     TrainingDiverged)
+from . import __version__
+from .errors import (CheckpointError, ConfigError, DatasetError, DeviceError, Interrupted,
+                     StepFailed, TrainingDiverged)
 from .extras import missing_extra
 from .gpu_slots import NotEnoughGPUs
 from .vocabulary import FIGURES, KINDS
@@ -286,6 +287,23 @@ def _readme(args) -> int:
     return 0
 
 
+def _cost(args) -> int:
+    from .pipeline.cost import load, text, update_readme
+
+    if args.readme:
+        update_readme(args.readme)
+        print(f"updated the paper-grid paragraph of {args.readme}")
+    else:
+        print(text(load(args.configfile), " + ".join(map(str, args.configfile))), end="")
+    return 0
+
+
+def _doctor(args) -> int:
+    from .doctor import run
+
+    return run(args)
+
+
 def _data(args) -> int:
     from .data import download
 
@@ -296,6 +314,7 @@ def _data(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cafw", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"cafw {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("train", help="train one run into a directory (under torchrun: "
@@ -333,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the ratios to save (default with --save: every ratio)")
     p.add_argument("--latency-batches", type=int, nargs="+", metavar="B",
                    help="batch sizes of the latency columns (default: 1 256)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", help="default: the run's own (its run.yaml)")
     p.set_defaults(handler=_compress)
 
     p = commands.add_parser("bench", help="benchmarks that print ratios measured side by side")
@@ -459,6 +478,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("workflow/schemas/run.schema.yaml"))
     p.set_defaults(handler=_schema)
 
+    p = commands.add_parser("cost", help="the grid's jobs and GPU-hours per stage, before "
+                                         "submitting it")
+    p.add_argument("--configfile", type=Path, nargs="+", default=[Path("config/config.yaml")],
+                   help="pipeline config files, merged in order as Snakemake merges them")
+    p.add_argument("--readme", type=Path,
+                   help="instead, rewrite this README's paper-grid paragraph (its cost markers)")
+    p.set_defaults(handler=_cost)
+
+    p = commands.add_parser("doctor", help="check this machine against what a config's grid "
+                                           "needs (a preflight)")
+    from .doctor import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(handler=_doctor)
+
     p = commands.add_parser("data", help="dataset utilities")
     p.add_argument("action", choices=["download"])
     p.add_argument("name")
@@ -490,7 +524,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         report(f"invalid configuration: {err}")
         return 2
-    except (DatasetError, CheckpointError, TrainingDiverged, NotEnoughGPUs, StepFailed) as err:
+    except (DatasetError, DeviceError, CheckpointError, TrainingDiverged, NotEnoughGPUs,
+            StepFailed) as err:
         report(str(err))
         return 1
     except Interrupted as err:

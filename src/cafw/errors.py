@@ -14,6 +14,11 @@ class DatasetError(Exception):
     """
 
 
+class DeviceError(RuntimeError):
+    """The process was given GPUs that torch cannot use; the message names the cause (a
+    build without CUDA, the driver, no device visible)."""
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint or weights file that cannot be used; the message says what to do."""
 

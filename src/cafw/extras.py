@@ -9,6 +9,7 @@ Everything else is an extra (``pip install 'cafw[train,prune]'``):
     pipeline  train + data + snakemake,   the Snakemake workflow, tables, figures, paper
               its Slurm plugin, scipy, matplotlib, seaborn, jinja2
     prune     torch-pruning               physically smaller filter-pruned models
+    tensorboard, wandb                    the run configs' tensorboard / wandb logging
     test      pytest, py-rattler          the test suite
 """
 
@@ -24,7 +25,7 @@ EXTRA_OF = {
     "pydantic": "train", "pandas": "train", "tqdm": "train",
     "snakemake": "pipeline", "matplotlib": "pipeline", "seaborn": "pipeline",
     "jinja2": "pipeline", "scipy": "pipeline",
-    "torch_pruning": "prune",
+    "torch_pruning": "prune", "wandb": "wandb",
 }
 
 

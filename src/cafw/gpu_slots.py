@@ -12,8 +12,10 @@ directory (``CAFW_GPU_LOCKS``, default /tmp/cafw-gpu-locks); the lock lives as l
 command's process, and the kernel releases it however that ends.  A job that finds too few
 free GPUs waits.
 
-Left alone: commands that ask for no GPU, hosts without GPUs (the job runs on the CPU), and
-Slurm jobs, which Slurm has already given GPUs of their own.
+Left alone: commands that ask for no GPU, hosts without GPUs, and Slurm jobs, which Slurm has
+already given GPUs of their own.  Every command given K > 0 GPUs also gets ``CAFW_GPUS=K``:
+it must then compute on GPUs, and fails at once, naming the cause, where torch cannot use
+them (``cafw.device``) instead of training on the CPU.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import random
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from .vocabulary import GPUS_VARIABLE
 
 LOCKS = Path(os.environ.get("CAFW_GPU_LOCKS", "/tmp/cafw-gpu-locks"))
 POLL_SECONDS = 2.0  # between attempts while too few GPUs are free
@@ -73,6 +77,8 @@ def take(count: int, gpus: Sequence[str], locks: Path = LOCKS) -> tuple[list[str
 def exec_on_gpus(count: int, command: Sequence[str]) -> None:
     """Run ``command`` in place of this process on ``count`` free GPUs of this host."""
     env = dict(os.environ)
+    if count > 0:
+        env[GPUS_VARIABLE] = str(count)
     if count > 0 and "SLURM_JOB_ID" not in env:
         gpus = host_gpus()
         if gpus:

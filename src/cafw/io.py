@@ -41,6 +41,17 @@ def write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text))
 
 
+def write_section(path: str | Path, name: str, start: str, end: str, body: str) -> None:
+    """Replace the text between the marker lines ``start`` and ``end`` of a file (a README's
+    generated section ``name``) with ``body``."""
+    text = Path(path).read_text()
+    if start not in text or end not in text:
+        raise ValueError(f"{path} has no {name} section: add the lines {start} and {end} "
+                         "where it should go")
+    head, rest = text.split(start, 1)
+    write_text(path, f"{head}{start}\n{body}{end}{rest.split(end, 1)[1]}")
+
+
 def write_json(path: str | Path, data: dict) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 

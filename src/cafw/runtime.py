@@ -26,8 +26,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from .data import Data, load_dataset
-from .device import (autocast, process_device, resolve_device, set_deterministic, uses_bf16,
-                     uses_channels_last)
+from .device import (autocast, device_name, process_device, resolve_device, set_deterministic,
+                     uses_bf16, uses_channels_last, versions)
 from .models import build_model
 from .spec import ConfigError, RunSpec
 
@@ -97,6 +97,24 @@ class Runtime:
 
     def autocast(self):
         return autocast(self.device, self.bf16)
+
+    def provenance(self) -> dict:
+        """Where and how the run computes, as metrics.json records it."""
+        return {"device": device_name(self.device), "device_type": self.device.type,
+                "processes": self.world.size, **versions()}
+
+    def start_line(self) -> str:
+        """The first line of every training log: device, precision, processes, versions."""
+        p = self.provenance()
+        where = (f"{self.device} ({p['device']})" if self.device.type == "cuda"
+                 else f"cpu ({torch.get_num_threads()} thread"
+                      f"{'s' if torch.get_num_threads() > 1 else ''})")
+        precision = "bf16 autocast" if self.bf16 else "fp32"
+        layout = ", channels_last" if self.channels_last else ""
+        processes = f"{self.world.size} process{'es' if self.world.size > 1 else ''}"
+        cuda = (f"CUDA {p['cuda']} build" if p["cuda"] else "no CUDA build") + (
+            f", driver {p['driver']} (CUDA {p['driver_cuda']})" if p["driver"] else ", no driver")
+        return f"on {where}, {precision}{layout}, {processes}, torch {p['torch']} ({cuda})"
 
 
 def _leave_the_compiler_unimported() -> None:

@@ -204,7 +204,8 @@ def dataset_options(dataset: str, options: dict | None) -> dict:
 
 
 #: run keys that do not change what a run computes (see RunSpec.digest)
-UNDIGESTED = ("tags", "threads", "workers", "deterministic", "shard_optimizer", "tensorboard")
+UNDIGESTED = ("tags", "threads", "workers", "deterministic", "shard_optimizer", "tensorboard",
+              "wandb", "progress_seconds")
 
 
 class RunSpec(_Spec):
@@ -232,6 +233,10 @@ class RunSpec(_Spec):
                                                      "share of the layers (ZeRO)")
     tensorboard: Flag = Field(False, description="TensorBoard scalars in the run directory "
                                                  "(pip install 'cafw[tensorboard]')")
+    wandb: Flag = Field(False, description="the same scalars to Weights & Biases, offline "
+                                           "unless WANDB_MODE says (pip install 'cafw[wandb]')")
+    progress_seconds: Real = Field(60.0, gt=0, description="a progress line this often when "
+                                                          "the log is not a terminal")
     data_root: str = "data"
     download: Flag = False
     dataset_options: dict[str, Any] = Field(default_factory=dict,
@@ -302,8 +307,14 @@ _BOUNDS = {"greater_than": ("gt", ">"), "greater_than_equal": ("ge", ">="),
 
 
 def one_line(err: ValidationError, model: type[BaseModel], prefix: str = "") -> str:
-    """The first error of ``err`` as one line naming the key (dotted, from ``prefix``)."""
-    error = err.errors(include_url=False)[0]
+    """Every error of ``err`` in one line, each naming its key (dotted, from ``prefix``), so
+    that a config is fixed in one round rather than one round per mistake."""
+    described = [_describe(error, model, prefix) for error in err.errors(include_url=False)]
+    return "; ".join(dict.fromkeys(described))
+
+
+def _describe(error: dict, model: type[BaseModel], prefix: str) -> str:
+    """One error of a validation as a phrase naming the key."""
     keys, parent = _keys(model, error["loc"])
     keys = ([prefix] if prefix else []) + keys
     key = ".".join(keys)

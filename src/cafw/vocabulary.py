@@ -49,6 +49,10 @@ Model = Literal["resnet18", "resnet56", "vgg16", "wrn28_10", "resnet50", "cnn_sm
                 "mnist_cnn"]
 MODELS: tuple[str, ...] = get_args(Model)
 
+#: the environment variable ``cafw on-gpus K`` sets to K for the command it runs: the job was
+#: given K GPUs (Snakemake's ``gpu`` resource), so it must compute on them (cafw.device)
+GPUS_VARIABLE = "CAFW_GPUS"
+
 # -- compression -----------------------------------------------------------------------------
 Kind = Literal["filter", "lowrank", "unstructured"]
 KINDS: tuple[str, ...] = get_args(Kind)

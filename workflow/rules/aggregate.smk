@@ -43,6 +43,7 @@ rule aggregate:
         "results/logs/aggregate.log",
     benchmark:
         "results/benchmarks/aggregate.tsv"
+    localrule: True  # tables of CSVs: never worth a cluster job (or a GPU partition's)
     conda:
         "../../envs/cafw.yaml"
     shell:
@@ -77,13 +78,9 @@ rule compute:
         "results/logs/compute/{setup}.log",
     benchmark:
         "results/benchmarks/compute/{setup}.tsv"
-    threads: resource("compute", "threads")
+    threads: lambda w: threads("compute")
     resources:
-        gpu=resource("compute", "gpu"),
-        cpus_per_gpu=lambda w: resource("compute", "cpus_per_gpu"),
-        runtime=resource("compute", "runtime"),
-        mem_mb=resource("compute", "mem_mb"),
-        slurm_extra=lambda w: slurm_extra("compute"),
+        **job_resources("compute"),
     conda:
         "../../envs/cafw.yaml"
     shell:
@@ -123,6 +120,7 @@ rule lr_theory:
     benchmark:
         "results/benchmarks/lr_theory.tsv"
     threads: 1  # its tensors are tiny: it steps with one torch thread
+    localrule: True  # seconds of one CPU thread: never worth a cluster job
     conda:
         "../../envs/cafw.yaml"
     shell:

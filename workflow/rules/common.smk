@@ -3,8 +3,11 @@
 # trained at every grid point first; the checkpoint `select` then chooses one point per curve
 # on validation accuracy, and only then are the study runs of those curves known.
 import os
+import shutil
+import sys
 
 from snakemake.exceptions import WorkflowError
+from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
 from cafw.pipeline.grid import (
@@ -13,11 +16,15 @@ from cafw.pipeline.grid import (
     compute_spec,
     expand as expand_grid,
 )
+from cafw.pipeline.preflight import PREFLIGHT_MINUTES, gpu_setups, requirement
 from cafw.pipeline.selection import read_selection
 from cafw.spec import ConfigError
 from cafw.vocabulary import KINDS, ON_DISK, PAPER_FILES, PAPER_TABLES
 
 TUNING = "results/tables/tuning.csv"
+# The repository, for envs/cafw.post-deploy.sh (the conda env's install of cafw): Snakemake
+# runs it in the working directory, which a config's output_dir moves elsewhere.
+os.environ.update(CAFW_REPO=workflow.basedir)
 
 
 def checked_grid(config, selection=None):
@@ -77,6 +84,8 @@ def after_selection(*paths):
 
 validated(config)
 GRID = grid()
+UNSELECTED = checked_grid(config)  # what the preflight checks: the same before and after tuning
+GPU_SETUPS = gpu_setups(config)
 SETUPS = list(config["setups"])
 COMPUTE_SETUPS = compute_setups(config)
 RUN = "results/runs/{run}"
@@ -112,6 +121,17 @@ def dataset_ready(run):
     return [f"results/data/{dataset}.ready"] if dataset in ON_DISK else []
 
 
+def dataset_ready_of(setup):
+    dataset = config["setups"][setup]["dataset"]
+    return [f"results/data/{dataset}.ready"] if dataset in ON_DISK else []
+
+
+def preflight_of(run):
+    """The preflight report a training job waits for: its setup's, if that uses GPUs."""
+    setup = setup_of(run)
+    return [ancient(f"results/preflight/{setup}.txt")] if setup in GPU_SETUPS else []
+
+
 def sweep_arguments(run):
     """`cafw train`'s arguments that sweep the trained run: each kind its studies compress it
     with, at the config's ratios, and the kinds that build the deployable model."""
@@ -132,6 +152,42 @@ def resource(rule_name, key, setup=None):
     if setup is not None:
         value = config["setups"][setup].get("resources", {}).get(key, value)
     return value
+
+
+#: resources Snakemake converts between units, so that a job cannot leave them at None
+CONVERTED = ("runtime", "mem_mb")
+
+
+def job_resources(rule_name, setup_of_job=None):
+    """A rule's cluster resources from the config, each a function of the job's wildcards
+    (``setup_of_job``: the job's setup, whose resources override train's).  runtime and
+    mem_mb are left out where the config sets neither, so Snakemake's and the cluster's
+    defaults apply."""
+    setup = setup_of_job or (lambda w: None)
+    keyed = lambda key: (lambda w: resource(rule_name, key, setup(w)))  # noqa: E731
+    out = {"gpu": lambda w: gpus(rule_name, setup(w)),
+           "cpus_per_gpu": keyed("cpus_per_gpu"), "nodes": keyed("nodes"),
+           "slurm_extra": lambda w: slurm_extra(rule_name, setup(w))}
+    setups = SETUPS if setup_of_job else [None]
+    for key in CONVERTED:
+        unset = [s for s in setups if resource(rule_name, key, s) is None]
+        if len(unset) < len(setups):
+            if unset:
+                raise WorkflowError(f"invalid configuration: resources.{rule_name}.{key} is "
+                                    f"set for some setups but not for {', '.join(unset)}; "
+                                    f"give resources.{rule_name} a {key} for them")
+            out[key] = keyed(key)
+    return out
+
+
+def gpus(rule_name, setup=None):
+    """GPUs per job (0 where the config leaves gpu out, as the schema allows)."""
+    return resource(rule_name, "gpu", setup) or 0
+
+
+def threads(rule_name, setup=None):
+    """Threads per job of a rule (1 where the config leaves them out)."""
+    return resource(rule_name, "threads", setup) or 1
 
 
 # Slurm sends SIGTERM this many seconds before a training job's time limit, to every process
@@ -182,3 +238,15 @@ def figure_kind(study):
 
 def ablation_study():
     return next(s for s, spec in config["studies"].items() if spec.get("figure") == "lr_ablation")
+
+
+def paper_targets():
+    """paper/main.pdf where latexmk can build it (on PATH, or from envs/paper.yaml under
+    --sdm conda); else the paper's generated sources, and one notice: TeX is optional."""
+    with_conda = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+    if with_conda or shutil.which("latexmk"):
+        return ["paper/main.pdf"]
+    if workflow.is_main_process:
+        print("cafw: latexmk is not on PATH, so everything but paper/main.pdf is built "
+              "(README, 'Install')", file=sys.stderr)
+    return expand("paper/generated/{name}", name=PAPER_FILES)

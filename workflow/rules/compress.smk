@@ -12,11 +12,9 @@ rule compressed_models:
         ratios=lambda w: grid().sweeps[w.run, w.kind].save_ratios,
     log:
         "results/logs/compressed_models/{run}/{kind}.log",
-    threads: lambda w: resource("compress", "threads")
+    threads: lambda w: threads("compress")
     resources:
-        gpu=lambda w: resource("compress", "gpu"),
-        runtime=lambda w: resource("compress", "runtime"),
-        mem_mb=lambda w: resource("compress", "mem_mb"),
+        **job_resources("compress"),
     conda:
         "../../envs/cafw.yaml"
     shell:

@@ -34,7 +34,7 @@ rule paper:
     conda:
         "../../envs/paper.yaml"
     params:
-        sources=os.path.join(REPO, "paper"),
+        sources=lambda w, input: os.path.dirname(input[0]),
     shell:
         "cd paper && SOURCE_DATE_EPOCH=0 FORCE_SOURCE_DATE=1 TEXINPUTS=.:{params.sources}: "
         "BIBINPUTS=.:{params.sources}: latexmk -g -pdf -interaction=nonstopmode "

@@ -26,6 +26,7 @@ rule train:
     input:
         config=f"{RUN}/run.yaml",
         data=lambda w: dataset_ready(w.run),
+        preflight=lambda w: preflight_of(w.run),
     output:
         metrics=f"{RUN}/metrics.json",
         weights=f"{RUN}/model.pt",
@@ -39,14 +40,9 @@ rule train:
         "results/logs/train/{run}.log",
     benchmark:
         "results/benchmarks/train/{run}.tsv"
-    threads: lambda w: resource("train", "threads", setup_of(w.run))
+    threads: lambda w: threads("train", setup_of(w.run))
     resources:
-        gpu=lambda w: resource("train", "gpu", setup_of(w.run)),
-        cpus_per_gpu=lambda w: resource("train", "cpus_per_gpu", setup_of(w.run)),
-        nodes=lambda w: resource("train", "nodes", setup_of(w.run)),
-        runtime=lambda w: resource("train", "runtime", setup_of(w.run)),
-        mem_mb=lambda w: resource("train", "mem_mb", setup_of(w.run)),
-        slurm_extra=lambda w: slurm_extra("train", setup_of(w.run)),
+        **job_resources("train", lambda w: setup_of(w.run)),
     conda:
         "../../envs/cafw.yaml"
     shell:

@@ -53,7 +53,7 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float],
           bn_recalibration: bool = False, physical: bool = False,
           save_dir: str | Path | None = None, save_ratios: Sequence[float] | None = None,
           latency_batches: Sequence[int] = LATENCY_BATCHES,
-          device: str = "auto") -> list[dict]:
+          device: str | None = None) -> list[dict]:
     """Compress the trained run ``run_dir`` with ``kind`` at every ratio, evaluate on the
     validation and test sets without retraining, write the rows to ``out_csv`` (if given)
     and return them (one dict per ratio).

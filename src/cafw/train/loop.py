@@ -33,7 +33,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..device import device_name
 from ..errors import Interrupted, TrainingDiverged
 from ..evaluation import score, top_k_hits
 from ..extras import optional_dependency
@@ -44,7 +43,7 @@ from ..vocabulary import EVALUATION_COLUMNS
 from . import checkpoint
 from .factory import (build_optimizer, build_penalty, full_state_dict, has_step_statistics,
                       method_name, step_statistics)
-from .progress import Progress
+from .progress import Heartbeat, Progress
 from .schedules import build_scheduler
 
 CHECK_EVERY = 25  # steps between check points (each one is a host sync)
@@ -112,6 +111,7 @@ def _run(rt: Runtime, out: Path, resume: bool, stop_at: tuple[int, int] | None,
 
     if world.main:
         checkpoint.write_run_config(out, config)
+    log(f"training {out} {rt.start_line()}")
     position = _restore(out, rt, optimizer, scheduler) if resume else None
     if position is None:
         position = _Position()
@@ -133,9 +133,10 @@ def _run(rt: Runtime, out: Path, resume: bool, stop_at: tuple[int, int] | None,
         world.barrier()  # no process exits (or is killed) before the checkpoint is written
 
     show_bar = world.main and (sys.stderr.isatty() if progress is None else progress)
+    heartbeat = Heartbeat(config.progress_seconds, log, config.epochs, per_epoch)
     with _stop_signals() as stop, Progress(out, tensorboard=config.tensorboard,
-                                           first_epoch=position.epoch,
-                                           write=world.main) as live:
+                                           first_epoch=position.epoch, write=world.main,
+                                           wandb=config.wandb, config=config.to_dict()) as live:
         while position.epoch < config.epochs:
             epoch = position.epoch
             if not position.sums:
@@ -160,6 +161,9 @@ def _run(rt: Runtime, out: Path, resume: bool, stop_at: tuple[int, int] | None,
                 scheduler.step()
                 _accumulate(sums, loss, logits, y, optimizer)
                 position.batch += 1
+                if world.main and not show_bar:
+                    heartbeat.step(epoch, position.batch, len(y) * world.size, sums,
+                                   optimizer.param_groups[0]["lr"])
                 if position.batch % CHECK_EVERY == 0:
                     stopping = _check(sums, stop, world, epoch, position.batch)
                 else:  # one process alone needs no agreement: it stops at the next step
@@ -190,7 +194,8 @@ def _run(rt: Runtime, out: Path, resume: bool, stop_at: tuple[int, int] | None,
                 raise _interrupted(stop, f"the end of epoch {epoch + 1}")
 
     test = score(model, {"test": rt.data.test}, bf16=rt.bf16, sum_=world.sum_)
-    metrics = _finish(out, config, model, position.history, test, device, per_epoch, world)
+    metrics = _finish(out, config, model, position.history, test, rt.provenance(), per_epoch,
+                      world)
     if world.main and not keep_checkpoint:
         checkpoint.discard(out)
     return metrics
@@ -271,7 +276,7 @@ def _epoch_line(row: dict, config: RunSpec) -> str:
 
 
 def _finish(out: Path, config: RunSpec, model: nn.Module, history: list[dict], test: dict,
-            device: torch.device, per_epoch: int, world: World) -> dict:
+            provenance: dict, per_epoch: int, world: World) -> dict:
     last = {**history[-1], **test}
     train_seconds = sum(row["train_seconds"] for row in history)
     metrics = {
@@ -284,8 +289,7 @@ def _finish(out: Path, config: RunSpec, model: nn.Module, history: list[dict], t
         "images_per_second": sum(row["images"] for row in history) / train_seconds,
         "steps_per_epoch": per_epoch,
         "parameters": sum(p.numel() for p in model.parameters()),
-        "device": device_name(device), "processes": world.size,
-        "torch": torch.__version__, "config_digest": config.digest(), **config.tags,
+        **provenance, "config_digest": config.digest(), **config.tags,
     }
     if world.main:
         checkpoint.save(out / checkpoint.WEIGHTS,

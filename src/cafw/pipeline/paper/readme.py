@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from ...io import write_text
+from ...io import write_section
 from ...vocabulary import DATASET_NAMES, KIND_NAMES, MEASURE_NAMES, MODEL_NAMES
 from ..stability import STABILITY
 
@@ -52,14 +52,7 @@ def render(configs: list[dict]) -> str:
 
 
 def update(outputs: list[Path], readme: Path) -> None:
-    text = Path(readme).read_text()
-    if START not in text or END not in text:
-        raise ValueError(f"{readme} has no results section: add the lines {START} and {END} "
-                         "where it should go")
-    head, rest = text.split(START, 1)
-    tail = rest.split(END, 1)[1]
-    body = render([_config(Path(out)) for out in outputs])
-    write_text(readme, f"{head}{START}\n{body}{END}{tail}")
+    write_section(readme, "results", START, END, render([_config(Path(out)) for out in outputs]))
 
 
 def _config(out: Path) -> dict:

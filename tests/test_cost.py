@@ -1,0 +1,90 @@
+"""`cafw cost`: the grid's jobs and GPU-hours per stage, derived from the grid Snakemake plans,
+with the study runs of tuned curves an upper bound for every possible choice."""
+
+import random
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from cafw.pipeline import cost
+from cafw.pipeline.grid import curves, expand
+from repo_copy import ROOT
+from test_pipeline import job_counts, snakemake
+
+PAPER = [ROOT / "config" / "paper.yaml"]
+REDUCED = PAPER + [ROOT / "config" / "paper-reduced.yaml"]
+
+
+def _stages(config) -> dict:
+    return {s.name: s for s in cost.stages(config)}
+
+
+@pytest.mark.parametrize("paths", [PAPER, REDUCED], ids=["paper", "reduced"])
+def test_tuning_jobs_are_what_snakemake_plans(paths):
+    config = cost.load(paths)
+    result = snakemake("-n", "--configfile", *map(str, paths), timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = job_counts(result.stdout)
+    stages = _stages(config)
+    assert stages["tuning"].jobs == counts["train"]
+    # one per GPU setup; before the selection only those with tuning runs are planned
+    assert stages["preflight"].jobs == len(config["setups"]) >= counts["preflight"]
+
+
+def test_gpu_hours_are_runtime_times_gpus_of_each_setup():
+    config = cost.load(PAPER)
+    tuning = _stages(config)["tuning"]
+    expected = 0.0
+    for setup, jobs in tuning.by_setup.items():
+        resources = {**config["resources"]["train"], **config["setups"][setup].get("resources", {})}
+        expected += jobs * resources["runtime"] / 60 * resources["gpu"]
+    assert tuning.requested == pytest.approx(expected)
+    assert tuning.by_setup["imagenet-resnet50"] * 4 * 24 == tuning.hours_by_setup["imagenet-resnet50"]
+    assert tuning.estimated is None  # no measured epoch times in the paper config
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "paper.yaml"])
+def test_the_study_runs_are_an_upper_bound_for_any_choice(name):
+    """Whatever point tuning chooses for each curve, the study runs it then trains (beyond
+    those trained for tuning) never outnumber the count given before."""
+    config = yaml.safe_load((ROOT / "config" / name).read_text())
+    bound = _stages(config)["study runs (at most)"].jobs
+    tuning_runs = set(expand(config).tuning_runs())
+    rng = random.Random(0)
+    for _ in range(20):
+        choice = {c.id: rng.choice(c.points()) for c in curves(config) if c.grid}
+        grid = expand(config, choice)
+        assert not grid.pending
+        assert len(set(grid.study_runs()) - tuning_runs) <= bound
+
+
+def test_measured_epoch_times_give_an_estimate(tmp_path):
+    config = yaml.safe_load((ROOT / "config" / "ci.yaml").read_text())
+    config["resources"]["train"].update(gpu=2, epoch_seconds=30)
+    stages = _stages(config)
+    epochs = config["setups"]["digits-cnn"]["epochs"]
+    for name in ("tuning", "study runs (at most)"):
+        assert stages[name].estimated == pytest.approx(stages[name].jobs * epochs * 30 / 3600 * 2)
+    assert cost.table(config)[0][-1] == "GPU-hours estimated"
+    assert "No measured epoch time" not in cost.text(config, "ci")
+
+
+def test_the_readme_paragraph_is_what_the_command_prints():
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split(cost.START + "\n", 1)[1].split(cost.END, 1)[0]
+    assert block == cost.markdown(cost.README_GRIDS, ROOT), \
+        "README.md's paper-grid paragraph is stale: run cafw cost --readme README.md"
+
+
+def test_the_command_prints_the_stages():
+    result = subprocess.run([sys.executable, "-m", "cafw", "cost", "--configfile",
+                             "config/paper.yaml"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "config/paper.yaml: jobs and GPU-hours per stage"
+    assert [line.split()[0] for line in lines[3:8]] == ["preflight", "tuning", "study",
+                                                        "compute", "total"]
+    assert "upper bound until tuning has chosen" in result.stdout
