@@ -332,7 +332,10 @@ def test_physical_model_of_every_architecture(name):
     for cname, conv in convs(small).items():
         assert conv.out_channels == convs(model)[cname].out_channels - len(pruned[cname])
     dense_params = sum(p.numel() for p in model.parameters())
-    assert sum(p.numel() for p in small.parameters()) < 0.3 * dense_params
+    # half the filters: about a quarter of a conv net's weights; mnist_cnn's are mostly its
+    # first linear layer, which loses half its inputs
+    bound = 0.55 if name == "mnist_cnn" else 0.3
+    assert sum(p.numel() for p in small.parameters()) < bound * dense_params
 
 
 def test_pruned_pad_shortcut_is_the_option_a_shortcut():

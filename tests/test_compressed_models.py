@@ -41,10 +41,12 @@ def test_physical_columns_and_saved_model_of_every_architecture(name, tmp_path):
                                latency_batches=LATENCY_BATCHES, device="cpu"))
     assert frame[physical_columns(LATENCY_BATCHES)].notna().all().all()
     half = frame.iloc[0]
-    # Half the filters of every conv: about a quarter of the weights and FLOPs are left.
-    assert half["physical_params"] < 0.3 * metrics["parameters"]
-    assert half["physical_flops"] < 0.3 * half["dense_flops"]
-    assert half["physical_bytes"] < 0.3 * half["dense_bytes"]
+    # Half the filters of every conv: about a quarter of the weights and FLOPs are left (about
+    # half in mnist_cnn, whose first linear layer, most of its weights, loses half its inputs).
+    bound = 0.55 if name == "mnist_cnn" else 0.3
+    assert half["physical_params"] < bound * metrics["parameters"]
+    assert half["physical_flops"] < bound * half["dense_flops"]
+    assert half["physical_bytes"] < bound * half["dense_bytes"]
 
     model = load_compressed(half["saved_to"])
     data = set_up(config, device="cpu").data
