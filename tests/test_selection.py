@@ -247,3 +247,17 @@ def test_a_ratio_of_step_times_from_two_devices_is_refused():
                  compute={"setup": "big", "at_least": 1.25})
     with pytest.raises(ValueError, match="not measured on one device"):
         claims(spec, table, pd.DataFrame(columns=["run", "train_loss"]), _rounds("NVIDIA H100"))
+
+
+def test_a_side_is_the_best_curve_by_the_tuning_score_where_dense_accuracy_counts():
+    """The static side's 'none' curve keeps more under compression but lost a third of its
+    dense accuracy: the tuning rule's score, not the area alone, picks 'diameter'."""
+    table = _compression({
+        ("sfw", "gradient"): [{0.0: (0.99, 0.99), 0.5: (0.6, 0.6), 0.9: (0.2, 0.2)}] * 2,
+        ("sfw", "diameter"): [{0.0: (0.99, 0.99), 0.5: (0.7, 0.7), 0.9: (0.3, 0.3)}] * 2,
+        ("sfw", "none"): [{0.0: (0.66, 0.66), 0.5: (0.9, 0.9), 0.9: (0.9, 0.9)}] * 2,
+    })
+    spec = _spec(method={"rescale": "gradient"}, versus={"rescale": ["diameter", "none"]})
+    row = claims(spec, table, pd.DataFrame(columns=["run", "train_loss"])).iloc[0]
+    # diameter's area (none's is 0.833)
+    assert row["versus_value"] == pytest.approx((0.5 * (0.99 + 0.7) / 2 + 0.4 * 0.5) / 0.9)

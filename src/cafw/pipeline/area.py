@@ -38,6 +38,15 @@ def normalised_area(ratios: Sequence[float], accuracies: Sequence[float],
     return float(np.trapezoid(accuracies[keep], ratios[keep]) / up_to)
 
 
+def curve_score(ratios: Sequence[float], accuracies: Sequence[float],
+                up_to: float | None = None) -> float:
+    """How good a curve is, as tuning and the claims' choice of curves judge it: the mean of its
+    dense accuracy and its ``normalised_area`` (``selection`` says why both count)."""
+    ratios, accuracies = np.asarray(ratios, dtype=float), np.asarray(accuracies, dtype=float)
+    dense = accuracies[np.isclose(ratios, 0)]
+    return float((dense.mean() + normalised_area(ratios, accuracies, up_to)) / 2)
+
+
 def areas(table: pd.DataFrame, by: list[str], column: str, up_to: float | None = None
           ) -> pd.Series:
     """``normalised_area`` of ``column`` against ``ratio`` for each group of ``by``."""

@@ -5,8 +5,9 @@ the number of seeds a decisive verdict would need, and the verdicts.
 A claim (``claims`` in the config) compares the curves of one study: those matching
 ``method`` against those matching ``versus`` (each a filter on the table's columns, e.g.
 ``{method: sgd-nuclear}`` or ``{rescale: [diameter, none]}``).  When a filter matches several
-curves, the one with the best validation area (below) is taken, and ``versus`` only among
-curves of the method's schedule, so no choice reads a test accuracy.
+curves, the one with the best validation score is taken (the tuning rule's: the mean of the
+dense accuracy and the area below, ``area.curve_score``), and ``versus`` only among curves of
+the method's schedule, so no choice reads a test accuracy.
 
 What is compared, in *parts*, each with its measures:
 
@@ -47,7 +48,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .area import normalised_area
+from .area import curve_score, normalised_area
 
 CONFIDENCE = 0.95
 CURVE = ["method", "label", "schedule", "variant"]
@@ -243,11 +244,11 @@ def _match(rows: pd.DataFrame, where: dict, claim: str, side: str) -> pd.DataFra
 
 
 def _best(rows: pd.DataFrame, up_to: float) -> pd.DataFrame:
-    """The rows (every seed and ratio) of the curve whose validation area over [0, up_to],
+    """The rows (every seed and ratio) of the curve whose validation score over [0, up_to],
     averaged over the seeds, is the largest."""
     key = rows[CURVE].fillna("").astype(str).agg("|".join, axis=1)
     per_run = rows.groupby([key, "seed"], sort=False).apply(
-        lambda r: normalised_area(r["ratio"], r["val_accuracy"], up_to), include_groups=False)
+        lambda r: curve_score(r["ratio"], r["val_accuracy"], up_to), include_groups=False)
     means = per_run.groupby(level=0, sort=False).mean()
     return rows[key == means.idxmax()]
 

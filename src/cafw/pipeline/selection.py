@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .area import areas
+from .area import areas, curve_score
 
 SCORES = ["val_accuracy", "dense_val_accuracy"]  # what the rule reads
 REPORTED = ["test_accuracy", "dense_test_accuracy"]  # what the figures show
@@ -63,10 +63,12 @@ def select(plan: pd.DataFrame, sweeps: pd.DataFrame) -> pd.DataFrame:
     table["seeds"] = grouped.size().to_numpy()
 
     runs = [*POINT, "run"]
-    area = areas(rows, runs, "val_accuracy")
-    dense = rows.groupby(runs, sort=False)["dense_val_accuracy"].first()
-    per_seed = pd.DataFrame({"score": (dense + area) / 2, "dense": dense, "area": area}
-                            ).groupby(POINT, sort=False)
+    score = rows.groupby(runs, sort=False).apply(
+        lambda r: curve_score(r["ratio"], r["val_accuracy"]), include_groups=False)
+    per_seed = pd.DataFrame({
+        "score": score, "area": areas(rows, runs, "val_accuracy"),
+        "dense": rows.groupby(runs, sort=False)["dense_val_accuracy"].first(),
+    }).groupby(POINT, sort=False)
     verdict = pd.DataFrame({
         "score": per_seed["score"].mean(), "score_std": per_seed["score"].std(),
         "dense_score": per_seed["dense"].mean(), "area_score": per_seed["area"].mean(),
