@@ -157,7 +157,8 @@ def _compression(curves):
             points = points if isinstance(points, dict) else dict.fromkeys(RATIOS, points)
             for ratio, (val, test) in points.items():
                 rows.append({"study": "s", "setup": "x", "ratio": ratio, "method": method,
-                             "label": method.upper(), "schedule": "linear", "variant": "",
+                             "label": method.upper(), "schedule": "linear",
+                             "variant": f"rescale={rescale}" if rescale else "",
                              "rescale": rescale, "seed": seed, "val_accuracy": val,
                              "test_accuracy": test, "run": f"{method}-{rescale}-{seed}"})
     return pd.DataFrame(rows)
