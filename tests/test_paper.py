@@ -121,7 +121,7 @@ def write_tables(root: Path, curves: dict = CURVES, seeds=(0, 1), methods: dict 
         "claims.csv": pd.DataFrame([{
             "claim": "C1", "statement": "SFW keeps more after filter pruning",
             "study": "filter-pruning", "setup": "digits-cnn", "schedule": "linear",
-            "part": "robustness", "measure": "area", "better": "higher",
+            "pair": "", "part": "robustness", "measure": "area", "better": "higher",
             "method": "SFW group-k-support", "versus": "SGD", "up_to": 0.9,
             "method_value": 0.9123, "versus_value": 0.4123, "effect": 0.5, "ci_low": 0.3877,
             "ci_high": 0.6123, "p_improvement": 1.0, "samples": len(seeds), "unit": "seeds",

@@ -262,3 +262,24 @@ def test_a_side_is_the_best_curve_by_the_tuning_score_where_dense_accuracy_count
     row = claims(spec, table, pd.DataFrame(columns=["run", "train_loss"])).iloc[0]
     # diameter's area (none's is 0.833)
     assert row["versus_value"] == pytest.approx((0.5 * (0.99 + 0.7) / 2 + 0.4 * 0.5) / 0.9)
+
+
+def test_pairs_each_compares_every_curve_of_one_side_with_every_curve_of_the_other():
+    table = _compression({
+        ("sfw", "gradient"): [{0.0: (0.99, 0.99), 0.5: (0.6, 0.6 + d), 0.9: (0.2, 0.2)}
+                              for d in (0.0, 0.01, 0.02)],
+        ("sfw", "fast_gradient"): [{0.0: (0.9, 0.9), 0.5: (0.8, 0.8 + d), 0.9: (0.5, 0.5)}
+                                   for d in (0.0, 0.01, 0.02)],
+        ("sfw", "diameter"): [{0.0: (0.99, 0.99), 0.5: (0.7, 0.7), 0.9: (0.3, 0.3)}] * 3,
+        ("sfw", "none"): [{0.0: (0.98, 0.98), 0.5: (0.5, 0.5), 0.9: (0.1, 0.1)}] * 3,
+    })
+    spec = _spec(method={"rescale": ["gradient", "fast_gradient"]},
+                 versus={"rescale": ["diameter", "none"]}, pairs="each")
+    rows = claims(spec, table, pd.DataFrame(columns=["run", "train_loss"]))
+    assert list(rows["pair"]) == [
+        "rescale=gradient vs rescale=diameter", "rescale=gradient vs rescale=none",
+        "rescale=fast_gradient vs rescale=diameter", "rescale=fast_gradient vs rescale=none"]
+    verdicts = dict(zip(rows["pair"], rows["verdict"]))
+    assert verdicts["rescale=gradient vs rescale=diameter"] == "does not hold"
+    assert verdicts["rescale=fast_gradient vs rescale=none"] == "holds"
+    assert set(rows["claim_verdict"]) == {"does not hold"}  # one pair that fails sinks it

@@ -10,7 +10,8 @@ from cafw.pipeline.stability import compare, run, seed_range
 
 def _claims(verdicts, effect=0.1):
     return pd.DataFrame([
-        {"claim": claim, "statement": "s", "setup": "x", "part": "robustness", "measure": "area",
+        {"claim": claim, "statement": "s", "setup": "x", "pair": "", "part": "robustness",
+         "measure": "area",
          "unit": "seeds", "effect": effect, "ci_low": effect - 0.05, "ci_high": effect + 0.05,
          "p_improvement": 1.0, "samples": 5, "verdict": verdict, "claim_verdict": verdict}
         for claim, verdict in verdicts.items()])

@@ -7,7 +7,10 @@ A claim (``claims`` in the config) compares the curves of one study: those match
 ``{method: sgd-nuclear}`` or ``{rescale: [diameter, none]}``).  When a filter matches several
 curves, the one with the best validation score is taken (the tuning rule's: the mean of the
 dense accuracy and the area below, ``area.curve_score``), and ``versus`` only among curves of
-the method's schedule, so no choice reads a test accuracy.
+the method's schedule, so no choice reads a test accuracy.  With ``pairs: each`` every curve of
+the method's side is compared with every curve of the opponent's instead (``pair`` names
+them): choosing between near-tied curves that behave differently would otherwise decide the
+comparison.
 
 What is compared, in *parts*, each with its measures:
 
@@ -55,8 +58,8 @@ CURVE = ["method", "label", "schedule", "variant"]
 #: measure -> (part, the better direction)
 MEASURES = {"area": ("robustness", "higher"), "dense_accuracy": ("convergence", "higher"),
             "train_loss": ("convergence", "lower"), "step_ratio": ("compute", "higher")}
-COLUMNS = ["claim", "statement", "study", "setup", "schedule", "part", "measure", "better",
-           "method", "versus", "up_to", "method_value", "versus_value", "effect", "ci_low",
+COLUMNS = ["claim", "statement", "study", "setup", "schedule", "pair", "part", "measure",
+           "better", "method", "versus", "up_to", "method_value", "versus_value", "effect", "ci_low",
            "ci_high", "p_improvement", "samples", "unit", "samples_needed", "margin",
            "threshold", "ratio", "effect_at_ratio", "ci_low_at_ratio", "ci_high_at_ratio",
            "verdict", "part_verdict", "claim_verdict"]
@@ -82,11 +85,33 @@ def claims(spec: dict, compression: pd.DataFrame, training: pd.DataFrame,
 def _measures(name: str, claim: dict, rows: pd.DataFrame, training: pd.DataFrame,
               compute_rounds: pd.DataFrame | None) -> list[dict]:
     up_to = claim.get("up_to", float(rows["ratio"].max()))
-    a = _best(_match(rows, claim["method"], name, "method"), up_to)
-    b = _best(_match(rows[rows["schedule"] == a["schedule"].iloc[0]], claim["versus"], name,
-                     "versus"), up_to)
+    return [row for a, b, pair in _pairs(name, claim, rows, up_to)
+            for row in _compare_sides(name, claim, a, b, pair, up_to, training, compute_rounds)]
+
+
+def _pairs(name: str, claim: dict, rows: pd.DataFrame, up_to: float) -> list[tuple]:
+    """(method rows, versus rows, pair label): the best curve of each side (``pairs:
+    best``, the default), or every curve of the method's side against every curve of the
+    opponent's of the same schedule (``pairs: each``), labelled by the filters' values."""
+    methods = _match(rows, claim["method"], name, "method")
+    if claim.get("pairs", "best") == "best":
+        a = _best(methods, up_to)
+        b = _best(_match(rows[rows["schedule"] == a["schedule"].iloc[0]], claim["versus"],
+                         name, "versus"), up_to)
+        return [(a, b, "")]
+    pairs = []
+    for _, a in _curves(methods):
+        same = rows[rows["schedule"] == a["schedule"].iloc[0]]
+        for _, b in _curves(_match(same, claim["versus"], name, "versus")):
+            pairs.append((a, b, f"{_label(a, claim['method'])} vs {_label(b, claim['versus'])}"))
+    return pairs
+
+
+def _compare_sides(name: str, claim: dict, a: pd.DataFrame, b: pd.DataFrame, pair: str,
+                   up_to: float, training: pd.DataFrame,
+                   compute_rounds: pd.DataFrame | None) -> list[dict]:
     common = {"claim": name, "statement": claim["statement"], "study": claim["study"],
-              "setup": rows["setup"].iloc[0], "schedule": a["schedule"].iloc[0],
+              "setup": a["setup"].iloc[0], "schedule": a["schedule"].iloc[0], "pair": pair,
               "method": _name(a), "versus": _name(b), "up_to": up_to}
     margin = claim.get("margin", 0.0)  # in accuracy: the measures read accuracies
     sides = (a, b)
@@ -243,14 +268,24 @@ def _match(rows: pd.DataFrame, where: dict, claim: str, side: str) -> pd.DataFra
     return rows[mask]
 
 
+def _curves(rows: pd.DataFrame):
+    """(key, rows) of each curve among ``rows``."""
+    return rows.groupby(rows[CURVE].fillna("").astype(str).agg("|".join, axis=1), sort=False)
+
+
+def _label(rows: pd.DataFrame, where: dict) -> str:
+    """What tells a curve apart under a side's filter: e.g. 'rescale=diameter'."""
+    return ",".join(f"{column}={rows[column].iloc[0]}" for column in where)
+
+
 def _best(rows: pd.DataFrame, up_to: float) -> pd.DataFrame:
     """The rows (every seed and ratio) of the curve whose validation score over [0, up_to],
     averaged over the seeds, is the largest."""
-    key = rows[CURVE].fillna("").astype(str).agg("|".join, axis=1)
-    per_run = rows.groupby([key, "seed"], sort=False).apply(
-        lambda r: curve_score(r["ratio"], r["val_accuracy"], up_to), include_groups=False)
-    means = per_run.groupby(level=0, sort=False).mean()
-    return rows[key == means.idxmax()]
+    curves = dict(iter(_curves(rows)))
+    scores = {key: curve.groupby("seed").apply(
+        lambda r: curve_score(r["ratio"], r["val_accuracy"], up_to), include_groups=False).mean()
+        for key, curve in curves.items()}
+    return curves[max(scores, key=scores.get)]  # the first of ties
 
 
 def _name(rows: pd.DataFrame) -> str:

@@ -23,7 +23,7 @@ from ..io import write_csv
 
 CLAIMS = "results/tables/claims.csv"  # of each seed set, under its output_dir
 STABILITY = "results/tables/stability.csv"  # under the config's own output_dir
-KEY = ["claim", "setup", "part", "measure"]
+KEY = ["claim", "setup", "pair", "part", "measure"]
 PER_SET = ["effect", "ci_low", "ci_high", "p_improvement", "samples", "verdict", "claim_verdict"]
 
 

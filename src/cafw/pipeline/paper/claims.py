@@ -8,7 +8,7 @@ import pandas as pd
 
 CLAIM = ["claim", "statement", "study", "setup", "schedule", "method", "versus", "up_to",
          "ratio"]
-MEASURE = ["part", "measure", "better", "method_value", "versus_value", "effect", "ci_low",
+MEASURE = ["pair", "method", "versus", "part", "measure", "better", "method_value", "versus_value", "effect", "ci_low",
            "ci_high", "p_improvement", "samples", "unit", "samples_needed", "threshold",
            "effect_at_ratio", "ci_low_at_ratio", "ci_high_at_ratio", "verdict", "part_verdict"]
 

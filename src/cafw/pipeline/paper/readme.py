@@ -68,12 +68,13 @@ def _config(out: Path) -> dict:
 
 
 def _claim_rows(configs: list[dict]) -> list[dict]:
-    """The claims of every config aligned by (claim, measure): a row per claim (its verdicts)
-    and per measure, with each config's entries, one per setup the claim is checked on."""
+    """The claims of every config aligned by (claim, pair, measure): a row per claim (its
+    verdicts) and per measure, with each config's entries, one per setup the claim is checked
+    on."""
     rows: dict[tuple, dict] = {}
 
-    def row(claim: dict, measure: str | None) -> dict:
-        return rows.setdefault((claim["claim"], measure), {
+    def row(claim: dict, measure: str | None, pair: str = "") -> dict:
+        return rows.setdefault((claim["claim"], pair, measure), {
             "claim": claim["claim"], "statement": claim["statement"], "measure": measure,
             "cells": [[] for _ in configs]})
 
@@ -82,7 +83,7 @@ def _claim_rows(configs: list[dict]) -> list[dict]:
             for claim in section["claims"] if section["type"] == "claims" else []:
                 row(claim, None)["cells"][i].append(claim)
                 for m in claim["measures"]:
-                    row(claim, m["measure"])["cells"][i].append(
+                    row(claim, m["measure"], m["pair"])["cells"][i].append(
                         {**m, **{k: claim[k] for k in ("up_to", "setup", "method", "versus")}})
     for found in rows.values():  # what the configs share: the measure, the methods compared
         found["first"] = next(entry for cell in found["cells"] for entry in cell)

@@ -21,7 +21,7 @@ COLUMNS = {  # each of PAPER_TABLES -> the columns the facts read
     "lr_theory.csv": ("rule", "seed", "horizon", "best_gap", "bound", "iteration", "step_size"),
     "tuning.csv": ("curve", "study", "point", "label", "selected", "score", "score_std",
                    "seeds"),
-    "claims.csv": ("claim", "statement", "study", "setup", "part", "measure", "better",
+    "claims.csv": ("claim", "statement", "study", "setup", "pair", "part", "measure", "better",
                    "method", "versus", "up_to", "ratio", "method_value", "versus_value",
                    "effect", "ci_low", "ci_high", "p_improvement", "samples", "unit",
                    "samples_needed", "threshold", "effect_at_ratio", "ci_low_at_ratio",
@@ -31,7 +31,7 @@ COLUMNS = {  # each of PAPER_TABLES -> the columns the facts read
 MAY_BE_EMPTY = ("tuning.csv", "claims.csv")
 # read as text, an empty cell as "": a baseline has no family, a base run no variant
 TEXT = ("study", "kind", "run", *RUN_KEYS, "family", "rescale", "device", "rule", "curve",
-        "point", "claim", "statement", "versus", "part", "measure", "better", "unit",
+        "point", "claim", "statement", "versus", "pair", "part", "measure", "better", "unit",
         "verdict", "part_verdict", "claim_verdict")
 
 
