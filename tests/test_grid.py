@@ -49,7 +49,7 @@ def test_tuned_curves_train_their_grid_then_their_seeds_at_the_selected_point():
 
     after = expand(config, {curve.id: {"penalty.strength": 0.3}})
     runs = sorted(r["run"] for r in after.manifest if r["method"] == "sgd-nuclear")
-    assert runs == [f"digits-cnn__sgd-nuclear+strength=0.3__linear__s{s}" for s in range(5)]
+    assert runs == [f"digits-cnn__sgd-nuclear+strength=0.3__linear__s{s}" for s in range(8)]
     # the tuning runs of the chosen point are the study's runs of the tuning seeds
     assert set(runs) & set(before.runs) == set(runs[:2])
     # a selection that is not a point of the curve's grid (an older grid) is not used
@@ -145,8 +145,8 @@ def test_a_seed_offset_moves_every_seed_the_tuning_seeds_included():
     config = _config()
     base, moved = expand(config), expand({**config, "seed_offset": 1000})
     seeds = lambda grid: {row["seed"] for row in grid.manifest + grid.tuning}  # noqa: E731
-    assert seeds(base) == {0, 1, 2, 3, 4}
-    assert seeds(moved) == {1000, 1001, 1002, 1003, 1004}
+    assert seeds(base) == set(range(8))  # five, eight in the low-rank study and the ablation
+    assert seeds(moved) == set(range(1000, 1008))
     assert not set(base.runs) & set(moved.runs)
     assert {r.removesuffix("__s1000") for r in moved.runs if r.endswith("__s1000")} == \
         {r.removesuffix("__s0") for r in base.runs if r.endswith("__s0")}
