@@ -69,8 +69,10 @@ def run(configfile: Path, offset: int, snakemake_args: list[str]) -> pd.DataFram
         if subprocess.run(command).returncode:
             raise StepFailed(f"snakemake failed for the seeds of {directory} (its output is "
                                "above); fix that, then rerun: what finished is kept")
+    studied = {*config["seeds"], *(s for study in config["studies"].values()
+                                   for s in study.get("seeds", []))}
     table = compare(pd.read_csv(out / CLAIMS), pd.read_csv(other / CLAIMS),
-                    seeds_a=seed_range([s + base for s in config["seeds"]]),
-                    seeds_b=seed_range([s + base + offset for s in config["seeds"]]))
+                    seeds_a=seed_range([s + base for s in studied]),
+                    seeds_b=seed_range([s + base + offset for s in studied]))
     write_csv(table, out / STABILITY)
     return table
