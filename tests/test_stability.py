@@ -26,6 +26,17 @@ def test_compare_puts_the_two_seed_sets_side_by_side():
     assert set(table["seeds_b"]) == {"1000-1004"}
 
 
+def test_compare_reads_claims_without_pair_labels_back_from_csv(tmp_path):
+    # every claim compared best against best: the pair column is empty, read back as NaN
+    tables = []
+    for name, effect in (("a.csv", 0.1), ("b.csv", 0.2)):
+        _claims({"C1": "holds", "C2": "holds"}, effect).to_csv(tmp_path / name, index=False)
+        tables.append(pd.read_csv(tmp_path / name))
+    assert tables[0]["pair"].isna().all()
+    table = compare(*tables, seeds_a="0-4", seeds_b="1000-1004")
+    assert list(table["claim"]) == ["C1", "C2"] and table["same_verdict"].all()
+
+
 def test_compare_refuses_tables_of_different_claims():
     with pytest.raises(ValueError, match="different claims"):
         compare(_claims({"C1": "holds"}), _claims({"C2": "holds"}), seeds_a="0", seeds_b="9")

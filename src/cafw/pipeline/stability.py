@@ -29,6 +29,9 @@ PER_SET = ["effect", "ci_low", "ci_high", "p_improvement", "samples", "verdict",
 
 def compare(a: pd.DataFrame, b: pd.DataFrame, *, seeds_a: str, seeds_b: str) -> pd.DataFrame:
     """One row per claim, setup and measure of ``a`` and ``b`` (two claims.csv tables)."""
+    # A claim compared best against best has no pair label: read back from CSV that is NaN,
+    # which equals nothing, not even itself.
+    a, b = (frame.assign(pair=frame["pair"].astype(object).fillna("")) for frame in (a, b))
     if set(map(tuple, a[KEY].to_numpy())) != set(map(tuple, b[KEY].to_numpy())):
         raise ValueError("the two claims tables check different claims, setups or measures; "
                          "run both seed sets with the same config")
