@@ -407,3 +407,18 @@ def test_the_readme_results_section_is_rendered_from_the_facts(generated, tmp_pa
     with pytest.raises(ValueError, match="no results section"):
         readme.write_text("# no markers\n")
         update([root], readme)
+
+
+def test_a_claim_compared_pair_by_pair_names_every_curve_of_each_side():
+    from cafw.pipeline.paper.claims import MEASURE, facts
+
+    rows = pd.DataFrame([
+        {"claim": "C3", "statement": "s", "study": "lr-ablation", "setup": "digits-cnn",
+         "schedule": "linear", "pair": f"rescale={a} vs rescale={b}", "part": "robustness",
+         "measure": "area", "better": "higher", "method": f"SFW ({a})", "versus": f"SFW ({b})",
+         "up_to": 0.9, "ratio": 0.5, "claim_verdict": "holds"}
+        for a in ("gradient", "fast_gradient") for b in ("diameter", "none")])
+    claim, = facts(rows.reindex(columns=[*dict.fromkeys([*rows, *MEASURE])]))["claims"]
+    assert claim["method"] == "SFW (gradient), SFW (fast_gradient)"
+    assert claim["versus"] == "SFW (diameter), SFW (none)"
+    assert [m["pair"] for m in claim["measures"]] == list(rows["pair"])
