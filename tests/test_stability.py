@@ -1,11 +1,16 @@
 """The stability check: both seed sets' claims side by side, and the guard on the offset."""
 
+import subprocess
+from pathlib import Path
+
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from cafw.errors import ConfigError
-from cafw.pipeline.stability import compare, run, seed_range
+from cafw.pipeline import stability
+from cafw.pipeline.stability import compare, run, run_rounding, seed_range
 
 
 def _claims(verdicts, effect=0.1):
@@ -53,3 +58,45 @@ def test_an_offset_that_overlaps_the_seeds_is_refused_before_anything_runs(tmp_p
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     with pytest.raises(ConfigError, match="choose at least 8"):
         run(tmp_path / "c.yaml", 5, [])
+
+
+def _fake_snakemake(monkeypatch, effects):
+    """subprocess.run as the stability check calls it: writes each output_dir's claims.csv
+    (with effects[i] for the i-th call) and records the environment it was given."""
+    calls = []
+
+    def fake(command, env):
+        out = next((a.split("=", 1)[1] for a in command if a.startswith("output_dir=")), ".")
+        path = stability.Path(out) / stability.CLAIMS
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _claims({"C1": "holds"}, effects[len(calls)]).to_csv(path, index=False)
+        calls.append((command, env))
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(stability.subprocess, "run", fake)
+    return calls
+
+
+def test_the_rounding_check_reruns_the_same_seeds_with_lower_kernels(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    Path("c.yaml").write_text(yaml.safe_dump({"seeds": [0, 1, 2], "studies": {}}))
+    calls = _fake_snakemake(monkeypatch, [0.1, 0.2])
+    table = run_rounding(Path("c.yaml"), ["--cores", "1"])
+    (own, own_env), (other, other_env) = calls
+    assert "--config" not in own and own_env.get("ATEN_CPU_CAPABILITY") is None
+    assert "output_dir=rounding-avx2" in other and "seed_offset" not in " ".join(other)
+    assert other_env["ATEN_CPU_CAPABILITY"] == "avx2" and other_env["MKL_CBWR"] == "AVX2"
+    row = table.iloc[0]
+    assert (row["kernels_a"], row["kernels_b"], row["seeds_a"]) == ("avx512", "avx2", "0-2")
+    assert (row["effect_a"], row["effect_b"]) == (0.1, 0.2)
+    assert Path(stability.ROUNDING).is_file()
+
+
+def test_the_rounding_check_refuses_a_cpu_without_lower_kernels(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "SVE256")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({"seeds": [0], "studies": {}}))
+    calls = _fake_snakemake(monkeypatch, [])
+    with pytest.raises(ConfigError, match="AVX2 or AVX-512"):
+        run_rounding(tmp_path / "c.yaml", [])
+    assert not calls

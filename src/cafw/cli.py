@@ -217,15 +217,20 @@ def _claims(args) -> int:
 
 
 def _stability(args) -> int:
-    from .pipeline.stability import STABILITY, run
+    from .pipeline.stability import ROUNDING, STABILITY, run, run_rounding
 
-    table = run(args.configfile, args.seed_offset, ["--cores", str(args.cores),
-                                                     *args.snakemake])
-    for row in table.itertuples():
-        same = "same" if row.same_verdict else "DIFFERENT"
-        print(f"{row.claim} {row.setup} {row.measure}: seeds {row.seeds_a} {row.verdict_a}, "
-              f"seeds {row.seeds_b} {row.verdict_b} ({same})")
-    print(f"wrote {STABILITY} of the config's output_dir")
+    snakemake = ["--cores", str(args.cores), *args.snakemake]
+    if args.rounding:
+        table, written = run_rounding(args.configfile, snakemake), ROUNDING
+        sets = ("kernels_a", "kernels_b")
+    else:
+        table, written = run(args.configfile, args.seed_offset, snakemake), STABILITY
+        sets = ("seeds_a", "seeds_b")
+    for row in table.to_dict("records"):
+        same = "same" if row["same_verdict"] else "DIFFERENT"
+        print(f"{row['claim']} {row['setup']} {row['measure']}: {row[sets[0]]} "
+              f"{row['verdict_a']}, {row[sets[1]]} {row['verdict_b']} ({same})")
+    print(f"wrote {written} of the config's output_dir")
     return 0
 
 
@@ -425,10 +430,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_claims)
 
     p = commands.add_parser("stability", help="rerun the claims with a disjoint set of seeds "
-                                              "and write both sets' verdicts side by side")
+                                              "(or other rounding) and write both verdicts "
+                                              "side by side")
     p.add_argument("--configfile", type=Path, default=Path("config/config.yaml"))
-    p.add_argument("--seed-offset", type=int, default=1000,
-                   help="added to every seed, the tuning seeds included (default 1000)")
+    rerun = p.add_mutually_exclusive_group()
+    rerun.add_argument("--seed-offset", type=int, default=1000,
+                       help="added to every seed, the tuning seeds included (default 1000)")
+    rerun.add_argument("--rounding", action="store_true",
+                       help="rerun the same seeds with the CPU kernels of a lower instruction "
+                            "set instead (other rounding) and write rounding.csv")
     p.add_argument("--cores", default="all", help="snakemake --cores")
     p.add_argument("snakemake", nargs=argparse.REMAINDER,
                    help="further snakemake arguments, after --")

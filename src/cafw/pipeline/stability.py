@@ -1,4 +1,4 @@
-"""The claims with two disjoint sets of seeds, side by side: does a verdict survive a rerun?
+"""The claims rerun, side by side: does a verdict survive another seed set or other rounding?
 
 ``cafw stability`` runs a config's pipeline as far as its claims twice, once with its own seeds
 and once with every seed (the tuning seeds included) shifted by ``seed_offset`` into a
@@ -6,11 +6,18 @@ disjoint set, the second under ``<output_dir>/seed-offset-<offset>/``, and write
 ``results/tables/stability.csv`` of the first: one row per claim, setup and measure with each
 set's effect, interval and verdicts, and whether they agree.
 
+``cafw stability --rounding`` reruns the same seeds with the CPU kernels of a lower instruction
+set (AVX2 on an AVX-512 machine, scalar code on an AVX2 one), under
+``<output_dir>/rounding-<kernels>/``, and writes ``results/tables/rounding.csv``: other vector
+widths split every sum differently, which is the rounding that separates two machines' BLAS
+and kernels. A verdict that changes there would change from one CPU to the next.
+
     table = compare(claims_a, claims_b, seeds_a="0-4", seeds_b="1000-1004")
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +30,15 @@ from ..io import write_csv
 
 CLAIMS = "results/tables/claims.csv"  # of each seed set, under its output_dir
 STABILITY = "results/tables/stability.csv"  # under the config's own output_dir
+ROUNDING = "results/tables/rounding.csv"  # likewise
+# The machine's widest kernels (torch's CPU capability) -> a lower set's name and the variables
+# that select it in ATen, oneDNN (convolutions) and MKL (BLAS).
+LOWER_KERNELS = {
+    "AVX512": ("avx2", {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+                        "MKL_CBWR": "AVX2"}),
+    "AVX2": ("scalar", {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41",
+                        "MKL_CBWR": "COMPATIBLE"}),
+}
 KEY = ["claim", "setup", "pair", "part", "measure"]
 PER_SET = ["effect", "ci_low", "ci_high", "p_improvement", "samples", "verdict", "claim_verdict"]
 
@@ -64,18 +80,55 @@ def run(configfile: Path, offset: int, snakemake_args: list[str]) -> pd.DataFram
                           f"{max(seeds)} clear of themselves; choose at least "
                           f"{max(seeds) - min(seeds) + 1}")
     other = out / f"seed-offset-{offset}"
-    runs = {out: [], other: ["--config", f"seed_offset={base + offset}", f"output_dir={other}"]}
-    for directory, overrides in runs.items():
-        command = [sys.executable, "-m", "snakemake", CLAIMS, "--configfile", str(configfile),
-                   *overrides, *snakemake_args]
-        print("$", " ".join(command), flush=True)
-        if subprocess.run(command).returncode:
-            raise StepFailed(f"snakemake failed for the seeds of {directory} (its output is "
-                               "above); fix that, then rerun: what finished is kept")
-    studied = {*config["seeds"], *(s for study in config["studies"].values()
-                                   for s in study.get("seeds", []))}
+    _claims_of(configfile, out, [], {}, snakemake_args)
+    _claims_of(configfile, other, [f"seed_offset={base + offset}"], {}, snakemake_args)
+    studied = _studied(config)
     table = compare(pd.read_csv(out / CLAIMS), pd.read_csv(other / CLAIMS),
                     seeds_a=seed_range([s + base for s in studied]),
                     seeds_b=seed_range([s + base + offset for s in studied]))
     write_csv(table, out / STABILITY)
     return table
+
+
+def run_rounding(configfile: Path, snakemake_args: list[str]) -> pd.DataFrame:
+    """The claims with this CPU's kernels and with a lower instruction set's, compared and
+    written to the config's ``results/tables/rounding.csv``."""
+    import torch
+
+    capability = torch.backends.cpu.get_cpu_capability()
+    if capability not in LOWER_KERNELS:
+        raise ConfigError(f"no lower kernels are known for this CPU's {capability!r}: the "
+                          "rounding check needs an x86 CPU with AVX2 or AVX-512")
+    name, variables = LOWER_KERNELS[capability]
+    config = yaml.safe_load(Path(configfile).read_text())
+    out = Path(config.get("output_dir", "."))
+    other = out / f"rounding-{name}"
+    _claims_of(configfile, out, [], {}, snakemake_args)
+    _claims_of(configfile, other, [], variables, snakemake_args)
+    seeds = seed_range([s + config.get("seed_offset", 0) for s in _studied(config)])
+    table = compare(pd.read_csv(out / CLAIMS), pd.read_csv(other / CLAIMS),
+                    seeds_a=seeds, seeds_b=seeds)
+    table.insert(6, "kernels_a", capability.lower())
+    table.insert(7, "kernels_b", name)
+    write_csv(table, out / ROUNDING)
+    return table
+
+
+def _studied(config: dict) -> list[int]:
+    """The seeds of the runs the claims read (the tuning seeds are among them)."""
+    return sorted({*config["seeds"], *(s for study in config["studies"].values()
+                                       for s in study.get("seeds", []))})
+
+
+def _claims_of(configfile: Path, directory: Path, overrides: list[str],
+               variables: dict[str, str], snakemake_args: list[str]) -> None:
+    """Snakemake as far as the claims, into ``directory`` (the config's own output_dir when
+    there are no overrides), with ``variables`` added to the environment."""
+    own = not overrides and not variables
+    config = [] if own else ["--config", *overrides, f"output_dir={directory}"]
+    command = [sys.executable, "-m", "snakemake", CLAIMS, "--configfile", str(configfile),
+               *config, *snakemake_args]
+    print("$", *(f"{k}={v}" for k, v in variables.items()), " ".join(command), flush=True)
+    if subprocess.run(command, env={**os.environ, **variables}).returncode:
+        raise StepFailed(f"snakemake failed for the claims of {directory} (its output is "
+                         "above); fix that, then rerun: what finished is kept")

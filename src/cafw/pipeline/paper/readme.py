@@ -1,7 +1,7 @@
 """The README's results section, rendered from the paper's facts (facts.json) of one or more
 configs, side by side, so that the README quotes the same numbers as each config's paper, and
-only numbers the pipeline computed; with each config's stability check (stability.csv, from
-``cafw stability``) where it has one.
+only numbers the pipeline computed; with each config's checks of its verdicts where it has them
+(stability.csv and rounding.csv, from ``cafw stability`` and ``cafw stability --rounding``).
 
     update([Path("."), Path("outputs/mnist")], readme)   # each a config's output_dir
 """
@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from ...io import write_section
 from ...vocabulary import DATASET_NAMES, KIND_NAMES, MEASURE_NAMES, MODEL_NAMES
-from ..stability import STABILITY
+from ..stability import ROUNDING, STABILITY
 
 START = "<!-- results:start -->"
 END = "<!-- results:end -->"
@@ -47,7 +47,8 @@ ENV.globals.update(dataset_names=DATASET_NAMES, model_names=MODEL_NAMES,
 
 
 def render(configs: list[dict]) -> str:
-    """``configs``: per config its ``dir``, ``facts`` and ``stability`` rows (or None)."""
+    """``configs``: per config its ``dir``, ``facts`` and, where it has them, its ``stability``
+    and ``rounding`` rows."""
     return ENV.get_template("readme.md.j2").render(configs=configs, claims=_claim_rows(configs))
 
 
@@ -60,11 +61,12 @@ def _config(out: Path) -> dict:
     if not facts.is_file():
         raise ValueError(f"{facts} does not exist: run that config's pipeline first "
                          "(snakemake --configfile ...)")
-    stability = out / STABILITY
-    rows = pd.read_csv(stability).to_dict("records") if stability.is_file() else None
+    checks = {name: pd.read_csv(out / table).to_dict("records")
+              for name, table in (("stability", STABILITY), ("rounding", ROUNDING))
+              if (out / table).is_file()}
     facts = json.loads(facts.read_text())
     datasets = dict.fromkeys(DATASET_NAMES[s["dataset"]] for s in facts["setups"])
-    return {"dir": str(out), "where": ", ".join(datasets), "facts": facts, "stability": rows}
+    return {"dir": str(out), "where": ", ".join(datasets), "facts": facts, **checks}
 
 
 def _claim_rows(configs: list[dict]) -> list[dict]:
