@@ -228,7 +228,8 @@ def _stability(args) -> int:
         sets = ("seeds_a", "seeds_b")
     for row in table.to_dict("records"):
         same = "same" if row["same_verdict"] else "DIFFERENT"
-        print(f"{row['claim']} {row['setup']} {row['measure']}: {row[sets[0]]} "
+        pair = f" {row['pair']}:" if row["pair"] else ""
+        print(f"{row['claim']} {row['setup']}{pair} {row['measure']}: {row[sets[0]]} "
               f"{row['verdict_a']}, {row[sets[1]]} {row['verdict_b']} ({same})")
     print(f"wrote {written} of the config's output_dir")
     return 0
