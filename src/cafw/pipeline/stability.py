@@ -80,8 +80,9 @@ def run(configfile: Path, offset: int, snakemake_args: list[str]) -> pd.DataFram
                           f"{max(seeds)} clear of themselves; choose at least "
                           f"{max(seeds) - min(seeds) + 1}")
     other = out / f"seed-offset-{offset}"
-    _claims_of(configfile, out, [], {}, snakemake_args)
-    _claims_of(configfile, other, [f"seed_offset={base + offset}"], {}, snakemake_args)
+    _claims_of(configfile, snakemake_args)
+    _claims_of(configfile, snakemake_args, into=other,
+               overrides=(f"seed_offset={base + offset}",))
     studied = _studied(config)
     table = compare(pd.read_csv(out / CLAIMS), pd.read_csv(other / CLAIMS),
                     seeds_a=seed_range([s + base for s in studied]),
@@ -103,8 +104,8 @@ def run_rounding(configfile: Path, snakemake_args: list[str]) -> pd.DataFrame:
     config = yaml.safe_load(Path(configfile).read_text())
     out = Path(config.get("output_dir", "."))
     other = out / f"rounding-{name}"
-    _claims_of(configfile, out, [], {}, snakemake_args)
-    _claims_of(configfile, other, [], variables, snakemake_args)
+    _claims_of(configfile, snakemake_args)
+    _claims_of(configfile, snakemake_args, into=other, variables=variables)
     seeds = seed_range([s + config.get("seed_offset", 0) for s in _studied(config)])
     table = compare(pd.read_csv(out / CLAIMS), pd.read_csv(other / CLAIMS),
                     seeds_a=seeds, seeds_b=seeds)
@@ -120,15 +121,15 @@ def _studied(config: dict) -> list[int]:
                                        for s in study.get("seeds", []))})
 
 
-def _claims_of(configfile: Path, directory: Path, overrides: list[str],
-               variables: dict[str, str], snakemake_args: list[str]) -> None:
-    """Snakemake as far as the claims, into ``directory`` (the config's own output_dir when
-    there are no overrides), with ``variables`` added to the environment."""
-    own = not overrides and not variables
-    config = [] if own else ["--config", *overrides, f"output_dir={directory}"]
+def _claims_of(configfile: Path, snakemake_args: list[str], *, into: Path | None = None,
+               overrides: tuple[str, ...] = (), variables: dict[str, str] | None = None) -> None:
+    """Snakemake as far as the claims: into the config's own output_dir, or with ``overrides``
+    into the directory ``into``; ``variables`` are added to the environment."""
+    config = [] if into is None else ["--config", *overrides, f"output_dir={into}"]
     command = [sys.executable, "-m", "snakemake", CLAIMS, "--configfile", str(configfile),
                *config, *snakemake_args]
+    variables = variables or {}
     print("$", *(f"{k}={v}" for k, v in variables.items()), " ".join(command), flush=True)
     if subprocess.run(command, env={**os.environ, **variables}).returncode:
-        raise StepFailed(f"snakemake failed for the claims of {directory} (its output is "
-                         "above); fix that, then rerun: what finished is kept")
+        raise StepFailed(f"snakemake failed for the claims of {into or 'the config'} (its "
+                         "output is above); fix that, then rerun: what finished is kept")
