@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from cafw.optim import ProxSGD
-from cafw.penalties import PENALTIES, filter_group_lasso, nuclear_norm
+from cafw.penalties import filter_group_lasso, nuclear_norm
+from cafw.vocabulary import PENALTIES
 
 
 def _net():
@@ -52,9 +53,10 @@ def test_prox_sgd_without_threshold_is_sgd():
 def test_prox_sgd_reduces_rank():
     model = _net()
     prox = ProxSGD(model.parameters(), lr=0.1, momentum=0.0, threshold=20.0)
-    ranks = [torch.linalg.matrix_rank(m.weight.flatten(1)) for m in model if isinstance(m, nn.Conv2d)]
+    convs = [m for m in model if isinstance(m, nn.Conv2d)]
+    ranks = [torch.linalg.matrix_rank(m.weight.flatten(1)) for m in convs]
     _step(model, prox)
-    after = [torch.linalg.matrix_rank(m.weight.flatten(1)) for m in model if isinstance(m, nn.Conv2d)]
+    after = [torch.linalg.matrix_rank(m.weight.flatten(1)) for m in convs]
     assert all(b < a for a, b in zip(ranks, after))
 
 

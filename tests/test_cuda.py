@@ -15,7 +15,7 @@ import torch
 import yaml
 
 from cafw.compress.sweep import sweep
-from cafw.constraints import FAMILIES, param_groups
+from cafw.constraints import SETS, param_groups
 from cafw.data import load_dataset
 from cafw.models import build_model
 from cafw.optim import SFW
@@ -53,7 +53,7 @@ def _sfw_with_gradients(family: str, device: str, dtype=torch.float32) -> SFW:
     return optimizer
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", SETS)
 def test_sfw_steps_without_a_host_sync(family):
     optimizer = _sfw_with_gradients(family, "cuda")
     optimizer.step()  # plans the batches; a spectral set's exact SVD seeds its basis
@@ -66,7 +66,7 @@ def test_sfw_steps_without_a_host_sync(family):
         torch.cuda.set_sync_debug_mode("default")
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", SETS)
 def test_sfw_step_on_cuda_equals_the_cpu_step(family):
     """In float64 from the same point with the same gradients: the GPU's batched path and the
     CPU's path take the same step."""

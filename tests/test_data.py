@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from cafw.data import DATASETS, DatasetError, download, load_dataset
+from cafw.data import DatasetError, download, load_dataset
+from cafw.vocabulary import DATASETS
 from cafw.data.mnist5k import downsample, read_mnist5k
 from cafw.data.split import fixed_test_split, per_class_holdout, stratified_holdout
 from cafw.spec import ConfigError
@@ -136,7 +137,8 @@ def test_download_uses_torchvisions_verified_archive(tmp_path, monkeypatch):
 
 def test_bad_names_and_options():
     assert set(DATASETS) == {"cifar10", "cifar100", "imagenet", "digits", "mnist5k", "synthetic"}
-    with pytest.raises(DatasetError, match="cifar10, cifar100, imagenet, digits, mnist5k, synthetic"):
+    allowed = "cifar10, cifar100, imagenet, digits, mnist5k, synthetic"
+    with pytest.raises(DatasetError, match=allowed):
         load_dataset("mnist")
     with pytest.raises(ConfigError, match="colour"):
         load_dataset("digits", options={"colour": True})

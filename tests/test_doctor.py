@@ -95,7 +95,8 @@ def test_the_collective_runs_over_several_processes():
 
 def test_data_missing_on_a_node_fails_and_on_the_login_node_warns(tmp_path):
     assert doctor.data_check("cifar10", str(tmp_path), on_node=True).status == doctor.FAILED
-    assert "filesystem the nodes share" in doctor.data_check("cifar10", str(tmp_path), on_node=True).found
+    found = doctor.data_check("cifar10", str(tmp_path), on_node=True).found
+    assert "filesystem the nodes share" in found
     assert doctor.data_check("cifar10", str(tmp_path), on_node=False).status == doctor.WARNING
     assert doctor.data_check("imagenet", str(tmp_path), on_node=False).status == doctor.FAILED
     assert doctor.data_check("digits", str(tmp_path), on_node=True).status == doctor.OK

@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from cafw.models import MODELS, build_model
+from cafw.models import build_model
+from cafw.vocabulary import MODELS
 
 # name -> (in_channels, side) of the model's natural input
 INPUTS = {

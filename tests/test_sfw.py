@@ -13,9 +13,10 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from cafw.constraints import base
-from cafw.constraints import (FAMILIES, KSupportNormBall, L1Ball, L2Ball, NuclearNormBall,
+from cafw.constraints import (KSupportNormBall, L1Ball, L2Ball, NuclearNormBall,
                               SpectralKSupportNormBall, Unconstrained, param_groups)
 from cafw.optim import SFW
+from cafw.vocabulary import FAMILIES
 from sfw_reference import ReferenceSFW
 
 RESCALES = ["gradient", "fast_gradient", "diameter", "none"]
@@ -48,7 +49,8 @@ def _train(model, opt, batches, scheduler=None):
 
 
 def _groups(model, family, **kw):
-    return param_groups(model, family, k=0.5, value=2.0, mode="initialization",
+    k = 0.5 if FAMILIES[family].takes_k else None
+    return param_groups(model, family, k=k, value=2.0, mode="initialization",
                         init_samples=3, **kw)
 
 
@@ -247,7 +249,8 @@ SCHEDULERS = {
     "MultiStepLR": lambda o: torch.optim.lr_scheduler.MultiStepLR(o, [2, 4], 0.1),
     "ExponentialLR": lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.9),
     "CosineAnnealingLR": lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, 6),
-    "CosineAnnealingWarmRestarts": lambda o: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, 2),
+    "CosineAnnealingWarmRestarts":
+        lambda o: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, 2),
     "LinearLR": lambda o: torch.optim.lr_scheduler.LinearLR(o, 0.1, 1.0, 3),
     "PolynomialLR": lambda o: torch.optim.lr_scheduler.PolynomialLR(o, 6),
     "LambdaLR": lambda o: torch.optim.lr_scheduler.LambdaLR(o, lambda t: 1 / (t + 1)),

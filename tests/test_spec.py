@@ -14,21 +14,22 @@ from cafw.spec import ConfigError, RunSpec, json_schema, load_run
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_vocabulary_names_exactly_what_the_registries_hold():
-    from cafw.constraints import FAMILIES
-    from cafw.data import DATASETS
-    from cafw.models import MODELS
-    from cafw.optim.sfw import RESCALES
-    from cafw.penalties import PENALTIES
-    from cafw.compress.sweep import COMPRESSORS
+def test_every_vocabulary_entry_leads_to_its_code():
+    """A family's class registers under its name with the entry's traits, and every builder,
+    loader, penalty and compressor that an entry names can be imported."""
+    from cafw.constraints import SETS
+    from cafw.spec import DATASET_OPTIONS
 
-    assert tuple(FAMILIES) == vocabulary.FAMILIES
-    assert {f for f, c in FAMILIES.items() if c.has_k} == set(vocabulary.FAMILIES_WITH_K)
-    assert set(DATASETS) == set(vocabulary.DATASETS)
-    assert set(MODELS) == set(vocabulary.MODELS)
-    assert set(PENALTIES) == set(vocabulary.PENALTIES)
-    assert set(COMPRESSORS) == set(vocabulary.KINDS)
-    assert RESCALES == vocabulary.RESCALES
+    assert set(SETS) == set(vocabulary.FAMILIES)
+    for family, cls in SETS.items():
+        entry = vocabulary.FAMILIES[family]
+        assert (cls.family, cls.has_k, cls.grouping) == (family, entry.takes_k, entry.grouping)
+    references = [e.builder for e in vocabulary.MODELS.values()] \
+        + [e.loader for e in vocabulary.DATASETS.values()] \
+        + [e.term for e in vocabulary.PENALTIES.values()] \
+        + [e.compressor for e in vocabulary.KINDS.values()]
+    assert all(callable(vocabulary.load(r)) for r in references)
+    assert set(DATASET_OPTIONS) == set(vocabulary.DATASETS)
 
 
 def test_the_workflow_schema_is_generated_from_the_models():
@@ -154,6 +155,6 @@ def test_config_readme_documents_every_run_key():
 
 
 def test_figure_kinds_are_the_vocabulary():
-    from cafw.pipeline.figures import KINDS as FIGURE_FUNCTIONS
+    from cafw.pipeline.figures import FIGURE_DRAWERS
 
-    assert tuple(FIGURE_FUNCTIONS) == vocabulary.FIGURES
+    assert tuple(FIGURE_DRAWERS) == vocabulary.FIGURES

@@ -34,7 +34,8 @@ def given_gpus() -> str | None:
     """Why this process is expected to compute on GPUs, or None if it is not."""
     count = os.environ.get(GPUS_VARIABLE, "").strip()
     if count.isdigit() and int(count) > 0:
-        return f"the job was given {count} GPU{'s' if int(count) > 1 else ''} ({GPUS_VARIABLE}={count})"
+        plural = "s" if int(count) > 1 else ""
+        return f"the job was given {count} GPU{plural} ({GPUS_VARIABLE}={count})"
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None and visible.strip() not in NO_DEVICES:
         return f"CUDA_VISIBLE_DEVICES={visible} names GPUs"

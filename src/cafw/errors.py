@@ -1,5 +1,5 @@
-"""The errors that the command line reports in one line, in a module that imports nothing, so
-that every layer can raise them and ``cafw`` can catch them whatever is installed."""
+"""Every error that the command line reports in one line, in a module that imports nothing,
+so that every layer can raise them and ``cafw`` can catch them whatever is installed."""
 
 
 class ConfigError(ValueError):
@@ -38,3 +38,12 @@ class Interrupted(RuntimeError):
 class StepFailed(RuntimeError):
     """A pipeline step that ``cafw`` ran (a Snakemake invocation) failed; its own output, above
     the message, says why."""
+
+
+class MissingExtra(ModuleNotFoundError):
+    """An optional dependency is not installed; the message names the extra to install
+    (``cafw.extras``)."""
+
+
+class NotEnoughGPUs(RuntimeError):
+    """A job asked for more GPUs than its host has (``cafw.gpu_slots``)."""

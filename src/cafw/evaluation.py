@@ -53,7 +53,8 @@ def score(model: nn.Module, splits: dict[str, Loader], *, bf16: bool = False,
             for k, v in evaluate(model, loader, bf16=bf16, sum_=sum_).items()}
 
 
-def top_k_hits(logits: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...]) -> list[torch.Tensor]:
+def top_k_hits(logits: torch.Tensor, labels: torch.Tensor,
+               ks: tuple[int, ...]) -> list[torch.Tensor]:
     """Number of labels among the k highest logits, for each k (capped at the class count)."""
     top = logits.topk(min(max(ks), logits.shape[1]), dim=1).indices
     match = top == labels[:, None]

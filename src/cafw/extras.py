@@ -19,6 +19,8 @@ import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from .errors import MissingExtra
+
 #: the smallest extra that brings each optional top-level module
 EXTRA_OF = {
     "torchvision": "data", "sklearn": "data", "PIL": "data",
@@ -27,10 +29,6 @@ EXTRA_OF = {
     "jinja2": "pipeline", "scipy": "pipeline",
     "torch_pruning": "prune", "wandb": "wandb",
 }
-
-
-class MissingExtra(ModuleNotFoundError):
-    """An optional dependency is not installed; the message names the extra to install."""
 
 
 def missing_extra(err: ModuleNotFoundError) -> MissingExtra | None:

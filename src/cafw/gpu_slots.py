@@ -27,14 +27,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from .errors import NotEnoughGPUs
 from .vocabulary import GPUS_VARIABLE
 
 LOCKS = Path(os.environ.get("CAFW_GPU_LOCKS", "/tmp/cafw-gpu-locks"))
 POLL_SECONDS = 2.0  # between attempts while too few GPUs are free
-
-
-class NotEnoughGPUs(RuntimeError):
-    """The host has fewer GPUs than a job asks for."""
 
 
 def host_gpus() -> list[str]:

@@ -3,7 +3,7 @@
 Both act on Conv2d weights only, as in the authors' code: the filter group lasso is the
 unweighted sum of output-filter L2 norms; the nuclear-norm penalty sums the nuclear norms of
 the (C_out, C_in*kh*kw) reshapes and differentiates through a full SVD every step, which is
-what makes this baseline expensive.
+what makes this baseline expensive.  ``cafw.vocabulary.PENALTIES`` names them.
 """
 
 from __future__ import annotations
@@ -32,5 +32,3 @@ def nuclear_norm(model: nn.Module) -> Tensor:
         total = total + torch.linalg.matrix_norm(stacked, ord="nuc").sum()
     return total
 
-
-PENALTIES = {"group_lasso": filter_group_lasso, "nuclear": nuclear_norm}

@@ -23,10 +23,11 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
 
+from .conventions import LMO_ITERATIONS, check_family_options, check_step_size, validate_k
 from .errors import ConfigError
 from .extras import optional_dependency
-from .vocabulary import (FAMILIES_WITH_K, OPTIMIZERS, SPECTRAL, Dataset, Family, LmoMethod,
-                         Mode, Model, PenaltyType, Rescale, ScheduleName)
+from .vocabulary import (KINDS, OPTIMIZERS, STUDY_FIGURES, Dataset, Family, LmoMethod, Mode,
+                         Model, PenaltyType, Rescale, ScheduleName)
 
 with optional_dependency():
     from pydantic import (AllowInfNan, BaseModel, BeforeValidator, ConfigDict, Field, Strict,
@@ -51,15 +52,8 @@ Flag = Annotated[bool, Strict()]
 
 
 def _k_value(k: Any) -> Any:
-    if k is None:
-        return None
-    if isinstance(k, bool) or not isinstance(k, int | float):
-        raise ValueError(f"k must be an int count >= 1 or a float fraction in (0, 1], got {k!r}")
-    if isinstance(k, int) and k < 1:
-        raise ValueError(f"k must be an int count >= 1 or a float fraction in (0, 1], got {k}")
-    if isinstance(k, float) and not 0.0 < k <= 1.0:
-        raise ValueError(f"k={k} is a float, so it must be a fraction in (0, 1]; pass an int "
-                         "for an absolute count")
+    if k is not None:
+        validate_k(k)
     return k
 
 
@@ -79,22 +73,15 @@ class ConstraintSpec(_Spec):
     mode: Mode = "initialization"
     global_: Flag = Field(False, alias="global", description="one set over all tensors")
     lmo_method: LmoMethod = Field("subspace", description="spectral families")
-    lmo_iterations: Count = Field(3, ge=1, description="warm subspace iterations per step "
-                                                           "(cafw bench lmo-quality)")
+    lmo_iterations: Count = Field(LMO_ITERATIONS, ge=1, description="warm subspace iterations "
+                                  "per step (cafw bench lmo-quality)")
     init_samples: Count = Field(100, ge=1)
     init_norms_by_shape: Flag = Field(False, description="the authors' shape-keyed estimate, "
                                                          "for parity only")
 
     @model_validator(mode="after")
     def _fits_family(self) -> ConstraintSpec:
-        if self.family in FAMILIES_WITH_K and self.k is None:
-            raise ValueError(f"k is required for family {self.family!r} (an int count >= 1 or "
-                             "a float fraction in (0, 1])")
-        if self.family not in FAMILIES_WITH_K and self.k is not None:
-            raise ValueError(f"k does not apply to family {self.family!r}; remove it")
-        if self.global_ and self.family in SPECTRAL:
-            raise ValueError(f"family {self.family!r} constrains each weight matrix's singular "
-                             "values, so it is per layer only; remove global")
+        check_family_options(self.family, self.k, self.global_)
         return self
 
 
@@ -109,9 +96,7 @@ class SFWSpec(_Spec):
 
     @model_validator(mode="after")
     def _step_size(self) -> SFWSpec:
-        if self.rescale == "none" and self.lr > 1:
-            raise ValueError(f"lr is the step size itself when rescale is none and must lie in "
-                             f"(0, 1], got {self.lr}")
+        check_step_size(self.lr, self.rescale)
         return self
 
 
@@ -398,7 +383,8 @@ def json_schema() -> dict:
     defs = run.pop("$defs")
     keys = {k: v for k, v in run["properties"].items() if k not in GRID_KEYS}
     defs.update(RunSpec=run, Optimizer=run["properties"]["optimizer"],
-                RunKeys={"type": "object", "properties": keys})
+                RunKeys={"type": "object", "properties": keys},
+                Kind={"enum": list(KINDS)}, StudyFigure={"enum": list(STUDY_FIGURES)})
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "description": "Generated from cafw.spec by `cafw schema`; do not edit.",
             "$defs": defs}

@@ -13,10 +13,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..constraints import FAMILIES, param_groups
+from ..constraints import param_groups
 from ..io import write_csv
 from ..models import build_model
 from ..optim import SFW, ProxSGD
+from ..vocabulary import FAMILIES
 from ..device import describe
 from .timing import count_ops, interleaved_medians
 

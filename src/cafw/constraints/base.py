@@ -17,45 +17,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..conventions import resolve_k, validate_k, validate_radius
+from ..vocabulary import FAMILIES
+
 # Below this norm a gradient counts as zero and every LMO returns 0 (a valid minimizer, since
 # every set here is a centrally symmetric ball around 0); the reference code uses the same 1e-10.
 ZERO_NORM = 1e-10
 
 Shape = tuple[int, ...]
-
-
-def resolve_k(k: int | float, n: int, *, what: str = "entries", minimum: int = 1) -> int:
-    """Turn a k specification into a count in [1, n].
-
-    An ``int`` is a count; a ``float`` in (0, 1] is a fraction of ``n`` (floor, at least
-    ``minimum``, at most n), as the authors' code does it; Miao et al. use ``minimum=10``.
-    ``n`` is what the set counts (entries, filters or rank).
-    """
-    validate_k(k)
-    if isinstance(k, float):
-        return min(max(minimum, math.floor(k * n)), n)
-    if k > n:
-        raise ValueError(f"k={k} is larger than the {n} {what} of this tensor; "
-                         f"use a count in [1, {n}] or a fraction in (0, 1]")
-    return k
-
-
-def validate_k(k: object) -> None:
-    if isinstance(k, bool) or not isinstance(k, (int, float)):
-        raise ValueError(f"k must be an int count >= 1 or a float fraction in (0, 1], got {k!r}")
-    if isinstance(k, int) and k < 1:
-        raise ValueError(f"k must be an int count >= 1 or a float fraction in (0, 1], got {k}")
-    if isinstance(k, float) and not 0.0 < k <= 1.0:
-        raise ValueError(f"k={k} is a float, so it must be a fraction in (0, 1]; "
-                         "pass an int for an absolute count")
-
-
-def validate_radius(radius: object) -> float:
-    if isinstance(radius, bool) or not isinstance(radius, (int, float)):
-        raise ValueError(f"radius must be a positive number, got {radius!r}")
-    if not (radius > 0 and math.isfinite(radius)):
-        raise ValueError(f"radius must be positive and finite, got {radius}")
-    return float(radius)
 
 
 def inverse_or_zero(norm: Tensor) -> Tensor:
@@ -149,6 +118,10 @@ def k_support_norm(x: Tensor, k: int) -> Tensor:
     return (head + tail_j.square() / (r_star + 1)).sqrt()
 
 
+#: family name -> the class of its sets (each class registers itself when defined)
+SETS: dict[str, type[Constraint]] = {}
+
+
 class Constraint:
     """A closed convex norm ball C = {x : norm(x) <= radius} acting on one tensor.
 
@@ -161,6 +134,9 @@ class Constraint:
     would be silently ignored.  To change a set, put a new one into the param group.
     """
 
+    #: the family this class implements: a key of ``cafw.vocabulary.FAMILIES``, whose entry
+    #: gives ``has_k`` and ``grouping``; a class that sets it registers in ``SETS``
+    family: ClassVar[str]
     #: how the tensors of a multi-tensor (global) group are viewed as one tensor:
     #: "entries" flattens and concatenates, "filters" stacks output filters as rows,
     #: "matrix" cannot be packed (spectral sets are per layer).
@@ -169,6 +145,13 @@ class Constraint:
     k_counts: ClassVar[str] = "entries"
     #: whether the set has a k; sets without one reject k=
     has_k: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "family" in cls.__dict__:
+            entry = FAMILIES[cls.family]
+            cls.has_k, cls.grouping = entry.takes_k, entry.grouping
+            SETS[cls.family] = cls
 
     def __init__(self, *, radius: float, k: int | float | None = None,
                  shape: Sequence[int] | None = None, k_min: int = 1) -> None:

@@ -20,8 +20,7 @@ class GroupKSupportNormBall(Constraint):
     of g with the largest L2 norm and scale them to Frobenius norm radius, negated.
     """
 
-    has_k = True
-    grouping = "filters"
+    family = "group_k_support"
     k_counts = "output filters"
 
     def check_shape(self, shape: Shape) -> None:

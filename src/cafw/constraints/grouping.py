@@ -1,11 +1,11 @@
 """Build SFW param groups for a model: which set each tensor gets and how large it is.
 
 As in the authors' code (``runners/baseRunner.py::define_constraints``): a structured family
-(group-k-support, spectral
-k-support / k-sparse, nuclear) goes on Conv2d weights and an L2 ball on every other tensor;
-an unstructured family goes on every tensor.  ``value`` is read according to ``mode``:
-the radius, the Euclidean diameter, or (``initialization``) a multiplier w with diameter
-D = 2 w rho, rho being the tensor's mean L2 norm under its module's default initialization.
+(group-k-support, spectral k-support / k-sparse, nuclear) goes on Conv2d weights and an L2
+ball on every other tensor; an unstructured family goes on every tensor.  ``value`` is read
+according to ``mode``: the radius, the Euclidean diameter, or (``initialization``) a
+multiplier w with diameter D = 2 w rho, rho being the tensor's mean L2 norm under its
+module's default initialization.
 """
 
 from __future__ import annotations
@@ -17,32 +17,15 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-from ..vocabulary import MODES, SPECTRAL, STRUCTURED
-from .base import Constraint, packed_shape
-from .group import GroupKSupportNormBall
-from .lp import L1Ball, L2Ball, LInfBall
-from .sparse import KSparsePolytope, KSupportNormBall
-from .spectral import (DEFAULT_ITERATIONS, NuclearNormBall, SpectralKSparsePolytope,
-                       SpectralKSupportNormBall)
-
-#: the set of each family (``cafw.vocabulary.FAMILIES`` names them)
-FAMILIES: dict[str, type[Constraint]] = {
-    "l2": L2Ball,
-    "l1": L1Ball,
-    "linf": LInfBall,
-    "k_sparse": KSparsePolytope,
-    "k_support": KSupportNormBall,
-    "group_k_support": GroupKSupportNormBall,
-    "spectral_k_support": SpectralKSupportNormBall,
-    "spectral_k_sparse": SpectralKSparsePolytope,
-    "nuclear": NuclearNormBall,
-}
+from ..conventions import LMO_ITERATIONS, check_family_options
+from ..vocabulary import FAMILIES, MODES
+from .base import SETS, Constraint, packed_shape
 
 
 def param_groups(model: nn.Module, family: str, k: int | float | None = None,
                  value: float = 10.0, mode: str = "initialization", global_: bool = False, *,
                  init_samples: int = 100, init_norms_by_shape: bool = False,
-                 lmo_method: str = "subspace", lmo_iterations: int = DEFAULT_ITERATIONS,
+                 lmo_method: str = "subspace", lmo_iterations: int = LMO_ITERATIONS,
                  k_min: int = 1) -> list[dict]:
     """SFW param groups ``{"params": [...], "constraint": set, "name": ...}`` for ``model``.
 
@@ -55,60 +38,60 @@ def param_groups(model: nn.Module, family: str, k: int | float | None = None,
     In global mode the authors sum each tensor's own estimate, so the flag does not apply.
     ``k_min`` floors a fractional k (Miao et al.'s K = max(10, 5%) is k=0.05, k_min=10).
     """
-    if family not in FAMILIES:
-        raise ValueError(f"unknown constraint family {family!r}; allowed: {sorted(FAMILIES)}")
+    check_family_options(family, k, global_)
     if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; allowed: {list(MODES)}")
-    if global_ and family in SPECTRAL:
-        raise ValueError(f"family {family!r} constrains each weight matrix's singular values, "
-                         "so it is per layer only; use global_=False")
+        raise ValueError(f"unknown mode {mode!r}; allowed: {', '.join(MODES)}")
     value = float(value)
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"value must be positive and finite, got {value}")
-
     named = list(_trainable(model))
     if not named:
         raise ValueError("the model has no trainable parameters to constrain")
-
-    def set_type(module: nn.Module, name: str) -> str:
-        structured_target = isinstance(module, nn.Conv2d) and name.endswith("weight")
-        return "l2" if family in STRUCTURED and not structured_target else family
-
     # the authors key their estimate by shape only per layer; in global mode they sum each
     # tensor's own estimate
     rho = initial_norms(model, init_samples, by_shape=init_norms_by_shape and not global_) \
         if mode == "initialization" else {}
-
-    # one unit = the tensors that share one set (one tensor each unless global_)
-    units: dict[str, tuple[str, list[tuple[str, torch.Tensor]]]] = {}
-    for name, module, param in named:
-        fam = set_type(module, name)
-        units.setdefault(fam if global_ else name, (fam, []))[1].append((name, param))
-
+    options = {"k": k, "k_min": k_min, "method": lmo_method, "iterations": lmo_iterations}
     groups = []
-    for unit_name, (fam, members) in units.items():
-        cls = FAMILIES[fam]
-        shape = packed_shape([tuple(p.shape) for _, p in members], cls.grouping)
-        kwargs: dict = {"shape": shape}
-        if cls.has_k:
-            if k is None:
-                raise ValueError(f"family {fam!r} needs k (an int count or a float fraction)")
-            kwargs.update(k=k, k_min=k_min)
-        if fam in SPECTRAL:
-            kwargs.update(method=lmo_method, iterations=lmo_iterations)
-        if mode == "radius":
-            constraint = cls(radius=value, **kwargs)
-        else:
-            if mode == "diameter":
-                diameter = value
-            elif len(members) == 1:
-                diameter = 2.0 * value * (rho[members[0][0]] or 1.0)
-            else:  # global: no 0 -> 1 substitution, as in the authors' code
-                diameter = 2.0 * value * math.sqrt(sum(rho[n] ** 2 for n, _ in members))
-            constraint = cls.from_diameter(diameter, **kwargs)
+    for unit_name, (fam, members) in _units(named, family, global_).items():
+        constraint = _set_of(fam, members, value, mode, rho, options)
         groups.append({"params": [p for _, p in members], "constraint": constraint,
                        "name": unit_name})
     return groups
+
+
+Members = list[tuple[str, torch.Tensor]]
+
+
+def _units(named: list, family: str, global_: bool) -> dict[str, tuple[str, Members]]:
+    """The tensors that share one set, by group name: one tensor each unless ``global_``; a
+    structured family's set goes on Conv2d weights and an L2 ball on every other tensor."""
+    units: dict[str, tuple[str, Members]] = {}
+    for name, module, param in named:
+        on_target = isinstance(module, nn.Conv2d) and name.endswith("weight")
+        fam = "l2" if FAMILIES[family].structured and not on_target else family
+        units.setdefault(fam if global_ else name, (fam, []))[1].append((name, param))
+    return units
+
+
+def _set_of(family: str, members: Members, value: float, mode: str, rho: dict[str, float],
+            options: dict) -> Constraint:
+    """The set of ``family`` over ``members``, its size read from ``value`` by ``mode``."""
+    cls = SETS[family]
+    kwargs: dict = {"shape": packed_shape([tuple(p.shape) for _, p in members], cls.grouping)}
+    if cls.has_k:
+        kwargs.update(k=options["k"], k_min=options["k_min"])
+    if FAMILIES[family].spectral:
+        kwargs.update(method=options["method"], iterations=options["iterations"])
+    if mode == "radius":
+        return cls(radius=value, **kwargs)
+    if mode == "diameter":
+        diameter = value
+    elif len(members) == 1:
+        diameter = 2.0 * value * (rho[members[0][0]] or 1.0)
+    else:  # global: no 0 -> 1 substitution, as in the authors' code
+        diameter = 2.0 * value * math.sqrt(sum(rho[n] ** 2 for n, _ in members))
+    return cls.from_diameter(diameter, **kwargs)
 
 
 def _trainable(model: nn.Module) -> Iterator[tuple[str, nn.Module, torch.nn.Parameter]]:
@@ -160,7 +143,8 @@ def _sample_norms(module: nn.Module, samples: int) -> dict[str, float]:
     clone._modules = {}
     acc = {n: torch.zeros((), dtype=torch.float64) for n in own}
     with torch.random.fork_rng(devices=[]):
-        torch.random.default_generator.manual_seed(0)  # CPU only; torch.manual_seed would reseed CUDA
+        # CPU only; torch.manual_seed would reseed CUDA
+        torch.random.default_generator.manual_seed(0)
         for _ in range(samples):
             clone.reset_parameters()
             for n in acc:

@@ -71,16 +71,22 @@ class LpBall(Constraint):
 
 
 class L1Ball(LpBall):
+    family = "l1"
+
     def __init__(self, *, radius: float, shape: Sequence[int] | None = None) -> None:
         super().__init__(1, radius=radius, shape=shape)
 
 
 class L2Ball(LpBall):
+    family = "l2"
+
     def __init__(self, *, radius: float, shape: Sequence[int] | None = None) -> None:
         super().__init__(2, radius=radius, shape=shape)
 
 
 class LInfBall(LpBall):
+    family = "linf"
+
     def __init__(self, *, radius: float, shape: Sequence[int] | None = None) -> None:
         super().__init__(math.inf, radius=radius, shape=shape)
 

@@ -17,7 +17,7 @@ class KSparsePolytope(Constraint):
     LMO: -r * sign(g_i) on the k largest |g_i|, 0 elsewhere.
     """
 
-    has_k = True
+    family = "k_sparse"
 
     def diameter_per_radius(self, shape: Shape | None) -> float:
         if shape is None and not isinstance(self.k, int):
@@ -47,7 +47,7 @@ class KSupportNormBall(Constraint):
     LMO: keep the k largest |g_i| and scale that vector to norm radius, negated.
     """
 
-    has_k = True
+    family = "k_support"
 
     def _norm(self, x: Tensor, k: int) -> Tensor:
         return k_support_norm(x.flatten(1), k)

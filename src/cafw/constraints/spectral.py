@@ -25,11 +25,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from ..conventions import LMO_ITERATIONS, check_lmo_options
 from .base import Constraint, Shape, inverse_or_zero, k_support_norm
 
-METHODS = ("subspace", "svd")
-#: warm subspace rounds per LMO call (``constraint.lmo_iterations`` of a run config)
-DEFAULT_ITERATIONS = 3
 
 
 def _orthonormal(a: Tensor) -> Tensor:
@@ -50,19 +48,14 @@ def _warm_basis(a: Tensor) -> Tensor:
 
 
 class _SpectralSet(Constraint):
-    has_k = True
-    grouping = "matrix"
     k_counts = "singular values (the smaller dimension of the reshaped weight)"
     #: basis vectors kept beyond the k the LMO needs (``_top_of_block`` then picks the top k)
     oversampling = 0
 
     def __init__(self, *, radius: float, k: int | float | None = None,
                  shape: Sequence[int] | None = None, method: str = "subspace",
-                 iterations: int = DEFAULT_ITERATIONS, k_min: int = 1) -> None:
-        if method not in METHODS:
-            raise ValueError(f"unknown spectral LMO method {method!r}; allowed: {METHODS}")
-        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-            raise ValueError(f"iterations must be an int >= 1, got {iterations!r}")
+                 iterations: int = LMO_ITERATIONS, k_min: int = 1) -> None:
+        check_lmo_options(method, iterations)
         self.method, self.iterations = method, iterations
         super().__init__(radius=radius, k=k, shape=shape, k_min=k_min)
 
@@ -127,6 +120,8 @@ class SpectralKSupportNormBall(_SpectralSet):
     [M]_k the rank-k truncated SVD of the gradient.
     """
 
+    family = "spectral_k_support"
+
     def _norm(self, x: Tensor, k: int) -> Tensor:
         return k_support_norm(self._singular_values(x), k)
 
@@ -148,7 +143,7 @@ class NuclearNormBall(SpectralKSupportNormBall):
     Its warm basis holds 1 + ``oversampling`` vectors: with one, the iteration stalls whenever
     the top two singular values are close or swap between steps."""
 
-    has_k = False
+    family = "nuclear"
     oversampling = 4
     squarings = 12  # the Gram matrix's 4096th power: its range is the top direction
 
@@ -168,7 +163,7 @@ class NuclearNormBall(SpectralKSupportNormBall):
         return u @ top, top.mT @ w
 
     def __init__(self, *, radius: float, shape: Sequence[int] | None = None,
-                 method: str = "subspace", iterations: int = DEFAULT_ITERATIONS) -> None:
+                 method: str = "subspace", iterations: int = LMO_ITERATIONS) -> None:
         super().__init__(radius=radius, shape=shape, method=method, iterations=iterations)
 
 
@@ -176,6 +171,8 @@ class SpectralKSparsePolytope(_SpectralSet):
     """conv{W : rank W <= k, singular values in {0, r}} = {sigma_max <= r, ||W||_* <= k r}.
     ``radius`` is the singular-value bound r.  LMO: -r U_k V_k^T.
     """
+
+    family = "spectral_k_sparse"
 
     def diameter_per_radius(self, shape: Shape | None) -> float:
         if shape is None and not isinstance(self.k, int):

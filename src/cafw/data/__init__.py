@@ -10,7 +10,7 @@ augmentation (``loader.py``); ImageNet uses DataLoader workers (``imagenet.py``)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +18,10 @@ import torch
 
 from ..errors import DatasetError
 from ..spec import dataset_options
-from . import cifar, digits, imagenet, mnist5k, synthetic
+from ..vocabulary import DATASETS, load
+from . import cifar, imagenet
 from .base import Data, DatasetInfo, Loader, Request
 from .loader import Augment, TensorLoader
-
-# name (cafw.vocabulary.DATASETS) -> loader; a loader's keyword-only parameters are the
-# dataset's ``options``, validated and defaulted by cafw.spec.DATASET_OPTIONS
-DATASETS: dict[str, Callable[..., Data]] = {
-    "cifar10": cifar.load_cifar10,
-    "cifar100": cifar.load_cifar100,
-    "imagenet": imagenet.load,
-    "digits": digits.load,
-    "mnist5k": mnist5k.load,
-    "synthetic": synthetic.load,
-}
 
 
 def _check_name(name: str) -> None:
@@ -40,7 +30,7 @@ def _check_name(name: str) -> None:
 
 
 def load_dataset(name: str, *, root: str | Path = "data", download: bool = False,
-                 device: torch.device | str = torch.device("cpu"), seed: int = 0,
+                 device: torch.device | str = "cpu", seed: int = 0,
                  batch_size: int = 128, eval_batch_size: int | None = None, workers: int = 8,
                  options: Mapping[str, Any] | None = None) -> Data:
     """Load ``name`` with its train, test and train_eval loaders on ``device``.
@@ -50,17 +40,18 @@ def load_dataset(name: str, *, root: str | Path = "data", download: bool = False
     raises ``cafw.spec.ConfigError``).
     """
     _check_name(name)
-    load = DATASETS[name]
+    loader = load(DATASETS[name].loader)
     options = dataset_options(name, dict(options or {}))
     request = Request(root=Path(root), download=download, device=torch.device(device), seed=seed,
                       batch_size=batch_size, eval_batch_size=eval_batch_size or batch_size,
                       workers=workers)
-    return load(request, **options)
+    return loader(request, **options)
 
 
 def download(name: str, root: str | Path = "data") -> None:
     """Make ``name`` available under ``root`` (CIFAR is fetched; digits, MNIST-5k and
-    synthetic data need nothing; ImageNet has to be obtained by hand, so for it this only checks the layout)."""
+    synthetic data need nothing; ImageNet has to be obtained by hand, so for it this only
+    checks the layout)."""
     _check_name(name)
     if name in cifar.VARIANTS:
         cifar.download(name, root)
@@ -70,5 +61,5 @@ def download(name: str, root: str | Path = "data") -> None:
             raise DatasetError(f"{imagenet.HOW_TO_GET} (expected under {Path(root) / 'imagenet'})")
 
 
-__all__ = ["load_dataset", "download", "DATASETS", "Data", "DatasetInfo", "DatasetError",
+__all__ = ["load_dataset", "download", "Data", "DatasetInfo", "DatasetError",
            "Loader", "TensorLoader", "Augment"]

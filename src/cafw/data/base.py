@@ -63,12 +63,12 @@ class Loader(ABC):
     """Batches of one split; ``len`` counts the last partial batch (no drop_last)."""
 
     def __init__(self, num_samples: int, batch_size: int, *, seed: int, shuffle: bool,
-                 device: torch.device):
+                 device: torch.device | str):
         self.num_samples = num_samples
         self.batch_size = batch_size
         self.seed = seed
         self.shuffle = shuffle
-        self.device = device
+        self.device = torch.device(device)
         self.channels_last = False
         self.rank, self.processes = 0, 1  # this process's slice of every batch
 

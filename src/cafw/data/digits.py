@@ -18,8 +18,8 @@ from .base import Data, Request
 from .loader import NO_AUGMENT, channel_stats, tensor_data
 from .split import fixed_test_split, stratified_holdout
 
-MAX_VALUE = 16
-TRAIN_FRACTION = 0.7  # of every class; the rest is the test set
+DIGITS_MAX_VALUE = 16
+DIGITS_TRAIN_FRACTION = 0.7  # of every class; the rest is the test set
 
 
 def read_digits() -> tuple[Tensor, Tensor]:
@@ -39,10 +39,10 @@ def read_digits() -> tuple[Tensor, Tensor]:
 
 def load(request: Request, *, validation_size: int) -> Data:
     images, labels = read_digits()
-    pool, test = fixed_test_split(labels, TRAIN_FRACTION)
+    pool, test = fixed_test_split(labels, DIGITS_TRAIN_FRACTION)
     kept, held = stratified_holdout(labels[pool], validation_size, request.seed)
     train, val = pool[kept], pool[held]
-    mean, std = channel_stats(images[train], MAX_VALUE)
+    mean, std = channel_stats(images[train], DIGITS_MAX_VALUE)
     return tensor_data("digits", 10, (images[train], labels[train]), (images[val], labels[val]),
                        (images[test], labels[test]), request, mean=mean, std=std,
-                       max_value=MAX_VALUE, augment=NO_AUGMENT)
+                       max_value=DIGITS_MAX_VALUE, augment=NO_AUGMENT)

@@ -59,7 +59,7 @@ class TensorLoader(Loader):
     def __init__(self, images: Tensor, labels: Tensor, *, mean: Sequence[float],
                  std: Sequence[float], max_value: float, batch_size: int, seed: int,
                  shuffle: bool, augment: Augment = NO_AUGMENT,
-                 device: torch.device = torch.device("cpu")):
+                 device: torch.device | str = "cpu"):
         super().__init__(len(images), batch_size, seed=seed, shuffle=shuffle, device=device)
         self.augment = augment
         self.shape = tuple(images.shape[1:])

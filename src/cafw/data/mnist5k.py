@@ -25,8 +25,8 @@ from .loader import NO_AUGMENT, channel_stats, tensor_data
 from .split import fixed_test_split, stratified_holdout
 
 SIDE = 28
-MAX_VALUE = 255
-TRAIN_FRACTION = 0.8  # of every class; the rest is the test set
+MNIST_MAX_VALUE = 255
+MNIST_TRAIN_FRACTION = 0.8  # of every class; the rest is the test set
 
 
 def read_mnist5k() -> tuple[Tensor, Tensor]:
@@ -55,10 +55,10 @@ def downsample(images: Tensor, size: int) -> Tensor:
 def load(request: Request, *, image_size: int, validation_size: int) -> Data:
     images, labels = read_mnist5k()
     images = downsample(images, image_size)
-    pool, test = fixed_test_split(labels, TRAIN_FRACTION)
+    pool, test = fixed_test_split(labels, MNIST_TRAIN_FRACTION)
     kept, held = stratified_holdout(labels[pool], validation_size, request.seed)
     train, val = pool[kept], pool[held]
-    mean, std = channel_stats(images[train], MAX_VALUE)
+    mean, std = channel_stats(images[train], MNIST_MAX_VALUE)
     return tensor_data("mnist5k", 10, (images[train], labels[train]), (images[val], labels[val]),
                        (images[test], labels[test]), request, mean=mean, std=std,
-                       max_value=MAX_VALUE, augment=NO_AUGMENT)
+                       max_value=MNIST_MAX_VALUE, augment=NO_AUGMENT)

@@ -22,9 +22,10 @@ differ only in radius are stacked into one batch, so an LMO (top-k, norms, SVD o
 iteration) runs once per distinct shape, and ``torch._foreach_*`` does the momentum and the
 convex combination.  ``foreach=False`` is the plain path, one group at a time with per-tensor
 ops: the same mathematics on batches of one, which the batched path is tested against (and
-both against a literal transcription of the authors' update in the tests).  On accelerators a step never waits for the
-device (the exact SVD that seeds a spectral set's basis on the first step aside); on the CPU
-the top-k selection of the k-sets reads counts on the host, which costs nothing there.
+both against a literal transcription of the authors' update in the tests).  On accelerators
+a step never waits for the device (the exact SVD that seeds a spectral set's basis on the
+first step aside); on the CPU the top-k selection of the k-sets reads counts on the host,
+which costs nothing there.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from torch.optim import Optimizer
 
 from ..constraints.base import Constraint, inverse_or_zero, pack, packed_shape, unpack
 from ..constraints.lp import Unconstrained
+from ..conventions import check_step_size
 from ..vocabulary import RESCALES
 
 
@@ -334,9 +336,8 @@ def _check_hyperparameters(lr, momentum, dampening, rescale) -> None:
         raise ValueError(f"unknown rescale {rescale!r}; allowed: {list(RESCALES)}")
     if not isinstance(lr, Tensor) and not lr >= 0:
         raise ValueError(f"lr must be >= 0, got {lr}")
-    if rescale == "none" and not isinstance(lr, Tensor) and lr > 1:
-        raise ValueError(f"without rescaling lr is the step size itself and must lie in "
-                         f"[0, 1], got {lr}")
+    if not isinstance(lr, Tensor):
+        check_step_size(lr, rescale)
     if not 0.0 <= momentum < 1.0:
         raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
     if not 0.0 <= dampening <= 1.0:

@@ -11,6 +11,7 @@ Torch-free, like the grid: Snakemake evaluates it while planning.
 
 from __future__ import annotations
 
+from ..vocabulary import FAMILIES
 from .grid import Grid
 
 #: the time limit of a preflight job (Slurm's --time): a few training steps and the checks
@@ -48,5 +49,5 @@ def costliest(runs: list[dict]) -> dict:
         optimizer = run["optimizer"]
         if optimizer["name"] != "sfw":
             return 0
-        return 2 if optimizer["constraint"]["family"].startswith(("spectral", "nuclear")) else 1
+        return 2 if FAMILIES[optimizer["constraint"]["family"]].spectral else 1
     return max(runs, key=rank)

@@ -12,7 +12,7 @@ from torch import nn
 from ..constraints import param_groups
 from ..optim import SFW, SGD, ProxSGD
 from ..optim.sfw import StepStatistics
-from ..penalties import PENALTIES
+from ..vocabulary import PENALTIES, load
 from ..spec import ConfigError, OptimizerSpec, RunSpec, SFWSpec, SGDSpec
 
 
@@ -96,7 +96,7 @@ def build_penalty(spec: RunSpec) -> Callable[[nn.Module], torch.Tensor] | None:
     penalty = getattr(spec.optimizer, "penalty", None)
     if penalty is None or penalty.strength == 0:
         return None
-    fn, strength = PENALTIES[penalty.type], penalty.strength
+    fn, strength = load(PENALTIES[penalty.type].term), penalty.strength
     return lambda model: strength * fn(model)
 
 
