@@ -16,10 +16,23 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from architectures import ARCHITECTURES, SMALL_INPUTS
 from cafw.cli import main
-from cafw.compress import (FilterPruner, LowRankReconstruction, MagnitudePruner, count,
-                           filter_prune, filters_to_prune, inference_ms, kept_rank,
-                           load_compressed, lowrank_decompose, model_cost, output_positions,
-                           physically_pruned, state_bytes, unstructured_prune)
+from cafw.compress import (
+    FilterPruner,
+    LowRankReconstruction,
+    MagnitudePruner,
+    count,
+    filter_prune,
+    filters_to_prune,
+    inference_ms,
+    kept_rank,
+    load_compressed,
+    lowrank_decompose,
+    model_cost,
+    output_positions,
+    physically_pruned,
+    state_bytes,
+    unstructured_prune,
+)
 from cafw.compress.layers import replace_module
 from cafw.compress.lowrank import FactorisedConv
 from cafw.compress.sweep import physical_columns, sweep
@@ -266,8 +279,10 @@ def narrow_vgg() -> nn.Module:
     return VGG([16, "M", 16, 32, "M", 32, "M", 32, "M", 32, "M"], 10, 3)
 
 
-@pytest.mark.parametrize("make, shape", [(lambda: build_model("cnn_small", 10, (1, 8, 8)), (1, 8, 8)),
-                                         (narrow_vgg, (3, 32, 32))], ids=["cnn_small", "vgg"])
+@pytest.mark.parametrize("make, shape", [
+    (lambda: build_model("cnn_small", 10, (1, 8, 8)), (1, 8, 8)),
+    (narrow_vgg, (3, 32, 32)),
+], ids=["cnn_small", "vgg"])
 def test_physical_model_of_a_sequential_net_is_the_masked_model(make, shape):
     pytest.importorskip("torch_pruning")
     torch.manual_seed(2)

@@ -8,12 +8,26 @@ import pytest
 import torch
 from torch import nn
 
-from cafw.constraints import base
-from cafw.vocabulary import FAMILIES
 from cafw.constraints import (
-    GroupKSupportNormBall, KSparsePolytope, KSupportNormBall, L1Ball, L2Ball,
-    LInfBall, LpBall, NuclearNormBall, SpectralKSparsePolytope, SpectralKSupportNormBall,
-    Unconstrained, initial_norms, k_support_norm, param_groups, resolve_k, top_k_mask)
+    GroupKSupportNormBall,
+    KSparsePolytope,
+    KSupportNormBall,
+    L1Ball,
+    L2Ball,
+    LInfBall,
+    LpBall,
+    NuclearNormBall,
+    SpectralKSparsePolytope,
+    SpectralKSupportNormBall,
+    Unconstrained,
+    base,
+    initial_norms,
+    k_support_norm,
+    param_groups,
+    resolve_k,
+    top_k_mask,
+)
+from cafw.vocabulary import FAMILIES
 
 
 @pytest.fixture(autouse=True)

@@ -41,7 +41,8 @@ def test_gpu_hours_are_runtime_times_gpus_of_each_setup():
         resources = {**config["resources"]["train"], **config["setups"][setup].get("resources", {})}
         expected += jobs * resources["runtime"] / 60 * resources["gpu"]
     assert tuning.requested == pytest.approx(expected)
-    assert tuning.by_setup["imagenet-resnet50"] * 4 * 24 == tuning.hours_by_setup["imagenet-resnet50"]
+    imagenet = "imagenet-resnet50"
+    assert tuning.by_setup[imagenet] * 4 * 24 == tuning.hours_by_setup[imagenet]
     assert tuning.estimated is None  # no measured epoch times in the paper config
 
 
@@ -73,7 +74,8 @@ def test_measured_epoch_times_give_an_estimate(tmp_path):
 
 def test_the_readme_paragraph_is_what_the_command_prints():
     readme = (ROOT / "README.md").read_text()
-    block = readme.split(cost.START + "\n", 1)[1].split(cost.END, 1)[0]
+    start, end = cost.COST_MARKERS
+    block = readme.split(start + "\n", 1)[1].split(end, 1)[0]
     assert block == cost.markdown(cost.README_GRIDS, ROOT), \
         "README.md's paper-grid paragraph is stale: run cafw cost --readme README.md"
 

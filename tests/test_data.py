@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from cafw.data import DatasetError, download, load_dataset
-from cafw.vocabulary import DATASETS
-from cafw.data.mnist5k import downsample, read_mnist5k
-from cafw.data.split import fixed_test_split, per_class_holdout, stratified_holdout
-from cafw.spec import ConfigError
 from cafw.data.cifar import VARIANTS, read_cifar
 from cafw.data.digits import read_digits
 from cafw.data.loader import Augment, TensorLoader, rotate
+from cafw.data.mnist5k import downsample, read_mnist5k
+from cafw.data.split import fixed_test_split, per_class_holdout, stratified_holdout
+from cafw.spec import ConfigError
+from cafw.vocabulary import DATASETS
 
 
 def write_cifar(root, name, per_file=4):

@@ -1,4 +1,5 @@
-"""Figures: every kind draws a readable, byte-stable PDF and PNG from small fixed tables."""
+"""Figures: every kind draws a readable, byte-stable PDF and PNG from small fixed tables, with
+its title, labels and legend inside the canvas at one panel and at several."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import matplotlib.image
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from cafw.cli import main
-from cafw.pipeline.figures import draw
+from cafw.pipeline.figures import draw, figure
 
 COMPRESSION = ["study", "kind", "setup", "dataset", "model", "method", "label", "schedule",
                "variant", "family", "rescale", "k", "value", "seed", "run", "ratio",
@@ -27,8 +28,10 @@ COMPUTE = ["setup", "dataset", "model", "method", "label", "batch_size", "step_m
 LR_THEORY = ["rule", "seed", "horizon", "best_gap", "bound", "iteration", "step_size"]
 
 # (kind, study, setup) of every figure drawn from the tables below
-FIGURES = [("compression", "s", "x"), ("lr_ablation", "abl", "x"), ("dynamics", "abl", "x"),
-           ("sensitivity", "sens", "x"), ("compute", None, None), ("lr_theory", None, None)]
+FIGURES = [("compression", "filter-pruning", "x"), ("lr_ablation", "lr-ablation", "x"),
+           ("dynamics", "lr-ablation", "x"), ("lr_grid", "lr-ablation", "x"),
+           ("sensitivity", "sensitivity", "x"), ("compute", None, None),
+           ("lr_theory", None, None)]
 
 
 def _run(study, method, seed, schedule="linear", rescale=None, k=None, value=None):
@@ -42,15 +45,17 @@ def _run(study, method, seed, schedule="linear", rescale=None, k=None, value=Non
             "k": k if sfw else None, "value": value if sfw else None}
 
 
-def _manifest() -> pd.DataFrame:
-    runs = [_run("s", m, seed, rescale=r) for (m, r), seed in
+def _manifest(schedules: list[str]) -> pd.DataFrame:
+    """The runs of a comparison, a learning-rate ablation over ``schedules`` (one panel each)
+    and a sensitivity study."""
+    runs = [_run("filter-pruning", m, seed, rescale=r) for (m, r), seed in
             itertools.product([("sgd", None), ("sfw", "gradient")], [0, 1])]
-    runs += [_run("abl", "sgd", seed, schedule) for schedule in ["linear", "constant"]
+    runs += [_run("lr-ablation", "sgd", seed, schedule) for schedule in schedules
              for seed in [0, 1]]
-    runs += [_run("abl", "sfw", seed, schedule, rescale) for schedule, rescale, seed in
-             itertools.product(["linear", "constant"], ["none", "gradient"], [0, 1])]
-    runs += [_run("sens", "sfw", seed, rescale="gradient", k=k, value=v) for k, v, seed in
-             itertools.product([0.1, 0.3], [5.0, 10.0], [0, 1])]
+    runs += [_run("lr-ablation", "sfw", seed, schedule, rescale) for schedule, rescale, seed in
+             itertools.product(schedules, ["none", "gradient"], [0, 1])]
+    runs += [_run("sensitivity", "sfw", seed, rescale="gradient", k=k, value=v)
+             for k, v, seed in itertools.product([0.1, 0.3], [5.0, 10.0], [0, 1])]
     return pd.DataFrame(runs)[MANIFEST]
 
 
@@ -71,7 +76,7 @@ def _compression(manifest: pd.DataFrame) -> pd.DataFrame:
 
 def _history(manifest: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    for run in manifest[manifest["study"] == "abl"].to_dict("records"):
+    for run in manifest[manifest["study"] == "lr-ablation"].to_dict("records"):
         sfw = isinstance(run["rescale"], str)
         scale = (3.0 if run["rescale"] == "gradient" else 1.0) + (run["schedule"] == "linear")
         for epoch in range(1, 4):
@@ -105,15 +110,41 @@ def _lr_theory() -> pd.DataFrame:
     return pd.DataFrame(gaps + steps).reindex(columns=LR_THEORY)
 
 
-@pytest.fixture(scope="module")
-def tables(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tables")
-    manifest = _manifest()
-    for name, table in {"manifest": manifest, "compression": _compression(manifest),
-                        "history": _history(manifest), "compute": _compute(),
-                        "lr_theory": _lr_theory()}.items():
+def _tuning(compression: pd.DataFrame) -> pd.DataFrame:
+    """The ablation's learning-rate grid: each curve at three learning rates, the middle one
+    chosen."""
+    curves = compression[compression["study"] == "lr-ablation"]
+    rows = []
+    for lr, factor in [(0.3, 0.9), (1.0, 1.0), (3.0, 0.8)]:
+        grid = curves.groupby(["method", "rescale", "schedule", "ratio"], dropna=False,
+                              as_index=False).first()
+        rows.append(grid.assign(
+            curve=grid["method"] + grid["rescale"].fillna("") + grid["schedule"],
+            point=f'{{"lr": {lr}}}', lr=lr, seeds=2, selected=lr == 1.0,
+            test_accuracy=grid["test_accuracy"] * factor,
+            dense_test_accuracy=grid["dense_test_accuracy"] * factor))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _write_tables(root, schedules: list[str]) -> list:
+    manifest = _manifest(schedules)
+    compression = _compression(manifest)
+    for name, table in {"manifest": manifest, "compression": compression,
+                        "history": _history(manifest), "tuning": _tuning(compression),
+                        "compute": _compute(), "lr_theory": _lr_theory()}.items():
         table.to_csv(root / f"{name}.csv", index=False)
     return sorted(root.iterdir())
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory):
+    return _write_tables(tmp_path_factory.mktemp("tables"), ["linear", "constant"])
+
+
+@pytest.fixture(scope="module")
+def one_schedule(tmp_path_factory):
+    """The tables with a single schedule in the ablation: its figure has one panel."""
+    return _write_tables(tmp_path_factory.mktemp("one_schedule"), ["linear"])
 
 
 @pytest.mark.parametrize("kind, study, setup", FIGURES)
@@ -132,10 +163,12 @@ def test_draws_pdf_and_png_deterministically(tables, tmp_path, kind, study, setu
 
 
 @pytest.mark.parametrize("kind, study, setup, message", [
-    ("compression", "nope", "x", r"no study 'nope'; studies: s, abl, sens"),
-    ("compression", "s", "y", r"study 's' and setup 'y'; setups of that study: x"),
+    ("compression", "nope", "x",
+     r"no study 'nope'; studies: filter-pruning, lr-ablation, sensitivity"),
+    ("compression", "filter-pruning", "y",
+     r"study 'filter-pruning' and setup 'y'; setups of that study: x"),
     ("dynamics", "nope", "x", r"manifest.csv has no study 'nope'"),
-    ("dynamics", "sens", "x", r"no SFW epochs .* study 'sens' and setup 'x'"),
+    ("dynamics", "sensitivity", "x", r"no SFW epochs .* study 'sensitivity' and setup 'x'"),
     ("sensitivity", None, None, r"'sensitivity' needs a study and a setup"),
     ("histogram", None, None, r"unknown figure kind 'histogram'"),
 ])
@@ -152,7 +185,25 @@ def test_a_table_the_figure_needs_must_be_passed(tables, tmp_path):
 
 
 def test_cli(tables, tmp_path):
-    out = tmp_path / "figures" / "s__x.pdf"
-    assert main(["figure", "compression", "--tables", *map(str, tables), "--study", "s",
+    from cafw.cli import main
+
+    out = tmp_path / "figures" / "filter-pruning__x.pdf"
+    assert main(["figure", "compression", "--tables", *map(str, tables), "--study",
+                 "filter-pruning",
                  "--setup", "x", "--out", str(out)]) == 0
     assert out.exists() and out.with_suffix(".png").exists()
+
+
+@pytest.mark.parametrize("panels", ["one", "several"])
+@pytest.mark.parametrize("kind, study, setup", FIGURES)
+def test_everything_drawn_lies_inside_the_canvas(tables, one_schedule, kind, study, setup,
+                                                 panels):
+    """Title, labels and legends: nothing is clipped at the figure's edges."""
+    with matplotlib.rc_context():
+        fig = figure(kind, one_schedule if panels == "one" else tables, study, setup)
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()  # the constrained layout is made when drawing
+        drawn = fig.get_tightbbox(canvas.get_renderer())
+    width, height = fig.get_size_inches()
+    assert (drawn.x0 >= 0 and drawn.y0 >= 0 and drawn.x1 <= width and drawn.y1 <= height), \
+        f"{kind}: drawn over {drawn.bounds}, the canvas is {width:.2f} x {height:.2f} inches"

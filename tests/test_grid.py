@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cafw.pipeline.grid import GridError, check_claims, compute_spec, curves, expand
+from cafw.pipeline.grid import GridError, check_baseline, check_claims, compute_spec, curves, expand
+from cafw.pipeline.studies import figures, table
 from cafw.spec import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,6 +156,34 @@ def test_a_seed_offset_moves_every_seed_the_tuning_seeds_included():
 @pytest.mark.parametrize("name", ["config.yaml", "mnist.yaml", "ci.yaml", "paper.yaml"])
 def test_the_claims_of_every_config_name_swept_ratios(name):
     check_claims(_config(name))
+    check_baseline(_config(name))
+
+
+def test_the_baseline_is_a_method_the_compute_comparison_times():
+    config = copy.deepcopy(_config())
+    config["baseline"] = "sgd-group-lasso"
+    with pytest.raises(GridError, match="baseline 'sgd-group-lasso' is not among the methods"):
+        check_baseline(config)
+
+
+def test_each_study_is_drawn_as_its_figure_says_and_an_ablation_gets_two_more_figures():
+    config = _config()
+    stems = {f.stem: (f.kind, f.study, f.setup) for f in figures(config)}
+    assert stems == {
+        "filter-pruning__digits-cnn": ("compression", "filter-pruning", "digits-cnn"),
+        "low-rank__digits-cnn": ("compression", "low-rank", "digits-cnn"),
+        "unstructured__digits-cnn": ("compression", "unstructured", "digits-cnn"),
+        "lr-ablation__digits-cnn": ("lr_ablation", "lr-ablation", "digits-cnn"),
+        "dynamics__lr-ablation__digits-cnn": ("dynamics", "lr-ablation", "digits-cnn"),
+        "lr-grid__lr-ablation__digits-cnn": ("lr_grid", "lr-ablation", "digits-cnn"),
+        "sensitivity__digits-cnn": ("sensitivity", "sensitivity", "digits-cnn"),
+        "compute": ("compute", None, None), "lr-theory": ("lr_theory", None, None)}
+    # a second ablation gets its own dynamics and grid
+    config["studies"]["lr-ablation-2"] = config["studies"]["lr-ablation"]
+    assert {"dynamics__lr-ablation-2__digits-cnn", "lr-grid__lr-ablation-2__digits-cnn"} < \
+        {f.stem for f in figures(config)}
+    assert [(r["study"], r["figure"], r["baseline"]) for r in table(config)][-2:] == \
+        [("sensitivity", "sensitivity", "sgd"), ("lr-ablation-2", "lr_ablation", "sgd")]
 
 
 @pytest.mark.parametrize("change, message", [
@@ -176,7 +205,8 @@ def test_bad_claims_name_the_problem(change, message):
     (lambda c: c["studies"]["low-rank"]["methods"].append("adam"),
      "study 'low-rank' names unknown method 'adam'"),
     (lambda c: c["studies"]["low-rank"].update(kind="pruning"), "kind 'pruning' is not one of"),
-    (lambda c: c["studies"]["sensitivity"]["vary"].update(weight_decay=[1]), "cannot vary 'weight_decay'"),
+    (lambda c: c["studies"]["sensitivity"]["vary"].update(weight_decay=[1]),
+     "cannot vary 'weight_decay'"),
     (lambda c: c["methods"]["sfw-group-k-support"]["optimizer"].pop("rescale"),
      "varies or tunes 'rescale', but method 'SFW group-k-support' does not set it"),
     (lambda c: c["methods"]["sgd"].update(tune={"nesterov": [True]}),

@@ -111,9 +111,9 @@ def test_the_command_measures_digits_trajectories_and_writes_the_table(tmp_path,
 
 
 def test_the_run_config_default_is_the_constraints_default():
-    from cafw.constraints.spectral import DEFAULT_ITERATIONS
+    from cafw.conventions import LMO_ITERATIONS
     from cafw.spec import ConstraintSpec
 
-    assert ConstraintSpec.model_fields["lmo_iterations"].default == DEFAULT_ITERATIONS
-    assert NuclearNormBall(radius=1.0).iterations == DEFAULT_ITERATIONS
-    assert SpectralKSupportNormBall(radius=1.0, k=2).iterations == DEFAULT_ITERATIONS
+    assert ConstraintSpec.model_fields["lmo_iterations"].default == LMO_ITERATIONS
+    assert NuclearNormBall(radius=1.0).iterations == LMO_ITERATIONS
+    assert SpectralKSupportNormBall(radius=1.0, k=2).iterations == LMO_ITERATIONS

@@ -30,7 +30,7 @@ def _gaps(table):
 
 
 def test_columns_and_row_kinds(noisy, tmp_path):
-    assert list(noisy.columns) == lr_theory.COLUMNS
+    assert list(noisy.columns) == lr_theory.LR_THEORY_COLUMNS
     assert set(noisy["rule"]) == {"constant", "diameter", "gradient"}
     assert set(noisy["seed"]) == {0, 1}
     gaps = _gaps(noisy)
@@ -47,7 +47,7 @@ def test_columns_and_row_kinds(noisy, tmp_path):
     # written atomically as CSV and read back the same
     lr_theory.run(noise=0.1, out=tmp_path / "t.csv", **SMALL)
     back = pd.read_csv(tmp_path / "t.csv")
-    assert list(back.columns) == lr_theory.COLUMNS
+    assert list(back.columns) == lr_theory.LR_THEORY_COLUMNS
     pd.testing.assert_frame_equal(back, noisy, check_dtype=False)
 
 

@@ -16,7 +16,7 @@ from cafw import vocabulary
 from cafw.cli import main
 from cafw.pipeline.paper import InputError, generate
 from cafw.pipeline.paper.curves import compare
-from cafw.pipeline.paper.tables import COLUMNS
+from cafw.pipeline.paper.tables import READ_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 SETUP = {"setup": "digits-cnn", "dataset": "digits", "model": "cnn_small"}
@@ -62,7 +62,10 @@ COMPUTE = [  # method, label, step_ms, step_ms_min, ratio_to_sgd
     ("sfw-spectral-k-support", "SFW spectral-k-support", 4.1, 3.9, 3.28),
 ]
 FIGURES = ("filter-pruning__digits-cnn", "low-rank__digits-cnn", "lr-ablation__digits-cnn",
-           "sensitivity__digits-cnn", "dynamics__digits-cnn", "compute", "lr-theory")
+           "sensitivity__digits-cnn", "dynamics__lr-ablation__digits-cnn",
+           "lr-grid__lr-ablation__digits-cnn", "compute", "lr-theory")
+# the figure of each study (cafw.pipeline.studies); the others': compression
+STUDY_FIGURES = {"lr-ablation": "lr_ablation", "sensitivity": "sensitivity"}
 
 
 def write_tables(root: Path, curves: dict = CURVES, seeds=(0, 1), methods: dict = METHODS
@@ -114,7 +117,7 @@ def write_tables(root: Path, curves: dict = CURVES, seeds=(0, 1), methods: dict 
         "tuning.csv": pd.DataFrame([
             {"curve": "lr-ablation__digits-cnn__sfw-group-k-support+rescale=diameter__linear",
              "study": "lr-ablation", "setup": "digits-cnn", "label": "SFW group-k-support",
-             "rescale": "diameter", "point": f'{{"lr": {lr}}}', "ratio": ratio,
+             "rescale": "diameter", "point": f'{{"lr": {lr}}}', "lr": lr, "ratio": ratio,
              "selected": lr == 10.0, "score": score,
              "score_std": 0.02 if len(seeds) > 1 else None, "seeds": len(seeds)}
             for lr, score in ((1.0, 0.61), (10.0, 0.70)) for ratio in RATIOS]),
@@ -128,6 +131,9 @@ def write_tables(root: Path, curves: dict = CURVES, seeds=(0, 1), methods: dict 
             "samples_needed": 2, "margin": 0.0, "threshold": 0.0, "ratio": 0.5,
             "effect_at_ratio": 0.45, "ci_low_at_ratio": 0.2, "ci_high_at_ratio": 0.7,
             "verdict": "holds", "part_verdict": "holds", "claim_verdict": "holds"}]),
+        "studies.csv": pd.DataFrame([
+            {"study": study, "kind": kind, "figure": STUDY_FIGURES.get(study, "compression"),
+             "baseline": "sgd"} for study, kind in dict.fromkeys(k[:2] for k in curves)]),
     }
     for name, frame in frames.items():
         frame.to_csv(root / name, index=False)
@@ -168,7 +174,7 @@ def test_generates_every_file(generated):
 
 
 def test_reads_the_declared_tables_and_names_every_id():
-    assert tuple(COLUMNS) == vocabulary.PAPER_TABLES
+    assert set(READ_COLUMNS) == set(vocabulary.PAPER_TABLES)
     for names, ids in ((vocabulary.DATASET_NAMES, vocabulary.DATASETS),
                        (vocabulary.MODEL_NAMES, vocabulary.MODELS),
                        (vocabulary.FAMILY_NAMES, vocabulary.FAMILIES),
@@ -341,8 +347,12 @@ def test_figures_have_relative_paths_and_captions(generated):
     figures = texts["figures.tex"]
     assert "\\includegraphics[width=\\linewidth]{../figures/filter-pruning__digits-cnn.pdf}" \
         in figures
-    assert "\\label{fig:lr-theory}" in figures and "\\label{fig:dynamics__digits-cnn}" in figures
-    assert "(runs of study \\texttt{lr-ablation})" in figures
+    assert "\\label{fig:lr-theory}" in figures
+    assert "\\label{fig:dynamics__lr-ablation__digits-cnn}" in figures
+    assert "dynamics of the learning-rate ablation (study \\texttt{lr-ablation})" in figures
+    assert "Learning-rate grid of the learning-rate ablation (study \\texttt{lr-ablation})" \
+        in figures
+    assert "chosen on validation data for each rescaling (diameter: 10)" in figures
     assert "digits / small CNN" in figures
     assert "mean $\\pm$ standard deviation over 2 seeds" in figures
     assert "one panel per learning-rate schedule (linear, constant)" in figures
@@ -390,14 +400,15 @@ def test_paper_builds_from_one_seed_without_figures_and_with_tex_in_labels(tmp_p
 
 
 def test_the_readme_results_section_is_rendered_from_the_facts(generated, tmp_path):
-    from cafw.pipeline.paper.readme import END, START, update
+    from cafw.pipeline.paper.readme import RESULTS_MARKERS, update
 
+    start, end = RESULTS_MARKERS
     root, _ = generated
     readme = tmp_path / "README.md"
-    readme.write_text(f"# title\n\n{START}\nold numbers\n{END}\n\nthe rest\n")
+    readme.write_text(f"# title\n\n{start}\nold numbers\n{end}\n\nthe rest\n")
     update([root], readme)
     text = readme.read_text()
-    assert "old numbers" not in text and text.endswith(f"{END}\n\nthe rest\n")
+    assert "old numbers" not in text and text.endswith(f"{end}\n\nthe rest\n")
     assert "- **C1**: SFW keeps more after filter pruning." in text
     assert "| **C1** | *the claim* | SFW group-k-support vs SGD | **holds** |" in text
     assert "| C1 | accuracy over ratios 0–0.9 | +50.0 [+38.8, +61.2], P 1.00, 2 (2) | holds |" \

@@ -2,13 +2,12 @@
 here independently of the grid code), lint, config validation, and an end-to-end run of
 config/ci.yaml that builds the tables, figures, report and paper."""
 
-import itertools
 import json
 import os
 import re
 import subprocess
-import time
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +15,6 @@ import pytest
 import yaml
 
 from cafw.pipeline.grid import expand
-
 from repo_copy import ROOT, copy_repo
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -150,6 +148,10 @@ def _optimizer(config, method):
 @pytest.mark.parametrize("change, message", [
     (lambda c: c.update(studes={}), "'studes' was unexpected"),
     (lambda c: c["studies"]["low-rank"].update(kind="pruning"), "'pruning' is not one of"),
+    (lambda c: c["studies"]["low-rank"].update(figure="histogram"),
+     "'histogram' is not one of"),
+    (lambda c: c.update(baseline="adam"), "baseline 'adam' is not among the methods the "
+     "compute comparison times"),
     (lambda c: c["setups"]["digits-cnn"].update(dataset="mnist"),
      "setup 'digits-cnn', method 'sgd', schedule 'linear': 'dataset': 'mnist' is not allowed; "
      "allowed: cifar10, cifar100, imagenet, digits, mnist5k, synthetic"),
@@ -197,14 +199,16 @@ def test_ci_config_end_to_end(tmp_path):
     compute = pd.read_csv(tables / "compute.csv")
     assert set(compute["method"]) == {"sgd", "sgd-nuclear", "sfw-spectral-k-support"}
     for figure in ("filter-pruning__digits-cnn", "low-rank__digits-cnn", "unstructured__digits-cnn",
-                   "lr-ablation__digits-cnn", "sensitivity__digits-cnn", "dynamics__digits-cnn",
+                   "lr-ablation__digits-cnn", "sensitivity__digits-cnn",
+                   "dynamics__lr-ablation__digits-cnn", "lr-grid__lr-ablation__digits-cnn",
                    "compute", "lr-theory"):
         for suffix in (".pdf", ".png"):
             assert (repo / "figures" / f"{figure}{suffix}").stat().st_size > 1000
     assert (repo / "paper" / "main.pdf").read_bytes().startswith(b"%PDF")
     # physical: true in filter-pruning and low-rank; save_ratios: [0.3] in filter-pruning
     physical = compression[compression["study"].isin(["filter-pruning", "low-rank"])]
-    assert physical[["physical_params", "physical_bytes", "physical_ms_batch256"]].notna().all().all()
+    measured = ["physical_params", "physical_bytes", "physical_ms_batch256"]
+    assert physical[measured].notna().all().all()
     for run in manifest.query("study == 'filter-pruning'")["run"]:
         saved = repo / "results" / "compressed" / run / "filter"
         row = pd.read_csv(saved / "sweep.csv").iloc[0]
@@ -217,11 +221,12 @@ def test_ci_config_end_to_end(tmp_path):
     assert "filter-pruning__digits-cnn.png" in html and "compression_summary.csv" in html
 
     # nothing left to do, and one figure is rebuilt alone, without retraining anything
-    assert "Nothing to be done" in snakemake("-n", "--configfile", "config/ci.yaml", cwd=repo).stdout
+    plan = snakemake("-n", "--configfile", "config/ci.yaml", cwd=repo)
+    assert "Nothing to be done" in plan.stdout
     (repo / "figures" / "filter-pruning__digits-cnn.pdf").unlink()
     # (the target goes before --configfile, which takes several values)
-    plan = snakemake("-n", "figures/filter-pruning__digits-cnn.pdf", "--configfile", "config/ci.yaml",
-                     cwd=repo)
+    plan = snakemake("-n", "figures/filter-pruning__digits-cnn.pdf", "--configfile",
+                     "config/ci.yaml", cwd=repo)
     assert job_counts(plan.stdout) == {"figure_study": 1, "total": 1}
 
     # every file a rule writes is declared: deleting one plans exactly its rule and what

@@ -4,10 +4,9 @@ seeds, choosing among curves on validation accuracy too."""
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
-
-import numpy as np
 
 from cafw.pipeline.claims import claims, combine, samples_needed, verdict
 from cafw.pipeline.selection import read_selection, select

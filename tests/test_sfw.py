@@ -12,9 +12,16 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from cafw.constraints import base
-from cafw.constraints import (KSupportNormBall, L1Ball, L2Ball, NuclearNormBall,
-                              SpectralKSupportNormBall, Unconstrained, param_groups)
+from cafw.constraints import (
+    KSupportNormBall,
+    L1Ball,
+    L2Ball,
+    NuclearNormBall,
+    SpectralKSupportNormBall,
+    Unconstrained,
+    base,
+    param_groups,
+)
 from cafw.optim import SFW
 from cafw.vocabulary import FAMILIES
 from sfw_reference import ReferenceSFW

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+
 from repo_copy import ROOT, copy_repo
 
 pytestmark = pytest.mark.slow
@@ -154,7 +155,7 @@ def expected_figures(config: dict) -> list[str]:
         for setup in setups:
             figures.append(f"figures/{study}__{setup}.pdf")
             if spec.get("figure") == "lr_ablation":
-                figures.append(f"figures/dynamics__{setup}.pdf")
+                figures.append(f"figures/dynamics__{study}__{setup}.pdf")
     return figures
 
 

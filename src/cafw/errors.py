@@ -6,6 +6,10 @@ class ConfigError(ValueError):
     """An invalid configuration; the message names the key and what is allowed."""
 
 
+class GridError(ConfigError):
+    """An inconsistent pipeline config; the message names the study and the key."""
+
+
 class DatasetError(Exception):
     """A dataset is missing, corrupt or misconfigured.
 
@@ -47,3 +51,7 @@ class MissingExtra(ModuleNotFoundError):
 
 class NotEnoughGPUs(RuntimeError):
     """A job asked for more GPUs than its host has (``cafw.gpu_slots``)."""
+
+
+class InputError(ValueError):
+    """A table or figure the paper needs is missing, or a table lacks what the paper reads."""

@@ -68,6 +68,7 @@ steps.  The loop runs with one torch thread (restored afterwards): the tensors a
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -77,9 +78,9 @@ import torch
 from .constraints import L1Ball
 from .io import write_csv
 from .optim import SFW
+from .vocabulary import LR_THEORY_RULES
 
-RULES = {"constant": "none", "diameter": "diameter", "gradient": "gradient"}
-COLUMNS = ["rule", "seed", "horizon", "best_gap", "bound", "iteration", "step_size"]
+LR_THEORY_COLUMNS = ["rule", "seed", "horizon", "best_gap", "bound", "iteration", "step_size"]
 RADIUS = 1.0
 SMOOTHNESS = 1.0  # L = ||Q||_2, exact by construction
 CURVATURE = 0.1  # mu: the most negative eigenvalue of Q is -mu
@@ -133,6 +134,51 @@ def h0_upper_bound(b: torch.Tensor, f_x0: float = 0.0) -> float:
     return f_x0 + SMOOTHNESS * RADIUS ** 2 / 2 + RADIUS * float(b.abs().max())
 
 
+@dataclass(frozen=True)
+class _Problem:
+    """One seed's problem, and the generator that draws its gradient noise."""
+
+    q: torch.Tensor
+    b: torch.Tensor
+    h0_bound: float
+    noise: torch.Generator
+
+
+def _problem(dimension: int, seed: int) -> _Problem:
+    generator = torch.Generator().manual_seed(seed)
+    q, b = make_problem(dimension, generator, torch.float64)
+    return _Problem(q, b, h0_upper_bound(b), generator)
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """Every rule x seed x horizon run, a param group of one SFW optimizer.  The runs of a
+    seed are ordered by decreasing horizon, so that those still stepping at iteration t are a
+    prefix: run h * len(rules) + j has horizon grid[-1 - h] and rule j."""
+
+    order: list[tuple[str, int]]  # (rule, horizon) of each run of a seed
+    x: torch.Tensor  # (seeds, runs, n): the iterates, x_0 = 0
+    grad: torch.Tensor  # the stochastic gradients; the params' grads are its rows
+    params: list[torch.Tensor]  # param group s * runs + i is run i of seed s
+    optimizer: SFW
+
+
+def _runs(seeds: int, dimension: int, grid: list[int], rules: list[str]) -> _Runs:
+    order = [(rule, t) for t in reversed(grid) for rule in rules]
+    x = torch.zeros(seeds, len(order), dimension, dtype=torch.float64)
+    grad = torch.zeros_like(x)
+    groups, params = [], []
+    for s in range(seeds):
+        for i, (rule, t) in enumerate(order):
+            p = x[s, i]
+            p.grad = grad[s, i]
+            params.append(p)
+            groups.append({"params": [p], "lr": 1.0 / math.sqrt(t + 1),
+                           "rescale": LR_THEORY_RULES[rule],
+                           "constraint": L1Ball(radius=RADIUS)})
+    return _Runs(order, x, grad, params, SFW(groups, momentum=0.0))
+
+
 def run(dimension: int = 100, iterations: int = 20000, seeds: int = 3, noise: float = 0.1,
         horizons: int = 8, out: Path | None = None) -> pd.DataFrame:
     """Run every rule, seed and horizon; return (and write to ``out``) the tidy table.
@@ -142,100 +188,79 @@ def run(dimension: int = 100, iterations: int = 20000, seeds: int = 3, noise: fl
     set: ``step_size`` = eta of the ``iteration``-th step (1-based, x_{k-1} -> x_k) of the
     longest-horizon run, at ~``STEP_POINTS`` log-spaced iterations.
     """
-    dtype = torch.float64
-    grid = horizon_grid(iterations, horizons)
-    t_max = grid[-1]
-    rules = list(RULES)
-    n_runs = len(rules) * len(grid)  # runs per seed
-    seed_ids = list(range(seeds))
-
-    gens, qs, bs, h0s = [], [], [], []
-    for seed in seed_ids:
-        gen = torch.Generator().manual_seed(seed)
-        q, b = make_problem(dimension, gen, dtype)
-        gens.append(gen)
-        qs.append(q)
-        bs.append(b)
-        h0s.append(h0_upper_bound(b))
-    q_all = torch.stack(qs)  # (S, n, n)
-    b_all = torch.stack(bs)[:, None, :]  # (S, 1, n)
-
-    # runs of a seed ordered by decreasing horizon, so that the runs still stepping at
-    # iteration t are a prefix: run index h * len(rules) + j has horizon grid[-1 - h], rule j
-    order = [(rule, t) for t in reversed(grid) for rule in rules]
-    x = torch.zeros(seeds, n_runs, dimension, dtype=dtype)  # x_0 = 0 for every run
-    grad = torch.zeros_like(x)  # the stochastic gradients; the params' grads are its rows
-
-    groups, params = [], []  # param group s * n_runs + i is run i of seed s
-    for s in range(seeds):
-        for i, (rule, t) in enumerate(order):
-            p = x[s, i]
-            p.grad = grad[s, i]
-            params.append(p)
-            groups.append({"params": [p], "lr": 1.0 / math.sqrt(t + 1),
-                           "rescale": RULES[rule], "constraint": L1Ball(radius=RADIUS)})
-    opt = SFW(groups, momentum=0.0)
-
-    # step sizes of the longest-horizon run of each rule and seed, at log-spaced iterations
-    record = set(log_iterations(t_max, STEP_POINTS))
-    longest = [s * n_runs + j for s in range(seeds) for j in range(len(rules))]
-    steps: list[tuple[int, torch.Tensor]] = []
-
-    best = torch.full((seeds, n_runs), math.inf, dtype=dtype)
-    scale = noise / math.sqrt(dimension)
-    noise_chunk = torch.empty(0)
+    grid, rules = horizon_grid(iterations, horizons), list(LR_THEORY_RULES)
+    problems = [_problem(dimension, seed) for seed in range(seeds)]
+    runs = _runs(seeds, dimension, grid, rules)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the tensors are tiny: extra threads only add synchronization
     try:
-        with torch.no_grad():
-            live = n_runs  # runs[:live] have not reached their horizon
-            for t in range(t_max + 1):
-                xs = x[:, :live]
-                exact = torch.baddbmm(b_all, xs, q_all)  # grad f(x_t) = Q x_t + b, Q symmetric
-                gap = (exact * xs).sum(-1) + RADIUS * exact.abs().amax(-1)
-                best[:, :live] = torch.minimum(best[:, :live], gap)  # over x_0 ... x_T
-                if t == t_max:
-                    break
-                if order[live - 1][1] <= t:  # these runs have taken their T steps
-                    while live and order[live - 1][1] <= t:
-                        live -= 1
-                        for s in range(seeds):  # SFW skips groups without gradient
-                            params[s * n_runs + live].grad = None
-                    exact = exact[:, :live]
-                if noise > 0:
-                    k = t % NOISE_CHUNK
-                    if k == 0:
-                        noise_chunk = torch.stack([
-                            torch.randn(NOISE_CHUNK, dimension, generator=g, dtype=dtype)
-                            for g in gens]).mul_(scale)  # (S, chunk, n)
-                    torch.add(exact, noise_chunk[:, k, None, :], out=grad[:, :live])
-                else:
-                    grad[:, :live] = exact
-                opt.step()
-                if t + 1 in record:
-                    steps.append((t + 1, opt.step_statistics().step_size[longest].clone()))
+        best, steps = _iterate(problems, runs, len(rules), noise)
     finally:
         torch.set_num_threads(threads)
 
     rows = []
-    for s, seed in enumerate(seed_ids):
-        bound_num = max(2 * h0s[s], SMOOTHNESS * DIAMETER ** 2)
+    for seed, problem in enumerate(problems):
+        bound_num = max(2 * problem.h0_bound, SMOOTHNESS * DIAMETER ** 2)
         for rule in rules:
             for t in grid:
                 rows.append({"rule": rule, "seed": seed, "horizon": t,
-                             "best_gap": float(best[s, order.index((rule, t))]),
+                             "best_gap": float(best[seed, runs.order.index((rule, t))]),
                              "bound": bound_num / math.sqrt(t + 1)})
     for it, eta in steps:
         values = eta.tolist()
-        for s, seed in enumerate(seed_ids):
+        for seed in range(seeds):
             for j, rule in enumerate(rules):
                 rows.append({"rule": rule, "seed": seed, "iteration": it,
-                             "step_size": values[s * len(rules) + j]})
-    table = pd.DataFrame(rows, columns=COLUMNS)
+                             "step_size": values[seed * len(rules) + j]})
+    table = pd.DataFrame(rows, columns=LR_THEORY_COLUMNS)
     table["seed"] = table["seed"].astype(int)
     if out is not None:
         write_csv(table, out)
     return table
+
+
+@torch.no_grad()
+def _iterate(problems: list[_Problem], runs: _Runs, rules: int, noise: float
+             ) -> tuple[torch.Tensor, list[tuple[int, torch.Tensor]]]:
+    """Step every run to its horizon.  Returns each run's best gap (seeds, runs) and the
+    step sizes of the longest-horizon run of each rule and seed at log-spaced iterations."""
+    seeds, n_runs, dimension = runs.x.shape
+    q_all = torch.stack([p.q for p in problems])  # (S, n, n)
+    b_all = torch.stack([p.b for p in problems])[:, None, :]  # (S, 1, n)
+    t_max = runs.order[0][1]
+    record = set(log_iterations(t_max, STEP_POINTS))
+    longest = [s * n_runs + j for s in range(seeds) for j in range(rules)]
+    steps: list[tuple[int, torch.Tensor]] = []
+    best = torch.full((seeds, n_runs), math.inf, dtype=torch.float64)
+    scale = noise / math.sqrt(dimension)
+    noise_chunk = torch.empty(0)
+    live = n_runs  # runs[:live] have not reached their horizon
+    for t in range(t_max + 1):
+        xs = runs.x[:, :live]
+        exact = torch.baddbmm(b_all, xs, q_all)  # grad f(x_t) = Q x_t + b, Q symmetric
+        gap = (exact * xs).sum(-1) + RADIUS * exact.abs().amax(-1)
+        best[:, :live] = torch.minimum(best[:, :live], gap)  # over x_0 ... x_T
+        if t == t_max:
+            break
+        if runs.order[live - 1][1] <= t:  # these runs have taken their T steps
+            while live and runs.order[live - 1][1] <= t:
+                live -= 1
+                for s in range(seeds):  # SFW skips groups without gradient
+                    runs.params[s * n_runs + live].grad = None
+            exact = exact[:, :live]
+        if noise > 0:
+            k = t % NOISE_CHUNK
+            if k == 0:
+                noise_chunk = torch.stack([
+                    torch.randn(NOISE_CHUNK, dimension, generator=p.noise, dtype=torch.float64)
+                    for p in problems]).mul_(scale)  # (S, chunk, n)
+            torch.add(exact, noise_chunk[:, k, None, :], out=runs.grad[:, :live])
+        else:
+            runs.grad[:, :live] = exact
+        runs.optimizer.step()
+        if t + 1 in record:
+            steps.append((t + 1, runs.optimizer.step_statistics().step_size[longest].clone()))
+    return best, steps
 
 
 def slopes(table: pd.DataFrame, floor: float = GAP_FLOOR) -> pd.Series:

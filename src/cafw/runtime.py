@@ -26,8 +26,16 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from .data import Data, load_dataset
-from .device import (autocast, device_name, process_device, resolve_device, set_deterministic,
-                     uses_bf16, uses_channels_last, versions)
+from .device import (
+    autocast,
+    device_name,
+    process_device,
+    resolve_device,
+    set_deterministic,
+    uses_bf16,
+    uses_channels_last,
+    versions,
+)
 from .models import build_model
 from .spec import ConfigError, RunSpec
 

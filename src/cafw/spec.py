@@ -26,12 +26,31 @@ import yaml
 from .conventions import LMO_ITERATIONS, check_family_options, check_step_size, validate_k
 from .errors import ConfigError
 from .extras import optional_dependency
-from .vocabulary import (KINDS, OPTIMIZERS, STUDY_FIGURES, Dataset, Family, LmoMethod, Mode,
-                         Model, PenaltyType, Rescale, ScheduleName)
+from .vocabulary import (
+    KINDS,
+    OPTIMIZERS,
+    STUDY_FIGURES,
+    Dataset,
+    Family,
+    LmoMethod,
+    Mode,
+    Model,
+    PenaltyType,
+    Rescale,
+    ScheduleName,
+)
 
 with optional_dependency():
-    from pydantic import (AllowInfNan, BaseModel, BeforeValidator, ConfigDict, Field, Strict,
-                          ValidationError, model_validator)
+    from pydantic import (
+        AllowInfNan,
+        BaseModel,
+        BeforeValidator,
+        ConfigDict,
+        Field,
+        Strict,
+        ValidationError,
+        model_validator,
+    )
 
 
 def _yaml_number(value: Any) -> Any:

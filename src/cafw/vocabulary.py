@@ -140,8 +140,8 @@ Model = Literal[tuple(MODELS)]  # type: ignore[valid-type]
 GPUS_VARIABLE = "CAFW_GPUS"
 
 #: the learning-rate rules of the step-size theory experiment (``cafw lr-theory``), in the
-#: order of its table, and the SFW rescale each one is
-LR_THEORY_RULES = {"constant": "none", "gradient": "gradient", "diameter": "diameter"}
+#: order of its table and figure, and the SFW rescale each one is
+LR_THEORY_RULES = {"constant": "none", "diameter": "diameter", "gradient": "gradient"}
 
 
 # -- compression -----------------------------------------------------------------------------

@@ -3,11 +3,26 @@ rule manifest:
         after_selection(TUNING),
     output:
         "results/tables/manifest.csv",
-    params:
-        rows=lambda w: grid().manifest,
     log:
         "results/logs/manifest.log",
     localrule: True
+    params:
+        rows=lambda w: grid().manifest,
+    run:
+        import pandas as pd
+        from cafw.io import write_csv
+
+        write_csv(pd.DataFrame(params.rows), output[0])
+
+
+rule studies:
+    output:
+        "results/tables/studies.csv",
+    log:
+        "results/logs/studies.log",
+    localrule: True
+    params:
+        rows=studies_table(config),
     run:
         import pandas as pd
         from cafw.io import write_csv
@@ -29,7 +44,9 @@ rule aggregate:
             category="Tables",
         ),
         report(
-            "results/tables/compression.csv", caption="../report/compression.rst", category="Tables"
+            "results/tables/compression.csv",
+            caption="../report/compression.rst",
+            category="Tables",
         ),
         report(
             "results/tables/compression_summary.csv",
@@ -37,8 +54,6 @@ rule aggregate:
             category="Tables",
         ),
         report("results/tables/history.csv", caption="../report/history.rst", category="Tables"),
-    params:
-        out=lambda w, output: os.path.dirname(output[0]),
     log:
         "results/logs/aggregate.log",
     benchmark:
@@ -46,6 +61,8 @@ rule aggregate:
     localrule: True  # tables of CSVs: never worth a cluster job (or a GPU partition's)
     conda:
         "../../envs/cafw.yaml"
+    params:
+        out=lambda w, output: os.path.dirname(output[0]),
     shell:
         "cafw aggregate --manifest {input.manifest} --metrics {input.metrics} "
         "--history {input.history} --sweeps {input.sweeps} --out {params.out} > {log} 2>&1"
@@ -54,11 +71,11 @@ rule aggregate:
 rule compute_config:
     output:
         "results/compute/{setup}.yaml",
-    params:
-        spec=lambda w: compute_spec(config, w.setup),
     log:
         "results/logs/compute_config/{setup}.log",
     localrule: True
+    params:
+        spec=lambda w: compute_spec(config, w.setup),
     run:
         from cafw.io import write_yaml
 
@@ -71,22 +88,23 @@ rule compute:
     output:
         summary="results/compute/{setup}.csv",
         rounds="results/compute/{setup}_rounds.csv",
-    params:
-        steps=config["compute"]["steps"],
-        rounds=config["compute"]["rounds"],
     log:
         "results/logs/compute/{setup}.log",
     benchmark:
         "results/benchmarks/compute/{setup}.tsv"
+    conda:
+        "../../envs/cafw.yaml"
     threads: lambda w: threads("compute")
     resources:
         **job_resources("compute"),
-    conda:
-        "../../envs/cafw.yaml"
+    params:
+        baseline=config["baseline"],
+        steps=config["compute"]["steps"],
+        rounds=config["compute"]["rounds"],
     shell:
         "exec cafw on-gpus {resources.gpu} cafw bench compute --config {input} "
-        "--steps {params.steps} --rounds {params.rounds} --out {output.summary} "
-        "--rounds-out {output.rounds} > {log} 2>&1"
+        "--baseline {params.baseline} --steps {params.steps} --rounds {params.rounds} "
+        "--out {output.summary} --rounds-out {output.rounds} > {log} 2>&1"
 
 
 rule compute_table:
@@ -113,16 +131,16 @@ rule compute_table:
 rule lr_theory:
     output:
         report("results/tables/lr_theory.csv", caption="../report/lr_theory.rst", category="Tables"),
-    params:
-        **config["lr_theory"],
     log:
         "results/logs/lr_theory.log",
     benchmark:
         "results/benchmarks/lr_theory.tsv"
-    threads: 1  # its tensors are tiny: it steps with one torch thread
     localrule: True  # seconds of one CPU thread: never worth a cluster job
     conda:
         "../../envs/cafw.yaml"
+    threads: 1  # its tensors are tiny: it steps with one torch thread
+    params:
+        **config["lr_theory"],
     shell:
         "cafw lr-theory --dimension {params.dimension} --iterations {params.iterations} "
         "--seeds {params.seeds} --noise {params.noise} --out {output} > {log} 2>&1"
@@ -131,11 +149,11 @@ rule lr_theory:
 rule claims_spec:
     output:
         "results/tables/claims.yaml",
-    params:
-        spec=config.get("claims", {}),
     log:
         "results/logs/claims_spec.log",
     localrule: True
+    params:
+        spec=config.get("claims", {}),
     run:
         from cafw.io import write_yaml
 

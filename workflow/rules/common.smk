@@ -11,6 +11,7 @@ from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
 from cafw.pipeline.grid import (
+    check_baseline,
     check_claims,
     compute_setups,
     compute_spec,
@@ -18,6 +19,7 @@ from cafw.pipeline.grid import (
 )
 from cafw.pipeline.preflight import PREFLIGHT_MINUTES, gpu_setups, requirement
 from cafw.pipeline.selection import read_selection
+from cafw.pipeline.studies import figures, study_figure, table as studies_table
 from cafw.spec import ConfigError
 from cafw.vocabulary import KINDS, ON_DISK, PAPER_FILES, PAPER_TABLES
 
@@ -52,6 +54,7 @@ def validated(config):
         raise
     try:
         check_claims(config)
+        check_baseline(config)
     except ConfigError as err:
         raise WorkflowError(f"invalid configuration: {err}") from None
     return config
@@ -92,6 +95,7 @@ RUN = "results/runs/{run}"
 TABLES = expand(
     "results/tables/{name}.csv",
     name=[
+        "studies",
         "manifest",
         "training",
         "training_summary",
@@ -165,17 +169,22 @@ def job_resources(rule_name, setup_of_job=None):
     defaults apply."""
     setup = setup_of_job or (lambda w: None)
     keyed = lambda key: (lambda w: resource(rule_name, key, setup(w)))  # noqa: E731
-    out = {"gpu": lambda w: gpus(rule_name, setup(w)),
-           "cpus_per_gpu": keyed("cpus_per_gpu"), "nodes": keyed("nodes"),
-           "slurm_extra": lambda w: slurm_extra(rule_name, setup(w))}
+    out = {
+        "gpu": lambda w: gpus(rule_name, setup(w)),
+        "cpus_per_gpu": keyed("cpus_per_gpu"),
+        "nodes": keyed("nodes"),
+        "slurm_extra": lambda w: slurm_extra(rule_name, setup(w)),
+    }
     setups = SETUPS if setup_of_job else [None]
     for key in CONVERTED:
         unset = [s for s in setups if resource(rule_name, key, s) is None]
         if len(unset) < len(setups):
             if unset:
-                raise WorkflowError(f"invalid configuration: resources.{rule_name}.{key} is "
-                                    f"set for some setups but not for {', '.join(unset)}; "
-                                    f"give resources.{rule_name} a {key} for them")
+                raise WorkflowError(
+                    f"invalid configuration: resources.{rule_name}.{key} is "
+                    f"set for some setups but not for {', '.join(unset)}; "
+                    f"give resources.{rule_name} a {key} for them"
+                )
             out[key] = keyed(key)
     return out
 
@@ -210,34 +219,19 @@ def train_command(gpus):
     on a CPU), which sets the environment each process joins the others with."""
     if gpus <= 1:
         return "cafw train"
-    return (f"env TORCH_ELASTIC_SHUTDOWN_TIMEOUT={TORCHRUN_GRACE} "
-            f"torchrun --standalone --nproc-per-node {gpus} -m cafw train")
-
-
-def study_setups(spec):
-    return SETUPS if spec.get("setups", "all") == "all" else spec["setups"]
+    return (
+        f"env TORCH_ELASTIC_SHUTDOWN_TIMEOUT={TORCHRUN_GRACE} "
+        f"torchrun --standalone --nproc-per-node {gpus} -m cafw train"
+    )
 
 
 def figure_targets():
-    """One figure per study x setup, plus the cross-cutting ones: the SFW dynamics of the
-    learning-rate ablation, and its learning-rate grid when its rescalings are tuned."""
-    figures = []
-    for study, spec in config["studies"].items():
-        for setup in study_setups(spec):
-            figures.append(f"figures/{study}__{setup}.pdf")
-            if spec.get("figure") == "lr_ablation":
-                figures.append(f"figures/dynamics__{setup}.pdf")
-                if any("tune" in v for v in spec.get("variants", [])):
-                    figures.append(f"figures/lr-grid__{study}__{setup}.pdf")
-    return list(dict.fromkeys(figures)) + ["figures/compute.pdf", "figures/lr-theory.pdf"]
+    """Every figure of the config (cafw.pipeline.studies says which)."""
+    return [f"figures/{figure.stem}.pdf" for figure in figures(config)]
 
 
 def figure_kind(study):
-    return config["studies"][study].get("figure", "compression")
-
-
-def ablation_study():
-    return next(s for s, spec in config["studies"].items() if spec.get("figure") == "lr_ablation")
+    return study_figure(config["studies"][study])
 
 
 def paper_targets():
@@ -247,6 +241,9 @@ def paper_targets():
     if with_conda or shutil.which("latexmk"):
         return ["paper/main.pdf"]
     if workflow.is_main_process:
-        print("cafw: latexmk is not on PATH, so everything but paper/main.pdf is built "
-              "(README, 'Install')", file=sys.stderr)
+        print(
+            "cafw: latexmk is not on PATH, so everything but paper/main.pdf is built "
+            "(README, 'Install')",
+            file=sys.stderr,
+        )
     return expand("paper/generated/{name}", name=PAPER_FILES)

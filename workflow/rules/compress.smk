@@ -7,16 +7,16 @@ rule compressed_models:
         weights=f"{RUN}/model.pt",
     output:
         directory("results/compressed/{run}/{kind}"),
-    params:
-        run=lambda w, input: os.path.dirname(input.metrics),
-        ratios=lambda w: grid().sweeps[w.run, w.kind].save_ratios,
     log:
         "results/logs/compressed_models/{run}/{kind}.log",
+    conda:
+        "../../envs/cafw.yaml"
     threads: lambda w: threads("compress")
     resources:
         **job_resources("compress"),
-    conda:
-        "../../envs/cafw.yaml"
+    params:
+        run=lambda w, input: os.path.dirname(input.metrics),
+        ratios=lambda w: grid().sweeps[w.run, w.kind].save_ratios,
     shell:
         "exec cafw on-gpus {resources.gpu} cafw compress --run {params.run} "
         "--kind {wildcards.kind} --ratios {params.ratios} --save {output} "

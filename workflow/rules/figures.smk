@@ -10,13 +10,13 @@ rule figure_study:
             subcategory="{study}",
             labels={"study": "{study}", "setup": "{setup}"},
         ),
-    params:
-        kind=lambda w: figure_kind(w.study),
     log:
         "results/logs/figures/{study}__{setup}.log",
     localrule: True
     conda:
         "../../envs/cafw.yaml"
+    params:
+        kind=lambda w: figure_kind(w.study),
     shell:
         "cafw figure {params.kind} --tables {input} --study {wildcards.study} "
         "--setup {wildcards.setup} --out {output.pdf} > {log} 2>&1"
@@ -27,23 +27,21 @@ rule figure_dynamics:
         "results/tables/history.csv",
         "results/tables/manifest.csv",
     output:
-        pdf="figures/dynamics__{setup}.pdf",
+        pdf="figures/dynamics__{study}__{setup}.pdf",
         png=report(
-            "figures/dynamics__{setup}.png",
+            "figures/dynamics__{study}__{setup}.png",
             caption="../report/figure_dynamics.rst",
             category="Figures",
-            subcategory="training dynamics",
-            labels={"setup": "{setup}"},
+            subcategory="{study}",
+            labels={"study": "{study}", "setup": "{setup}", "figure": "training dynamics"},
         ),
-    params:
-        study=lambda w: ablation_study(),
     log:
-        "results/logs/figures/dynamics__{setup}.log",
+        "results/logs/figures/dynamics__{study}__{setup}.log",
     localrule: True
     conda:
         "../../envs/cafw.yaml"
     shell:
-        "cafw figure dynamics --tables {input} --study {params.study} "
+        "cafw figure dynamics --tables {input} --study {wildcards.study} "
         "--setup {wildcards.setup} --out {output.pdf} > {log} 2>&1"
 
 

@@ -4,13 +4,13 @@ rule paper_generated:
         figures=figure_targets(),
     output:
         expand("paper/generated/{name}", name=PAPER_FILES),
-    params:
-        out=lambda w, output: os.path.dirname(output[0]),
     log:
         "results/logs/paper_generated.log",
     localrule: True
     conda:
         "../../envs/cafw.yaml"
+    params:
+        out=lambda w, output: os.path.dirname(output[0]),
     shell:
         "cafw paper --tables {input.tables} --figures {input.figures} --out {params.out} "
         "> {log} 2>&1"

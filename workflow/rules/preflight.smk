@@ -9,11 +9,11 @@
 rule preflight_config:
     output:
         "results/preflight/{setup}.yaml",
-    params:
-        requirement=lambda w: requirement(config, UNSELECTED, w.setup),
     log:
         "results/logs/preflight_config/{setup}.log",
     localrule: True
+    params:
+        requirement=lambda w: requirement(config, UNSELECTED, w.setup),
     run:
         from cafw.io import write_yaml
 
@@ -28,6 +28,8 @@ rule preflight:
         "results/preflight/{setup}.txt",
     log:
         "results/logs/preflight/{setup}.log",
+    conda:
+        "../../envs/cafw.yaml"
     threads: lambda w: threads("train", w.setup)
     resources:
         # the GPUs, CPUs and memory of the setup's training jobs, for a few minutes
@@ -36,8 +38,6 @@ rule preflight:
             "runtime": PREFLIGHT_MINUTES,
             "slurm_extra": lambda w: resource("train", "slurm_extra", w.setup),
         },
-    conda:
-        "../../envs/cafw.yaml"
     shell:
         "exec cafw on-gpus {resources.gpu} cafw doctor --requirement {input.requirement} "
         "--out {output} > {log} 2>&1"

@@ -1,11 +1,11 @@
 rule run_config:
     output:
         f"{RUN}/run.yaml",
-    params:
-        config=lambda w: grid().runs[w.run],
     log:
         "results/logs/run_config/{run}.log",
     localrule: True
+    params:
+        config=lambda w: grid().runs[w.run],
     run:
         from cafw.io import write_yaml
 
@@ -32,19 +32,19 @@ rule train:
         weights=f"{RUN}/model.pt",
         history=f"{RUN}/history.csv",
         sweep="results/compress/{run}.csv",
-    params:
-        out=lambda w, output: os.path.dirname(output.metrics),
-        train=lambda w, resources: train_command(resources.gpu),
-        sweeps=lambda w: sweep_arguments(w.run),
     log:
         "results/logs/train/{run}.log",
     benchmark:
         "results/benchmarks/train/{run}.tsv"
+    conda:
+        "../../envs/cafw.yaml"
     threads: lambda w: threads("train", setup_of(w.run))
     resources:
         **job_resources("train", lambda w: setup_of(w.run)),
-    conda:
-        "../../envs/cafw.yaml"
+    params:
+        out=lambda w, output: os.path.dirname(output.metrics),
+        train=lambda w, resources: train_command(resources.gpu),
+        sweeps=lambda w: sweep_arguments(w.run),
     shell:
         "exec cafw on-gpus {resources.gpu} {params.train} --config {input.config} "
         "--out {params.out} --resume {params.sweeps} --sweep-out {output.sweep} > {log} 2>&1"
@@ -55,12 +55,12 @@ rule train:
 rule dataset:
     output:
         touch("results/data/{dataset}.ready"),
-    params:
-        root=config.get("defaults", {}).get("data_root", "data"),
     log:
         "results/logs/dataset/{dataset}.log",
     localrule: True
     conda:
         "../../envs/cafw.yaml"
+    params:
+        root=config.get("defaults", {}).get("data_root", "data"),
     shell:
         "cafw data download {wildcards.dataset} --root {params.root} > {log} 2>&1"

@@ -6,17 +6,19 @@
 rule tuning_plan:
     output:
         "results/tables/tuning_plan.csv",
-    params:
-        rows=GRID.tuning,
     log:
         "results/logs/tuning_plan.log",
     localrule: True
+    params:
+        rows=GRID.tuning,
     run:
         import pandas as pd
         from cafw.io import write_csv
 
         columns = ["curve", "study", "kind", "point", "run"]
-        write_csv(pd.DataFrame(params.rows, columns=None if params.rows else columns), output[0])
+        write_csv(
+            pd.DataFrame(params.rows, columns=None if params.rows else columns), output[0]
+        )
 
 
 checkpoint select:

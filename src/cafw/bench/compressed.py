@@ -17,8 +17,14 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..compress import (filter_prune, inference_ms, lowrank_decompose, model_cost,
-                        physically_pruned, state_bytes)
+from ..compress import (
+    filter_prune,
+    inference_ms,
+    lowrank_decompose,
+    model_cost,
+    physically_pruned,
+    state_bytes,
+)
 from ..compress.latency import LATENCY_BATCHES
 from ..device import describe
 from ..io import write_csv

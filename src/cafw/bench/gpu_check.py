@@ -7,8 +7,9 @@
 * one epoch of a CIFAR-shaped ResNet-18 (50,000 random 32x32 images, batch 128, SGD) in bf16
   with channels_last, eager and compiled, against the H200's compute floor;
 * the pipeline's compute comparison at CIFAR scale: training steps of the paper config's
-  compute methods (SGD + nuclear norm, ProxSGD, SFW spectral-k-support) relative to SGD, in
-  fewer steps and rounds than the pipeline's (the SVD-based methods dominate the check's time);
+  compute methods (SGD + nuclear norm, ProxSGD, SFW spectral-k-support) relative to its
+  baseline (SGD), in fewer steps and rounds than the pipeline's (the SVD-based methods
+  dominate the check's time);
 * a two-process DDP run (NCCL) against one process, if there are two GPUs.
 
 Without CUDA every part is reported as skipped.  A row that fails says why; the command then
@@ -26,18 +27,19 @@ import time
 import traceback
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 import torch
 import yaml
-from torch import nn
 
 from ..device import synchronize
 from ..io import write_csv, write_yaml
 from ..pipeline.grid import compute_spec
 from ..runtime import set_up
 from ..spec import load_run
+from ..train.step import train_step
 from . import compute
 from .optimizer import optimizers
 from .timing import interleaved_medians
@@ -113,14 +115,11 @@ def epoch_times(device: torch.device, model: str = "resnet18", data: dict | None
                          "optimizer": {"name": "sgd"}})
         rt = set_up(spec)
         optimizer = torch.optim.SGD(rt.model.parameters(), lr=0.01, momentum=0.9, foreach=True)
+        step = partial(train_step, rt.model, optimizer, autocast=rt.autocast, forward=rt.forward)
 
-        def steps(batches):
+        def steps(batches, step=step):
             for x, y in batches:
-                with rt.autocast():
-                    loss = nn.functional.cross_entropy(rt.forward(x).float(), y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                step(x, y)
 
         steps(itertools.islice(rt.data.train.epoch(0), 3))
         times = []
@@ -139,20 +138,24 @@ def epoch_times(device: torch.device, model: str = "resnet18", data: dict | None
 
 def compute_comparison(paper_config: Path, model: str = "resnet18", batch_size: int = 128,
                        data: dict | None = None, steps: int | None = None,
-                       rounds: int | None = None) -> list[Row]:
-    """The pipeline's compute comparison of the paper config's methods on a CIFAR-shaped
-    ResNet-18 at batch 128 (``cafw bench compute``)."""
+                       rounds: int | None = None, setup: str = "cifar-shape-resnet18"
+                       ) -> list[Row]:
+    """The pipeline's compute comparison of the paper config's methods (``cafw bench
+    compute``), relative to its baseline, on a CIFAR-shaped ``model`` at ``batch_size``: the
+    config's benchmark setups replaced by this one, named ``setup``."""
     config = yaml.safe_load(paper_config.read_text())
-    config["benchmark_setups"] = {"cifar-shape-resnet18": {
+    config["benchmark_setups"] = {setup: {
         "dataset": "synthetic", "dataset_options": data or CIFAR, "model": model,
         "batch_size": batch_size}}
+    baseline = config["baseline"]
     with tempfile.TemporaryDirectory() as tmp:
-        spec = Path(tmp) / "compute.yaml"
-        write_yaml(spec, compute_spec(config, "cifar-shape-resnet18"))
-        table = compute.run(spec, steps=steps or config["compute"]["steps"],
+        path = Path(tmp) / "compute.yaml"
+        write_yaml(path, compute_spec(config, setup))
+        table = compute.run(path, baseline=baseline, steps=steps or config["compute"]["steps"],
                             rounds=rounds or config["compute"]["rounds"])
+    label = config["methods"][baseline]["label"]
     return [_row(f"compute: {r.label} step", "ok", f"{r.step_ms:.1f} ms",
-                 f"{r.ratio_to_sgd:.2f}x SGD") for r in table.itertuples()]
+                 f"{r.ratio_to_sgd:.2f}x {label}") for r in table.itertuples()]
 
 
 def ddp(gpus: int = 2, **overrides) -> list[Row]:

@@ -35,7 +35,9 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -44,25 +46,29 @@ import torch
 import yaml
 from torch import Tensor, nn
 
-from ..constraints import FAMILIES as CONSTRAINTS
+from ..constraints import SETS
 from ..device import describe
 from ..io import write_csv, write_yaml
-from ..runtime import set_up
+from ..runtime import Runtime, set_up
 from ..spec import RunSpec, load_run
 from ..train.factory import build_optimizer
 from ..train.schedules import build_scheduler
+from ..train.step import train_step
 from . import compute
 from .timing import interleaved_medians
 
-#: spectral family -> the pipeline method whose constraint gives its k
-FAMILY_METHODS = {"nuclear": "sfw-nuclear", "spectral_k_support": "sfw-spectral-k-support"}
-#: setup -> the SFW methods whose training runs are the trajectories
-TRAJECTORIES = {"digits-cnn": ("sfw-nuclear", "sfw-spectral-k-support"),
-                "cifar-shape-resnet18": ("sfw-spectral-k-support",)}
-#: steps per trajectory (None: the setup's whole training run)
-STEPS = {"digits-cnn": None, "cifar-shape-resnet18": 200}
-BATCH_SIZE = {"cifar-shape-resnet18": 32}  # the setup's own otherwise
-TIME_EVERY = {"digits-cnn": 1, "cifar-shape-resnet18": 8}  # the ResNet's SVDs dominate
+
+@dataclass(frozen=True)
+class Trajectories:
+    """The SFW training runs of one setup of the pipeline config whose steps are measured."""
+
+    setup: str
+    methods: tuple[str, ...]  # the config's SFW methods, one trajectory each
+    steps: int | None = None  # per trajectory; None: the setup's whole training run
+    batch_size: int | None = None  # None: the setup's own
+    time_every: int = 1  # the LMOs are timed on every this many steps
+
+
 ITERATIONS = (1, 2, 3, 5)
 POWER_ITERATIONS = 10  # the authors' 'qrpartial'
 
@@ -124,13 +130,14 @@ def pipeline_runs(config: dict, setup: str, methods: Sequence[str], **overrides)
     return runs
 
 
-def _variants(config: dict, families: Sequence[str], iterations: Sequence[int]) -> dict:
+def _variants(config: dict, family_methods: Mapping[str, str], iterations: Sequence[int]
+              ) -> dict:
     """family -> method name -> (set, iterations, start): unit-radius sets with the k of the
-    family's pipeline method."""
+    family's pipeline method (``family_methods``: family -> the config's method)."""
     out = {}
-    for family in families:
-        c = config["methods"][FAMILY_METHODS[family]]["optimizer"]["constraint"]
-        cls = CONSTRAINTS[family]
+    for family, method in family_methods.items():
+        c = config["methods"][method]["optimizer"]["constraint"]
+        cls = SETS[family]
         kwargs = {"k": c["k"], "k_min": c.get("k_min", 1)} if cls.has_k else {}
         out[family] = {"svd": (cls(radius=1.0, method="svd", **kwargs), None, "exact")}
         for i in iterations:
@@ -152,70 +159,79 @@ def trajectory(spec: RunSpec, steps: int | None, variants: dict, time_every: int
     steps = steps or spec.epochs * per_epoch
     optimizer = build_optimizer(spec.optimizer, model)
     scheduler = build_scheduler(optimizer, spec.schedule, math.ceil(steps / per_epoch), per_epoch)
+    train = partial(train_step, model, optimizer, autocast=rt.autocast, forward=rt.forward)
     layers = [p for g in optimizer.param_groups for p in g["params"] if p.ndim == 4]
-    one = torch.ones(1, device=rt.device)
-    states = {f: {name: [{} for _ in layers] for name in v} for f, v in variants.items()}
-    generator = torch.Generator().manual_seed(seed)
-    order_rng = random.Random(seed)
-    samples: list[dict] = []
-    times = {f: {name: [] for name in v} for f, v in variants.items()}
+    measurements = _Measurements(variants, len(layers), rt.device, seed)
     batches = itertools.chain.from_iterable(rt.data.train.epoch(e) for e in itertools.count())
     started = time.perf_counter()
     for step, (x, y) in enumerate(itertools.islice(batches, steps)):
         model.train()
-        with rt.autocast():
-            loss = nn.functional.cross_entropy(rt.forward(x).float(), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        loss, _ = train(x, y)
         scheduler.step()
+        # the direction the optimizer's LMO has just seen
+        directions = [optimizer.state[p]["momentum_buffer"] for p in layers]
         if step == 0:  # the warm variants seed their bases with an exact SVD
-            _run_all(variants, states, layers, optimizer, one, generator, warm_only=True)
+            measurements.seed_bases(directions)
             continue
-        timed = step % time_every == 0
-        with torch.no_grad():
-            directions = [optimizer.state[p]["momentum_buffer"] for p in layers]
-            spectra = [singular_values(d) for d in directions]
-            for family, methods in variants.items():
-                names = [n for n, (_, _, start) in methods.items() if timed or start == "warm"]
-                if timed:
-                    order_rng.shuffle(names)
-                for name in names:
-                    c, iterations, start = methods[name]
-                    tick = time.perf_counter()
-                    vertices = [_lmo(c, iterations, start, d, one, states[family][name][i],
-                                     generator) for i, d in enumerate(directions)]
-                    if rt.device.type == "cuda":
-                        torch.cuda.synchronize(rt.device)
-                    if timed:
-                        times[family][name].append((step, time.perf_counter() - tick))
-                    for i, (v, d, s) in enumerate(zip(vertices, directions, spectra)):
-                        k = c.k_for(d.shape)
-                        samples.append({"family": family, "method": name, "step": step,
-                                        "layer": i, "k": k,
-                                        "q": quality(v, d, exact_value(family, s, k))})
+        measurements.measure(step, directions, timed=step % time_every == 0)
         if step % 50 == 0:
             log(f"  step {step}/{steps}: loss {float(loss.detach()):.3f}, "
                 f"{time.perf_counter() - started:.0f} s")
     info = {"steps": steps, "layers": len(layers), "per_epoch": per_epoch,
             "device": describe(rt.device)}
-    return samples, times, info
+    return measurements.samples, measurements.times, info
 
 
-def _lmo(c, iterations, start, d, one, state, generator) -> Tensor:
-    if start == "cold":
-        return power_lmo(c, d[None], one, iterations, generator)[0]
-    return c.batched_lmo(d[None], one, state if start == "warm" else None)[0]
+class _Measurements:
+    """Every variant's state (its basis, per layer) along one trajectory, and what it
+    measured: the quality samples and the times of the timed steps."""
 
+    def __init__(self, variants: dict, layers: int, device: torch.device, seed: int):
+        self.variants, self.device = variants, device
+        self.one = torch.ones(1, device=device)  # the unit radius
+        self.states = {f: {name: [{} for _ in range(layers)] for name in v}
+                       for f, v in variants.items()}
+        self.generator = torch.Generator().manual_seed(seed)  # the cold method's start
+        self.order_rng = random.Random(seed)  # the order of the timed variants
+        self.samples: list[dict] = []
+        self.times = {f: {name: [] for name in v} for f, v in variants.items()}
 
-def _run_all(variants, states, layers, optimizer, one, generator, warm_only) -> None:
-    with torch.no_grad():
-        for family, methods in variants.items():
+    @torch.no_grad()
+    def seed_bases(self, directions: list[Tensor]) -> None:
+        for family, methods in self.variants.items():
             for name, (c, iterations, start) in methods.items():
-                if start == "warm" or not warm_only:
-                    for i, p in enumerate(layers):
-                        _lmo(c, iterations, start, optimizer.state[p]["momentum_buffer"], one,
-                             states[family][name][i], generator)
+                if start == "warm":
+                    for i, d in enumerate(directions):
+                        self._lmo(c, iterations, start, d, self.states[family][name][i])
+
+    @torch.no_grad()
+    def measure(self, step: int, directions: list[Tensor], timed: bool) -> None:
+        """Every variant's vertices and their quality; on a timed step every variant, in a
+        shuffled order, else the warm ones only (which must follow the whole trajectory)."""
+        spectra = [singular_values(d) for d in directions]
+        for family, methods in self.variants.items():
+            names = [n for n, (_, _, start) in methods.items() if timed or start == "warm"]
+            if timed:
+                self.order_rng.shuffle(names)
+            for name in names:
+                c, iterations, start = methods[name]
+                tick = time.perf_counter()
+                vertices = [self._lmo(c, iterations, start, d, self.states[family][name][i])
+                            for i, d in enumerate(directions)]
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+                if timed:
+                    self.times[family][name].append((step, time.perf_counter() - tick))
+                for i, (v, d, s) in enumerate(zip(vertices, directions, spectra)):
+                    k = c.k_for(d.shape)
+                    self.samples.append({"family": family, "method": name, "step": step,
+                                         "layer": i, "k": k,
+                                         "q": quality(v, d, exact_value(family, s, k))})
+
+    def _lmo(self, c, iterations: int | None, start: str, d: Tensor, state: dict) -> Tensor:
+        if start == "cold":
+            return power_lmo(c, d[None], self.one, iterations, self.generator)[0]
+        return c.batched_lmo(d[None], self.one, state if start == "warm" else None)[0]
 
 
 def summarize(samples: list[dict], times: dict, variants: dict) -> pd.DataFrame:
@@ -241,30 +257,29 @@ def summarize(samples: list[dict], times: dict, variants: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def run(pipeline_config: Path = Path("config/config.yaml"), setups: Sequence[str] | None = None,
-        steps: int | None = None, families: Sequence[str] = tuple(FAMILY_METHODS),
+def run(pipeline_config: Path, trajectories: Sequence[Trajectories],
+        family_methods: Mapping[str, str], steps: int | None = None,
         iterations: Sequence[int] = ITERATIONS, seed: int = 0, device: str | None = None,
-        out: Path | None = None,
-        log: Callable[[str], None] = print) -> pd.DataFrame:
+        out: Path | None = None, log: Callable[[str], None] = print) -> pd.DataFrame:
     """The quality table: one row per trajectory (setup and SFW method), family and variant.
-    ``steps`` overrides every trajectory's length (default: ``STEPS``)."""
+    ``family_methods``: spectral family -> the config's method whose constraint gives its k;
+    ``steps`` overrides every trajectory's length."""
     config = yaml.safe_load(Path(pipeline_config).read_text())
-    variants = _variants(config, families, iterations)
+    variants = _variants(config, family_methods, iterations)
     tables = []
-    for setup in setups or TRAJECTORIES:
+    for setup in trajectories:
         overrides = {"threads": 1, "seed": seed}
-        if setup in BATCH_SIZE:
-            overrides["batch_size"] = BATCH_SIZE[setup]
-        runs = pipeline_runs(config, setup, TRAJECTORIES[setup], **overrides)
+        if setup.batch_size is not None:
+            overrides["batch_size"] = setup.batch_size
+        runs = pipeline_runs(config, setup.setup, setup.methods, **overrides)
         for method, spec in runs.items():
-            log(f"{setup} / {method}")
-            length = steps or STEPS.get(setup)
-            samples, times, info = trajectory(spec, length, variants,
-                                              time_every=TIME_EVERY.get(setup, 1), seed=seed,
+            log(f"{setup.setup} / {method}")
+            samples, times, info = trajectory(spec, steps or setup.steps, variants,
+                                              time_every=setup.time_every, seed=seed,
                                               device=device, log=log)
             table = summarize(samples, times, variants)
             table.insert(0, "trajectory", method)
-            table.insert(0, "setup", setup)
+            table.insert(0, "setup", setup.setup)
             constraint = spec.optimizer.constraint
             table["lmo_iterations"] = constraint.lmo_iterations  # of the optimizer itself
             table["steps"], table["conv_layers"] = info["steps"], info["layers"]
@@ -277,27 +292,46 @@ def run(pipeline_config: Path = Path("config/config.yaml"), setups: Sequence[str
     return table
 
 
-def cost(pipeline_config: Path = Path("config/config.yaml"),
-         setup: str = "cifar-shape-resnet18", iterations: Sequence[int] = ITERATIONS,
-         batch_size: int = 32, steps: int = 2, rounds: int = 5, device: str | None = None,
-         out: Path | None = None) -> pd.DataFrame:
-    """ProxSGD, SGD and SFW spectral-k-support with each number of ``iterations``, as the
-    pipeline configures them on ``setup``: the median optimizer step on the same real
-    gradients and the median full training step (``cafw.bench.compute``), each as a ratio
-    to ProxSGD's."""
+def cost(pipeline_config: Path, setup: str, *, baseline: str, reference: str, sfw: str,
+         iterations: Sequence[int] = ITERATIONS, batch_size: int = 32, steps: int = 2,
+         rounds: int = 5, device: str | None = None, out: Path | None = None) -> pd.DataFrame:
+    """The config's methods ``baseline``, ``reference`` (a proximal one) and ``sfw`` (a
+    spectral SFW method) with each number of ``iterations``, as the pipeline configures them
+    on ``setup``: the median optimizer step on the same real gradients and the median full
+    training step (``cafw.bench.compute``), each as a ratio to the reference's."""
     config = yaml.safe_load(Path(pipeline_config).read_text())
-    sfw = "sfw-spectral-k-support"
-    base = pipeline_runs(config, setup, ["sgd", "prox-sgd", sfw], threads=1,
+    base = pipeline_runs(config, setup, [baseline, reference, sfw], threads=1,
                          batch_size=batch_size, epochs=1)
-    runs = {"sgd": base["sgd"], "prox-sgd": base["prox-sgd"]}
+    runs = {baseline: base[baseline], reference: base[reference]}
     for i in iterations:
         raw = base[sfw].to_dict()
         raw["optimizer"]["constraint"]["lmo_iterations"] = i
         runs[f"{sfw}-{i}"] = load_run(raw)
-    labels = {name: name for name in runs}
+    optimizer_steps, rt = _optimizer_steps(runs, baseline, rounds, device)
+    training = _training_steps(runs, setup, baseline, steps, rounds)
+    rows = []
+    for name, spec in runs.items():
+        rows.append({"setup": setup, "method": name, "lmo_iterations":
+                     spec.optimizer.constraint.lmo_iterations if name.startswith("sfw") else None,
+                     "optimizer_step_ms": 1e3 * optimizer_steps[name]["median_s"],
+                     "training_step_ms": training.loc[name, "step_ms"]})
+    table = pd.DataFrame(rows)
+    prox = table.set_index("method").loc[reference]
+    # (the columns keep the names that the README's table reads)
+    table["prox_sgd_optimizer_step_ratio"] = prox["optimizer_step_ms"] / table["optimizer_step_ms"]
+    table["prox_sgd_training_step_ratio"] = prox["training_step_ms"] / table["training_step_ms"]
+    table["batch_size"], table["rounds"] = batch_size, rounds
+    table["device"] = describe(rt.device)
+    if out is not None:
+        write_csv(table, out)
+    return table
 
-    # optimizer steps alone, on one batch's real gradients
-    rt = set_up(runs["sgd"], device=device)
+
+def _optimizer_steps(runs: dict[str, RunSpec], baseline: str, rounds: int,
+                     device: str | None) -> tuple[dict, Runtime]:
+    """Each run's optimizer step alone, on one batch's real gradients (of the baseline's
+    set-up, which all runs share), timed in interleaved rounds."""
+    rt = set_up(runs[baseline], device=device)
     x, y = next(iter(rt.data.train.epoch(0)))
     nn.functional.cross_entropy(rt.model(x), y).backward()
     steppers = {}
@@ -309,28 +343,15 @@ def cost(pipeline_config: Path = Path("config/config.yaml"),
         optimizer.step()  # warm-up: momentum buffers, spectral bases
         optimizer.step()
         steppers[name] = optimizer.step
-    optimizer_steps = interleaved_medians(steppers, rounds, rt.device)
+    return interleaved_medians(steppers, rounds, rt.device), rt
 
-    # full training steps, through the compute comparison
+
+def _training_steps(runs: dict[str, RunSpec], setup: str, baseline: str, steps: int,
+                    rounds: int) -> pd.DataFrame:
+    """Each run's full training step, through the compute comparison (method -> step_ms)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "compute.yaml"
         write_yaml(path, {"setup": setup, "methods": {
-            name: {"label": labels[name], "run": spec.to_dict()} for name, spec in runs.items()}})
-        training = compute.run(path, steps=steps, rounds=rounds).set_index("method")
-
-    rows = []
-    for name, spec in runs.items():
-        opt_ms = 1e3 * optimizer_steps[name]["median_s"]
-        rows.append({"setup": setup, "method": name, "lmo_iterations":
-                     spec.optimizer.constraint.lmo_iterations if name.startswith("sfw") else None,
-                     "optimizer_step_ms": opt_ms,
-                     "training_step_ms": training.loc[name, "step_ms"]})
-    table = pd.DataFrame(rows)
-    prox = table.set_index("method").loc["prox-sgd"]
-    table["prox_sgd_optimizer_step_ratio"] = prox["optimizer_step_ms"] / table["optimizer_step_ms"]
-    table["prox_sgd_training_step_ratio"] = prox["training_step_ms"] / table["training_step_ms"]
-    table["batch_size"], table["rounds"] = batch_size, rounds
-    table["device"] = describe(rt.device)
-    if out is not None:
-        write_csv(table, out)
-    return table
+            name: {"label": name, "run": spec.to_dict()} for name, spec in runs.items()}})
+        return compute.run(path, baseline=baseline, steps=steps, rounds=rounds
+                           ).set_index("method")

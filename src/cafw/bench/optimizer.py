@@ -14,11 +14,11 @@ import torch
 from torch import nn
 
 from ..constraints import param_groups
+from ..device import describe
 from ..io import write_csv
 from ..models import build_model
 from ..optim import SFW, ProxSGD
 from ..vocabulary import FAMILIES
-from ..device import describe
 from .timing import count_ops, interleaved_medians
 
 # k: 10% of entries, 30% of filters or of the rank
@@ -87,7 +87,8 @@ def run(model_name: str = "resnet18", batch_size: int = 128, rounds: int = 7,
                      "ops_per_step": ops, "syncs_per_step": syncs})
     table = pd.DataFrame(rows).set_index("method")
     table["ratio_to_sgd"] = table["median_ms"] / table.loc["sgd", "median_ms"]
-    table["ratio_to_forward_backward"] = table["median_ms"] / table.loc["forward_backward", "median_ms"]
+    forward_backward = table.loc["forward_backward", "median_ms"]
+    table["ratio_to_forward_backward"] = table["median_ms"] / forward_backward
     table = table.reset_index()
     table["model"], table["batch_size"], table["rounds"] = model_name, batch_size, rounds
     table["device"] = describe(device, platform.processor() or platform.machine())

@@ -17,9 +17,9 @@ import pandas as pd
 
 from ..compress.sweep import sweep
 from ..io import write_csv
-from ..train.checkpoint import METRICS
 from ..spec import load_run
 from ..train import train
+from ..train.checkpoint import METRICS
 from ..vocabulary import KINDS
 
 RATIOS = [round(0.05 * i, 2) for i in range(20)]
@@ -43,7 +43,8 @@ def run(model: str = "resnet18", train_size: int = 1000, batch_size: int = 128,
             sweep(run_dir, kind, RATIOS, Path(tmp) / f"{kind}.csv", device=device)
             seconds = time.perf_counter() - start
             rows.append({"kind": kind, "ratios": len(RATIOS), "sweep_seconds": seconds,
-                         "epoch_seconds": epoch_seconds, "epochs_per_sweep": seconds / epoch_seconds,
+                         "epoch_seconds": epoch_seconds,
+                         "epochs_per_sweep": seconds / epoch_seconds,
                          "model": model, "train_size": train_size, "test_size": train_size // 5})
     table = pd.DataFrame(rows)
     if out is not None:

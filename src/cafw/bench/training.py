@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import itertools
 import platform
+import time
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -22,14 +24,14 @@ from torch import nn
 
 from ..constraints import param_groups
 from ..data import load_dataset
+from ..data.cifar import VARIANTS
+from ..device import describe, synchronize
 from ..io import write_csv
 from ..models import build_model
 from ..optim import SFW
-from ..device import describe, synchronize
 from .timing import interleaved_medians
 
 CIFAR_TRAIN = 50_000
-MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
 
 
 def _torchvision_loader(images: torch.Tensor, labels: torch.Tensor, batch_size: int,
@@ -38,9 +40,10 @@ def _torchvision_loader(images: torch.Tensor, labels: torch.Tensor, batch_size: 
     from PIL import Image
     from torchvision import transforms
 
+    cifar10 = VARIANTS["cifar10"]
     transform = transforms.Compose([transforms.RandomCrop(32, padding=4),
                                     transforms.RandomHorizontalFlip(), transforms.ToTensor(),
-                                    transforms.Normalize(MEAN, STD)])
+                                    transforms.Normalize(cifar10.mean, cifar10.std)])
     array = images.permute(0, 2, 3, 1).numpy()
 
     class Images(torch.utils.data.Dataset):
@@ -58,27 +61,7 @@ def _torchvision_loader(images: torch.Tensor, labels: torch.Tensor, batch_size: 
 def run(batch_size: int = 128, rounds: int = 3, steps: int = 3, device: str = "cpu",
         workers: int = 2, out=None) -> pd.DataFrame:
     device = torch.device(device)
-    images_per_round = batch_size * steps
-    data = load_dataset("synthetic", device=device, batch_size=batch_size,
-                        options={"shape": [3, 32, 32], "train_size": max(4096, 4 * images_per_round),
-                                 "augment": "crop_flip"})
-    ours = data.train
-    cpu_images = torch.randint(0, 256, (4096, 3, 32, 32), dtype=torch.uint8)
-    labels = torch.randint(0, 10, (len(cpu_images),))
-    reference = _torchvision_loader(cpu_images, labels, batch_size, workers, device.type == "cuda")
-    reference_iter = itertools.cycle(reference)  # cycles restart the workers' epoch
-    next(reference_iter)  # start the workers outside the timed region
-
-    epoch_counter = itertools.count()  # a fresh epoch (new order, new crops) per round
-
-    def our_batches():
-        return itertools.islice(ours.epoch(next(epoch_counter)), steps)
-
-    def reference_batches():
-        for _ in range(steps):
-            x, y = next(reference_iter)
-            yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-
+    our_batches, reference_batches = _pipelines(batch_size, steps, device, workers)
     torch.manual_seed(0)
     model = build_model("resnet18", 10, (3, 32, 32)).to(device)
     optimizers = {
@@ -88,19 +71,7 @@ def run(batch_size: int = 128, rounds: int = 3, steps: int = 3, device: str = "c
         "sfw_spectral_k_support": SFW(param_groups(model, "spectral_k_support", k=0.3,
                                                    value=10, init_samples=10), lr=0.01),
     }
-    parts: dict[str, list[float]] = {}
-
-    def train_steps(batches, optimizer=None, name=None):
-        for x, y in batches:
-            start = _now(device)
-            model.zero_grad(set_to_none=True)
-            nn.functional.cross_entropy(model(x), y).backward()
-            middle = _now(device)
-            if optimizer is not None:
-                optimizer.step()
-                end = _now(device)
-                parts.setdefault(f"{name}/fwd_bwd", []).append(middle - start)
-                parts.setdefault(f"{name}/step", []).append(end - middle)
+    steps_of = _SplitSteps(model, device)
 
     def pipeline(batches):
         def drain():
@@ -112,16 +83,75 @@ def run(batch_size: int = 128, rounds: int = 3, steps: int = 3, device: str = "c
     contenders = {
         "pipeline_ours": pipeline(our_batches),
         "pipeline_torchvision": pipeline(reference_batches),
-        "train_ours": lambda: train_steps(our_batches(), sgd, "train_ours"),
-        "train_torchvision": lambda: train_steps(reference_batches(), sgd, "train_torchvision"),
-        **{f"train_ours_{n}": (lambda n=n, o=o: train_steps(our_batches(), o, f"train_ours_{n}"))
+        "train_ours": lambda: steps_of(our_batches(), sgd, "train_ours"),
+        "train_torchvision": lambda: steps_of(reference_batches(), sgd, "train_torchvision"),
+        **{f"train_ours_{n}": (lambda n=n, o=o: steps_of(our_batches(), o, f"train_ours_{n}"))
            for n, o in optimizers.items() if n != "sgd"},
     }
     for o in optimizers.values():  # warm-up: buffers, spectral bases
-        train_steps(our_batches(), o, "warmup")
-    parts.clear()
+        steps_of(our_batches(), o, "warmup")
+    steps_of.parts.clear()
     timings = interleaved_medians(contenders, rounds, device)
+    table = _table(timings, steps_of.parts, batch_size * steps)
+    table["batch_size"], table["steps_per_round"], table["rounds"] = batch_size, steps, rounds
+    table["device"] = describe(device, platform.machine(), f"{workers} loader workers")
+    if out is not None:
+        write_csv(table, out)
+    return table
 
+
+def _pipelines(batch_size: int, steps: int, device: torch.device, workers: int
+               ) -> tuple[Callable[[], Iterator], Callable[[], Iterator]]:
+    """``steps`` batches from this project's device-resident loader (a fresh epoch, new
+    order and crops, per call) and from the reference's ``DataLoader``."""
+    data = load_dataset("synthetic", device=device, batch_size=batch_size,
+                        options={"shape": [3, 32, 32],
+                                 "train_size": max(4096, 4 * batch_size * steps),
+                                 "augment": "crop_flip"})
+    cpu_images = torch.randint(0, 256, (4096, 3, 32, 32), dtype=torch.uint8)
+    labels = torch.randint(0, 10, (len(cpu_images),))
+    reference = _torchvision_loader(cpu_images, labels, batch_size, workers, device.type == "cuda")
+    reference_iter = itertools.cycle(reference)  # cycles restart the workers' epoch
+    next(reference_iter)  # start the workers outside the timed region
+    epoch_counter = itertools.count()
+
+    def our_batches():
+        return itertools.islice(data.train.epoch(next(epoch_counter)), steps)
+
+    def reference_batches():
+        for _ in range(steps):
+            x, y = next(reference_iter)
+            yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+
+    return our_batches, reference_batches
+
+
+class _SplitSteps:
+    """Training steps timed in two parts, forward and backward, then the optimizer's step
+    (``parts``: name/fwd_bwd and name/step -> seconds per step).  The parts are timed apart,
+    so this is not ``cafw.train.step.train_step``; as the reference, in fp32 without
+    autocast."""
+
+    def __init__(self, model: nn.Module, device: torch.device):
+        self.model, self.device = model, device
+        self.parts: dict[str, list[float]] = {}
+
+    def __call__(self, batches, optimizer: torch.optim.Optimizer, name: str) -> None:
+        for x, y in batches:
+            start = _now(self.device)
+            self.model.zero_grad(set_to_none=True)
+            nn.functional.cross_entropy(self.model(x), y).backward()
+            middle = _now(self.device)
+            optimizer.step()
+            end = _now(self.device)
+            self.parts.setdefault(f"{name}/fwd_bwd", []).append(middle - start)
+            self.parts.setdefault(f"{name}/step", []).append(end - middle)
+
+
+def _table(timings: dict, parts: dict[str, list[float]], images_per_round: int
+           ) -> pd.DataFrame:
+    """One row per measurement: throughput, a CIFAR epoch's time, the optimizer's share of
+    a step, and the reference pipeline's time relative to ours."""
     rows = []
     for name, t in timings.items():
         throughput = images_per_round / t["median_s"]
@@ -135,15 +165,9 @@ def run(batch_size: int = 128, rounds: int = 3, steps: int = 3, device: str = "c
     by = table.set_index("measurement")["median_s"]
     table["time_vs_ours"] = [by[n] / by[n.replace("torchvision", "ours")] if "torchvision" in n
                              else np.nan for n in table["measurement"]]
-    table["batch_size"], table["steps_per_round"], table["rounds"] = batch_size, steps, rounds
-    table["device"] = describe(device, platform.machine(), f"{workers} loader workers")
-    if out is not None:
-        write_csv(table, out)
     return table
 
 
 def _now(device: torch.device) -> float:
-    import time
-
     synchronize(device)
     return time.perf_counter()

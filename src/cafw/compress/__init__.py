@@ -7,10 +7,11 @@ Each kind has a one-call form on a model (``filter_prune``, ``lowrank_decompose`
 [prune] extra); ``save_compressed`` and ``load_compressed`` keep compressed models.
 
 This package needs torch only.  The sweep over a trained run, which reads run directories and
-writes tables, is ``cafw.compress.sweep.sweep`` (the [train] extra):
+writes tables, is ``cafw.compress.sweep.sweep`` (the [train] extra).  Given a finished run of
+``cafw train``, it returns one row (a dict) per ratio and writes them to a CSV file:
 
     from cafw.compress.sweep import sweep
-    frame = sweep("runs/sfw", "filter", [0, 0.1, 0.3, 0.5], "filter.csv")
+    rows = sweep("runs/sfw", "filter", [0, 0.1, 0.3, 0.5], "filter.csv")
 """
 
 from .artifact import load_compressed, save_compressed, state_bytes

@@ -28,8 +28,10 @@ from ..models.resnet_cifar import PrunedPadShortcut
 from .layers import replace_module
 from .lowrank import FactorisedConv
 
-WEIGHTS = "model.pt"
-SPEC = "spec.json"
+# The files of a compressed model's directory (a run directory's model.pt is
+# train.checkpoint.WEIGHTS: the same name, but weights that fit the dense architecture).
+COMPRESSED_WEIGHTS = "model.pt"
+COMPRESSED_SPEC = "spec.json"
 
 
 def save_compressed(model: nn.Module, directory: str | Path, *, name: str, num_classes: int,
@@ -46,19 +48,19 @@ def save_compressed(model: nn.Module, directory: str | Path, *, name: str, num_c
                       for n, m in modules.items() if isinstance(m, PrunedPadShortcut)},
         "about": about or {},
     }
-    save_torch(_cpu_state(model), directory / WEIGHTS)
-    write_json(directory / SPEC, spec)  # last: a directory with a spec is complete
+    save_torch(_cpu_state(model), directory / COMPRESSED_WEIGHTS)
+    write_json(directory / COMPRESSED_SPEC, spec)  # last: a directory with a spec is complete
     return directory
 
 
 def load_compressed(directory: str | Path) -> nn.Module:
     """The model saved by ``save_compressed`` in ``directory``, on the CPU in eval mode."""
     directory = Path(directory)
-    if not (directory / SPEC).is_file():
-        raise CheckpointError(f"{directory} holds no saved compressed model (no {SPEC}); "
-                              "write one with `cafw compress ... --save DIR`")
-    spec = json.loads((directory / SPEC).read_text())
-    state = torch.load(directory / WEIGHTS, map_location="cpu", weights_only=True)
+    if not (directory / COMPRESSED_SPEC).is_file():
+        raise CheckpointError(f"{directory} holds no saved compressed model (no "
+                              f"{COMPRESSED_SPEC}); write one with `cafw compress ... --save DIR`")
+    spec = json.loads((directory / COMPRESSED_SPEC).read_text())
+    state = torch.load(directory / COMPRESSED_WEIGHTS, map_location="cpu", weights_only=True)
     model = build_model(spec["model"], spec["num_classes"], _input_shape(spec))
     for name, rank in spec["ranks"].items():
         replace_module(model, name, FactorisedConv.like(model.get_submodule(name), rank))

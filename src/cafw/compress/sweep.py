@@ -21,6 +21,7 @@ import math
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -29,21 +30,17 @@ from torch import nn
 from ..device import autocast, device_name
 from ..errors import CheckpointError, ConfigError
 from ..evaluation import evaluate, score
-from ..extras import MissingExtra, check_installed, optional_dependency
+from ..extras import MissingExtra, check_installed
 from ..io import write_records
 from ..runtime import Runtime, set_up
+from ..spec import RunSpec
 from ..train import checkpoint
-from ..vocabulary import PHYSICAL_COLUMNS, PHYSICAL_KINDS
+from ..vocabulary import KINDS, PHYSICAL_COLUMNS, PHYSICAL_KINDS, load
 from .artifact import save_compressed, state_bytes
-from .filter_prune import FilterPruner
-from .flops import count, model_cost, output_positions
+from .flops import Cost, count, model_cost, output_positions
 from .latency import LATENCY_BATCHES, inference_ms
-from .lowrank import LowRankReconstruction
 from .physical import physically_pruned
-from .unstructured import MagnitudePruner
 
-COMPRESSORS = {"filter": FilterPruner, "lowrank": LowRankReconstruction,
-               "unstructured": MagnitudePruner}
 IDENTITY = ("dataset", "model", "method", "optimizer", "seed")
 TIMING_REPEATS = 5
 
@@ -70,55 +67,25 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float],
     save_ratios = _checked_saves(kind, ratios, save_dir, save_ratios)
     unavailable = physical and _without_torch_pruning(kind)
     built = set() if unavailable else set(ratios) if physical else set(save_ratios)
-    config, metrics, state = checkpoint.read_finished(run_dir)
-    # The run's own precision and memory format, so ratio 0 reproduces its test accuracy
-    # exactly (on the same device).
-    rt = set_up(config, device=device, single_process=True)
-    device_, bf16, data, model = rt.device, rt.bf16, rt.data, rt.model
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
-        raise CheckpointError(f"{run_dir / checkpoint.WEIGHTS} does not fit model "
-                              f"{config.model!r} of {run_dir / checkpoint.RUN_CONFIG} ({err}); "
-                              "train the run again") from None
-    model.eval()
-
-    example = torch.zeros(1, *data.info.input_shape, device=device_)
-    positions = output_positions(model, example)
-    dense_cost = count(model, positions)
-    dense = score(model, data.evaluation, bf16=bf16)
-    if metrics.get("device") == device_name(device_) and dense["test_accuracy"] != metrics.get(
-            "test_accuracy"):
-        warnings.warn(f"the trained model of {run_dir} evaluates to test accuracy "
-                      f"{dense['test_accuracy']} here but {metrics.get('test_accuracy')} in "
-                      f"{checkpoint.METRICS}", stacklevel=2)
-    compressor = COMPRESSORS[kind](model)
+    config, metrics, rt = _trained_run(run_dir, device)
+    dense = _dense_reference(rt, run_dir, metrics)
+    compressor = load(KINDS[kind].compressor)(rt.model)
     deployment = _Deployment(rt, kind, compressor, latency_batches, save_dir, save_ratios,
                              about={"run": str(run_dir), "dataset": config.dataset}
                              ) if built else None
 
-    identity = {key: metrics.get(key) for key in IDENTITY}
+    labels = {**{key: metrics.get(key) for key in IDENTITY}, **config.tags, "kind": kind}
     rows = []
     for ratio in ratios:
         detail = compressor.apply(ratio)
-        tick = time.perf_counter()
-        scores = score(model, data.evaluation, bf16=bf16)
-        seconds = time.perf_counter() - tick
-        cost = count(model, positions, ranks=detail if kind == "lowrank" else None)
-        row = {**identity, **config.tags, "kind": kind, "ratio": ratio, **scores,
-               "dense_val_accuracy": dense["val_accuracy"],
-               "dense_test_accuracy": dense["test_accuracy"],
-               "params": cost.params, "params_ratio": cost.params / dense_cost.params,
-               "macs": cost.macs, "flops": cost.flops,
-               "flops_ratio": cost.flops / dense_cost.flops,
-               "dense_params": dense_cost.params, "dense_flops": dense_cost.flops,
-               "eval_seconds": seconds}
+        row = {**labels, "ratio": ratio, **_compressed_columns(rt, dense, kind, detail)}
         if bn_recalibration:
-            row["test_accuracy_bn_recalibrated"] = _recalibrated_accuracy(model, data, bf16)
+            row["test_accuracy_bn_recalibrated"] = _recalibrated_accuracy(rt.model, rt.data,
+                                                                          rt.bf16)
         if unavailable:
             row.update(dict.fromkeys(physical_columns(latency_batches), math.nan))
         if ratio in built:
-            row.update(deployment.columns(ratio, detail, scores["test_accuracy"]))
+            row.update(deployment.columns(ratio, detail, row["test_accuracy"]))
         row["run"] = str(run_dir)
         rows.append(row)
     compressor.restore()
@@ -132,6 +99,64 @@ def physical_columns(latency_batches: Sequence[int] = LATENCY_BATCHES) -> list[s
     """The columns a deployable model adds to its row."""
     return [*PHYSICAL_COLUMNS,
             *(f"{which}_ms_batch{b}" for b in latency_batches for which in ("dense", "physical"))]
+
+
+def _trained_run(run_dir: Path, device: str | None) -> tuple[RunSpec, dict, Runtime]:
+    """The run's config, its metrics, and its runtime holding the trained model in eval mode.
+
+    The runtime has the run's own precision and memory format, so that ratio 0 reproduces its
+    test accuracy exactly (on the same device).
+    """
+    config, metrics, state = checkpoint.read_finished(run_dir)
+    rt = set_up(config, device=device, single_process=True)
+    try:
+        rt.model.load_state_dict(state)
+    except RuntimeError as err:
+        raise CheckpointError(f"{run_dir / checkpoint.WEIGHTS} does not fit model "
+                              f"{config.model!r} of {run_dir / checkpoint.RUN_CONFIG} ({err}); "
+                              "train the run again") from None
+    rt.model.eval()
+    return config, metrics, rt
+
+
+@dataclass(frozen=True)
+class _Dense:
+    """The trained model before compression, which every ratio's row is compared with."""
+
+    positions: dict[str, int]  # output positions of each conv and Linear (flops.count)
+    cost: Cost
+    scores: dict[str, float]
+
+
+def _dense_reference(rt: Runtime, run_dir: Path, metrics: dict) -> _Dense:
+    """Count and score the trained model, warning when its test accuracy differs from the one
+    training recorded on this device (the run's files or the environment changed)."""
+    example = torch.zeros(1, *rt.data.info.input_shape, device=rt.device)
+    positions = output_positions(rt.model, example)
+    scores = score(rt.model, rt.data.evaluation, bf16=rt.bf16)
+    recorded = metrics.get("test_accuracy")
+    if metrics.get("device") == device_name(rt.device) and scores["test_accuracy"] != recorded:
+        warnings.warn(f"the trained model of {run_dir} evaluates to test accuracy "
+                      f"{scores['test_accuracy']} here but {recorded} in "
+                      f"{checkpoint.METRICS}", stacklevel=3)
+    return _Dense(positions, count(rt.model, positions), scores)
+
+
+def _compressed_columns(rt: Runtime, dense: _Dense, kind: str, detail) -> dict:
+    """The scores and cost of the model as ``compressor.apply`` left it, beside the dense
+    model's; low rank is counted as its factorisation (``detail``: the rank of each conv)."""
+    tick = time.perf_counter()
+    scores = score(rt.model, rt.data.evaluation, bf16=rt.bf16)
+    seconds = time.perf_counter() - tick
+    cost = count(rt.model, dense.positions, ranks=detail if kind == "lowrank" else None)
+    return {**scores,
+            "dense_val_accuracy": dense.scores["val_accuracy"],
+            "dense_test_accuracy": dense.scores["test_accuracy"],
+            "params": cost.params, "params_ratio": cost.params / dense.cost.params,
+            "macs": cost.macs, "flops": cost.flops,
+            "flops_ratio": cost.flops / dense.cost.flops,
+            "dense_params": dense.cost.params, "dense_flops": dense.cost.flops,
+            "eval_seconds": seconds}
 
 
 class _Deployment:
@@ -198,9 +223,9 @@ class _Deployment:
 
 def _checked(kind: str, ratios: Sequence[float], physical: bool) -> list[float]:
     # ConfigError is a ValueError that the CLI reports as a usage error.
-    if kind not in COMPRESSORS:
+    if kind not in KINDS:
         raise ConfigError(f"unknown compression kind {kind!r}; choose one of "
-                          f"{', '.join(COMPRESSORS)}")
+                          f"{', '.join(KINDS)}")
     ratios = [float(r) for r in ratios]
     if not ratios:
         raise ConfigError("no compression ratios given")

@@ -29,7 +29,6 @@ from ..conventions import LMO_ITERATIONS, check_lmo_options
 from .base import Constraint, Shape, inverse_or_zero, k_support_norm
 
 
-
 def _orthonormal(a: Tensor) -> Tensor:
     """Exact orthonormal basis of the columns of a (Householder QR)."""
     return torch.linalg.qr(a).Q

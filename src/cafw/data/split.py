@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+
 def fixed_test_split(labels: Tensor, train_fraction: float) -> tuple[Tensor, Tensor]:
     """Sorted (train pool, test) indices of a dataset that ships without a test split: per
     class a fixed shuffle (seed 0, never the run's), its first ``train_fraction`` for the

@@ -3,8 +3,8 @@
 After each SGD step every conv weight W (reshaped to (C_out, C_in*kh*kw)) is replaced by
 U diag(max(S - lr * threshold, 0)) V^T, the proximal step of lr * threshold * ||W||_*.
 The authors' ``Prox_SGD`` cannot be constructed as published (its constructor passes keyword
-arguments that ``torch.optim.SGD`` rejects); this is the
-working version.  It costs one full SVD per conv layer per step.
+arguments that ``torch.optim.SGD`` rejects); this is the working version.  It costs one full
+SVD per conv layer per step.
 """
 
 from __future__ import annotations

@@ -45,7 +45,6 @@ from ..constraints.lp import Unconstrained
 from ..conventions import check_step_size
 from ..vocabulary import RESCALES
 
-
 # on the CPU, tensors up to this many entries are batched with same-shaped ones
 CPU_BATCH_LIMIT = 1 << 16
 

@@ -21,8 +21,14 @@ from pathlib import Path
 import pandas as pd
 
 from ..io import write_csv
-from ..vocabulary import (COMPRESSION_METRICS, LATENCY_COLUMN, PHYSICAL_COLUMNS, RUN_KEYS,
-                          SFW_KEYS, TRAINING_METRICS)
+from ..vocabulary import (
+    COMPRESSION_METRICS,
+    LATENCY_COLUMN,
+    PHYSICAL_COLUMNS,
+    RUN_KEYS,
+    SFW_KEYS,
+    TRAINING_METRICS,
+)
 
 
 def aggregate(manifest: Path, metrics: list[Path], histories: list[Path], sweeps: list[Path],

@@ -51,18 +51,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..vocabulary import CURVE_KEYS
 from .area import curve_score, normalised_area
 
 CONFIDENCE = 0.95
-CURVE = ["method", "label", "schedule", "variant"]
 #: measure -> (part, the better direction)
 MEASURES = {"area": ("robustness", "higher"), "dense_accuracy": ("convergence", "higher"),
             "train_loss": ("convergence", "lower"), "step_ratio": ("compute", "higher")}
-COLUMNS = ["claim", "statement", "study", "setup", "schedule", "pair", "part", "measure",
-           "better", "method", "versus", "up_to", "method_value", "versus_value", "effect", "ci_low",
-           "ci_high", "p_improvement", "samples", "unit", "samples_needed", "margin",
-           "threshold", "ratio", "effect_at_ratio", "ci_low_at_ratio", "ci_high_at_ratio",
-           "verdict", "part_verdict", "claim_verdict"]
+CLAIMS_COLUMNS = [  # of claims.csv
+    "claim", "statement", "study", "setup", "schedule", "pair", "part", "measure", "better",
+    "method", "versus", "up_to", "method_value", "versus_value", "effect", "ci_low", "ci_high",
+    "p_improvement", "samples", "unit", "samples_needed", "margin", "threshold", "ratio",
+    "effect_at_ratio", "ci_low_at_ratio", "ci_high_at_ratio", "verdict", "part_verdict",
+    "claim_verdict"]
 
 
 def claims(spec: dict, compression: pd.DataFrame, training: pd.DataFrame,
@@ -76,10 +77,10 @@ def claims(spec: dict, compression: pd.DataFrame, training: pd.DataFrame,
         study = compression[compression["study"] == claim["study"]]
         if study.empty:
             raise ValueError(f"claim {name}: compression.csv has no study {claim['study']!r}")
-        for setup, at in study.groupby("setup", sort=False):
+        for _, at in study.groupby("setup", sort=False):
             measured = _measures(name, claim, at, training, compute_rounds)
             rows += _with_verdicts(measured)
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=CLAIMS_COLUMNS)
 
 
 def _measures(name: str, claim: dict, rows: pd.DataFrame, training: pd.DataFrame,
@@ -270,7 +271,8 @@ def _match(rows: pd.DataFrame, where: dict, claim: str, side: str) -> pd.DataFra
 
 def _curves(rows: pd.DataFrame):
     """(key, rows) of each curve among ``rows``."""
-    return rows.groupby(rows[CURVE].fillna("").astype(str).agg("|".join, axis=1), sort=False)
+    key = rows[list(CURVE_KEYS)].fillna("").astype(str).agg("|".join, axis=1)
+    return rows.groupby(key, sort=False)
 
 
 def _label(rows: pd.DataFrame, where: dict) -> str:

@@ -24,11 +24,11 @@ from pathlib import Path
 import yaml
 
 from ..io import write_section
-from .grid import Grid, compute_setups, curves, expand
+from .grid import compute_setups, curves, expand
 from .preflight import PREFLIGHT_MINUTES, gpu_setups, train_gpus, train_resource
 
-START = "<!-- cost:start -->"
-END = "<!-- cost:end -->"
+#: the README's paper-grid paragraph lies between these lines
+COST_MARKERS = ("<!-- cost:start -->", "<!-- cost:end -->")
 #: the grids whose cost the README states (each a list of config files, merged in order)
 README_GRIDS = {"the paper's grid": ["config/paper.yaml"],
                 "with reduced tuning": ["config/paper.yaml", "config/paper-reduced.yaml"]}
@@ -194,4 +194,4 @@ def markdown(grids: dict[str, list[str]], root: Path = Path(".")) -> str:
 
 def update_readme(readme: Path, grids: dict[str, list[str]] = README_GRIDS) -> None:
     """Rewrite the README's paper-grid paragraph (between its cost markers)."""
-    write_section(readme, "paper-grid", START, END, markdown(grids, Path(readme).parent))
+    write_section(readme, "paper-grid", *COST_MARKERS, markdown(grids, Path(readme).parent))

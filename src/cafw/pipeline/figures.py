@@ -1,13 +1,16 @@
-"""Figures from the aggregated tables (results/tables/*.csv), one function per kind.
+"""Figures from the aggregated tables (results/tables/*.csv), one drawing function per kind
+(``FIGURE_DRAWERS``, keyed by ``cafw.vocabulary.FIGURES``).
 
-Every kind returns a matplotlib ``Figure``; ``draw`` styles it, then writes the PDF and a PNG
-beside it, each atomically and byte-stable across reruns.  Figures are built as ``Figure``
-objects rather than through pyplot, so no interactive backend is ever involved (PNG is
-rendered by Agg).
+Every kind returns a matplotlib ``Figure`` whose title, labels and legends lie inside its
+canvas at any number of panels (constrained layout; the title wrapped to the figure's width);
+``draw`` styles it, then writes the PDF and a PNG beside it, each atomically and byte-stable
+across reruns.  Figures are built as ``Figure`` objects rather than through pyplot, so no
+interactive backend is ever involved (the Agg canvas renders the PNG and measures the text).
 """
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -15,18 +18,18 @@ import matplotlib.patches
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter, MaxNLocator
 
 from ..io import atomic_open
-from ..vocabulary import RESCALES, SCHEDULES
+from ..vocabulary import LR_THEORY_RULES, RESCALES, SCHEDULES
 
 X_LABELS = {
     "filter": "fraction of filters pruned per layer",
     "lowrank": "fraction of singular values removed per layer",
     "unstructured": "fraction of weights pruned (global magnitude)",
 }
-RULES = ["constant", "gradient", "diameter"]
 PANEL = (4.2, 3.2)  # inches per panel
 PNG_DPI = 150
 
@@ -35,20 +38,27 @@ def draw(kind: str, tables: list[Path], out: Path, study: str | None = None,
          setup: str | None = None) -> None:
     """Draw figure ``kind`` from the aggregated ``tables`` (CSV files, found by file name)
     into ``out`` (PDF) and its PNG."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown figure kind {kind!r}; kinds: {', '.join(KINDS)}")
-    per_study, figure = KINDS[kind]
-    if per_study and (study is None or setup is None):
-        raise ValueError(f"figure {kind!r} needs a study and a setup (--study, --setup)")
     out = Path(out)
     with matplotlib.rc_context():
-        sns.set_theme(context="paper", style="whitegrid")
-        by_name = {Path(t).name: Path(t) for t in tables}
-        fig = figure(by_name, study, setup) if per_study else figure(by_name)
+        fig = figure(kind, tables, study, setup)
         with atomic_open(out, "wb") as handle:
             fig.savefig(handle, format="pdf", metadata={"CreationDate": None})
         with atomic_open(out.with_suffix(".png"), "wb") as handle:
             fig.savefig(handle, format="png", dpi=PNG_DPI, metadata={"Software": None})
+
+
+def figure(kind: str, tables: list[Path], study: str | None = None,
+           setup: str | None = None) -> Figure:
+    """Figure ``kind``, styled, from the aggregated ``tables``; call it inside
+    ``matplotlib.rc_context()``, as ``draw`` does, to keep the style to it."""
+    if kind not in FIGURE_DRAWERS:
+        raise ValueError(f"unknown figure kind {kind!r}; kinds: {', '.join(FIGURE_DRAWERS)}")
+    per_study, drawer = FIGURE_DRAWERS[kind]
+    if per_study and (study is None or setup is None):
+        raise ValueError(f"figure {kind!r} needs a study and a setup (--study, --setup)")
+    sns.set_theme(context="paper", style="whitegrid")
+    by_name = {Path(t).name: Path(t) for t in tables}
+    return drawer(by_name, study, setup) if per_study else drawer(by_name)
 
 
 # -- one function per kind --------------------------------------------------------------------
@@ -61,7 +71,7 @@ def compression(tables: dict[str, Path], study: str, setup: str) -> Figure:
                  ax=ax)
     _accuracy_axes(ax, rows)
     _legend_outside(ax, "method")
-    fig.suptitle(_title(study, rows))
+    _suptitle(fig, _title(study, rows))
     return fig
 
 
@@ -79,7 +89,7 @@ def lr_ablation(tables: dict[str, Path], study: str, setup: str) -> Figure:
         _accuracy_axes(ax, rows)
         ax.set_title(f"{schedule} schedule")
     _legend_outside(axes[-1], "rescaling")
-    fig.suptitle(_title(f"{study}: learning-rate rescaling", rows))
+    _suptitle(fig, _title(f"{study}: learning-rate rescaling", rows))
     return fig
 
 
@@ -102,7 +112,7 @@ def dynamics(tables: dict[str, Path], study: str, setup: str) -> Figure:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         _log(ax)
     _legend_outside(axes[-1])
-    fig.suptitle(_title(f"{study}: SFW dynamics", rows))
+    _suptitle(fig, _title(f"{study}: SFW dynamics", rows))
     return fig
 
 
@@ -120,7 +130,7 @@ def sensitivity(tables: dict[str, Path], study: str, setup: str) -> Figure:
         sns.heatmap(grid, annot=True, fmt=".2f", vmin=low, vmax=high, cmap="viridis",
                     cbar_kws={"label": "test accuracy"}, ax=ax)
         ax.set(title=name, xlabel="constraint value", ylabel="k")
-    fig.suptitle(_title(f"{study}: test accuracy over k and constraint value", rows))
+    _suptitle(fig, _title(f"{study}: test accuracy over k and constraint value", rows))
     return fig
 
 
@@ -135,7 +145,8 @@ def lr_grid(tables: dict[str, Path], study: str, setup: str) -> Figure:
     rows = rows.assign(rescale=rows["rescale"].fillna(rows["label"]))
     ratio = min((r for r in rows["ratio"].unique() if r > 0), key=lambda r: abs(r - 0.5))
     modes = _order(rows["rescale"], RESCALES)
-    panels = {"dense (uncompressed)": ("dense_test_accuracy", rows.drop_duplicates(["curve", "point"])),
+    panels = {"dense (uncompressed)": ("dense_test_accuracy",
+                                       rows.drop_duplicates(["curve", "point"])),
               f"{_kind(rows)} compression, ratio {ratio:g}": ("test_accuracy",
                                                               rows[rows["ratio"] == ratio])}
     # each rule has its own grid, so the columns are their union: widen with their number
@@ -153,13 +164,14 @@ def lr_grid(tables: dict[str, Path], study: str, setup: str) -> Figure:
                 edgecolor="red", linewidth=2))
         ax.set(title=title, xlabel="learning rate", ylabel="rescaling")
     seeds = int(rows["seeds"].max())
-    fig.suptitle(f"{study}: learning rate x rescaling — {_title_where(rows)} ({seeds} tuning "
-                 f"seed{'s' if seeds != 1 else ''}; framed: chosen on validation)")
+    _suptitle(fig, f"{study}: learning rate x rescaling — {_title_where(rows)} ({seeds} "
+                   f"tuning seed{'s' if seeds != 1 else ''}; framed: chosen on validation)")
     return fig
 
 
 def compute(tables: dict[str, Path]) -> Figure:
-    """Milliseconds per training step per method and setup, with the ratio to SGD."""
+    """Milliseconds per training step per method and setup, with the ratio to the baseline
+    (the method at ratio 1: the config's ``baseline``)."""
     rows = _read(tables, "compute.csv")
     methods = _order(rows["label"], [])
     setups = _order(rows["setup"], [])
@@ -175,8 +187,9 @@ def compute(tables: dict[str, Path]) -> Figure:
     ax.set_xticks(ax.get_xticks(), ax.get_xticklabels(), rotation=20, ha="right")
     ax.set(xlabel="", ylabel="time per training step (ms)")
     _legend_outside(ax, "setup")
-    ax.set_title("bar labels: time relative to SGD", fontsize="small")
-    fig.suptitle(f"time per training step — {', '.join(_order(rows['device'], []))}")
+    baseline = ", ".join(_order(rows.loc[rows["ratio_to_sgd"] == 1, "label"], []))
+    ax.set_title(f"bar labels: time relative to {baseline}", fontsize="small")
+    _suptitle(fig, f"time per training step — {', '.join(_order(rows['device'], []))}")
     return fig
 
 
@@ -187,7 +200,7 @@ def lr_theory(tables: dict[str, Path]) -> Figure:
     if gaps.empty or steps.empty:
         raise ValueError(f"lr_theory.csv needs rows with horizon ({len(gaps)} found) and rows "
                          f"with iteration ({len(steps)} found)")
-    rules = _order(table["rule"], RULES)
+    rules = _order(table["rule"], list(LR_THEORY_RULES))
     fig, (left, right) = _panels(2)
     sns.lineplot(gaps, x="horizon", y="best_gap", hue="rule", hue_order=rules, errorbar="sd",
                  marker="o", ax=left)
@@ -208,11 +221,12 @@ def lr_theory(tables: dict[str, Path]) -> Figure:
     right.set(xlabel="iteration t", ylabel="effective step size $\\eta_t$", title="step sizes")
     _log(left, "xy")
     _log(right, "xy")
-    fig.suptitle(f"step-size rules on a smooth problem ({gaps['seed'].nunique()} seeds)")
+    _suptitle(fig, f"step-size rules on a smooth problem ({gaps['seed'].nunique()} seeds)")
     return fig
 
 
-KINDS = {  # kind (cafw.vocabulary.FIGURES) -> (needs study and setup, figure function)
+#: figure kind -> (drawn per study and setup, the function that draws it)
+FIGURE_DRAWERS = {
     "compression": (True, compression),
     "lr_ablation": (True, lr_ablation),
     "sensitivity": (True, sensitivity),
@@ -255,7 +269,18 @@ def _order(values: pd.Series, preferred: list[str]) -> list:
 
 def _panels(n: int, sharey: bool = False, width: float = 1.0) -> tuple[Figure, list]:
     fig = Figure(figsize=(PANEL[0] * n * width, PANEL[1]), layout="constrained")
+    FigureCanvasAgg(fig)  # measures the text (``_suptitle``) as the PNG renders it
     return fig, list(fig.subplots(1, n, sharey=sharey, squeeze=False)[0])
+
+
+def _suptitle(fig: Figure, text: str) -> None:
+    """The title over all panels, wrapped onto as many lines as the figure's width needs: a
+    long study or setup name on a single panel would otherwise run past both edges."""
+    title = fig.suptitle(text)
+    width = title.get_window_extent(fig.canvas.get_renderer()).width
+    room = 0.96 * fig.bbox.width
+    if width > room:
+        title.set_text(textwrap.fill(text, int(len(text) * room / width)))
 
 
 def _kind(rows: pd.DataFrame) -> str:

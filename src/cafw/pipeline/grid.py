@@ -37,16 +37,14 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from ..spec import ConfigError, RunSpec, SFWSpec, one_line
+from ..errors import GridError
+from ..spec import RunSpec, SFWSpec, one_line
 from ..vocabulary import KINDS, PHYSICAL_KINDS
 
-SFW_KEYS = ("lr", "momentum", "dampening", "rescale", "make_feasible", "constraint.family",
-            "constraint.k", "constraint.value", "constraint.mode", "constraint.lmo_method",
-            "constraint.lmo_iterations")
-
-
-class GridError(ConfigError):
-    """An inconsistent pipeline config; the message names the study and the key."""
+#: the dotted SFW optimizer keys a study may vary (``vary``, ``variants``)
+VARIABLE_KEYS = ("lr", "momentum", "dampening", "rescale", "make_feasible", "constraint.family",
+                 "constraint.k", "constraint.value", "constraint.mode", "constraint.lmo_method",
+                 "constraint.lmo_iterations")
 
 
 @dataclass(frozen=True)
@@ -202,6 +200,15 @@ def check_claims(config: dict) -> None:
                             f"{setup!r}; timed setups: {', '.join(timed)}")
 
 
+def check_baseline(config: dict) -> None:
+    """The ``baseline``, the method the compute comparison and the paper's comparisons set the
+    others against, is a method that the compute comparison times."""
+    baseline, timed = config["baseline"], config["compute"]["methods"]
+    if baseline not in timed:
+        raise GridError(f"baseline {baseline!r} is not among the methods the compute comparison "
+                        f"times; compute.methods: {', '.join(timed)}")
+
+
 def _save_ratios(config: dict, spec: dict, study: str) -> list[float]:
     saved = spec.get("save_ratios", [])
     swept = config["ratios"].get(spec["kind"], [])
@@ -232,8 +239,9 @@ def _variants(method: dict, spec: dict, study: str) -> list[dict]:
     product = [dict(zip(vary, values)) for values in itertools.product(*vary.values())]
     variants = [{**p, **v} for p in product for v in (listed or [{}])]
     for key in {k for v in variants for k in v if k != "tune"}:
-        if key not in SFW_KEYS:
-            raise GridError(f"study {study!r}: cannot vary {key!r}; allowed: {', '.join(SFW_KEYS)}")
+        if key not in VARIABLE_KEYS:
+            raise GridError(f"study {study!r}: cannot vary {key!r}; allowed: "
+                            f"{', '.join(VARIABLE_KEYS)}")
     return variants
 
 
@@ -253,8 +261,10 @@ def _run(config: dict, curve: Curve, overrides: dict, seed: int) -> tuple[str, d
     for key, value in changed.items():
         _set(optimizer, key, value)
     variant = ",".join(f"{k.split('.')[-1]}={v}" for k, v in changed.items())
-    run = f"{setup}__{method}{'+' + variant.replace(',', '+') if variant else ''}__{schedule}__s{seed}"
-    setup_spec = {k: v for k, v in config["setups"][setup].items() if k not in ("label", "resources")}
+    suffix = "+" + variant.replace(",", "+") if variant else ""
+    run = f"{setup}__{method}{suffix}__{schedule}__s{seed}"
+    setup_spec = {k: v for k, v in config["setups"][setup].items()
+                  if k not in ("label", "resources")}
     tags = {"setup": setup, "dataset": setup_spec["dataset"], "model": setup_spec["model"],
             "method": method, "label": config["methods"][method]["label"],
             "schedule": schedule, "variant": variant, "seed": seed}

@@ -1,4 +1,4 @@
-"""Training runs: the resumable loop, checkpoints and schedules."""
+"""Training runs: the training step, the resumable loop, checkpoints and schedules."""
 
 from ..errors import CheckpointError, Interrupted, TrainingDiverged
 from .loop import train

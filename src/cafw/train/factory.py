@@ -12,8 +12,8 @@ from torch import nn
 from ..constraints import param_groups
 from ..optim import SFW, SGD, ProxSGD
 from ..optim.sfw import StepStatistics
-from ..vocabulary import PENALTIES, load
 from ..spec import ConfigError, OptimizerSpec, RunSpec, SFWSpec, SGDSpec
+from ..vocabulary import PENALTIES, load
 
 
 def build_optimizer(spec: OptimizerSpec, model: nn.Module, *,

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -41,10 +42,17 @@ from ..runtime import Runtime, World, set_up
 from ..spec import RunSpec
 from ..vocabulary import EVALUATION_COLUMNS
 from . import checkpoint
-from .factory import (build_optimizer, build_penalty, full_state_dict, has_step_statistics,
-                      method_name, step_statistics)
+from .factory import (
+    build_optimizer,
+    build_penalty,
+    full_state_dict,
+    has_step_statistics,
+    method_name,
+    step_statistics,
+)
 from .progress import Heartbeat, Progress
 from .schedules import build_scheduler
+from .step import train_step
 
 CHECK_EVERY = 25  # steps between check points (each one is a host sync)
 
@@ -102,36 +110,11 @@ def train(config: RunSpec, out: str | Path, *, resume: bool = False,
 def _run(rt: Runtime, out: Path, resume: bool, stop_at: tuple[int, int] | None,
          progress: bool | None, log: Callable[[str], None], keep_checkpoint: bool) -> dict:
     config, world = rt.spec, rt.world
-    device, model = rt.device, rt.model
-    optimizer = build_optimizer(config.optimizer, model,
-                                shard=config.shard_optimizer and world.size > 1)
+    run = _start(rt, out, resume, log)
+    position, optimizer = run.position, run.optimizer
+    step = partial(train_step, rt.model, optimizer, autocast=rt.autocast, forward=rt.forward,
+                   penalty=build_penalty(config))
     per_epoch = len(rt.data.train)
-    scheduler = build_scheduler(optimizer, config.schedule, config.epochs, per_epoch)
-    penalty = build_penalty(config)
-
-    if world.main:
-        checkpoint.write_run_config(out, config)
-    log(f"training {out} {rt.start_line()}")
-    position = _restore(out, rt, optimizer, scheduler) if resume else None
-    if position is None:
-        position = _Position()
-    else:
-        log(f"resuming {out} at epoch {position.epoch + 1}, batch {position.batch}")
-
-    def save_checkpoint() -> None:
-        # the collectives run in every process; then the main process writes
-        ranks = world.gather({"rng": _rng_state(device),
-                              "sums": {k: v.cpu() for k, v in position.sums.items()}})
-        optimizer_state = full_state_dict(optimizer, world.main)
-        if world.main:
-            checkpoint.save(out / checkpoint.CHECKPOINT, {
-                "config_digest": config.digest(), "epoch": position.epoch,
-                "batch": position.batch, "history": position.history,
-                "seconds": position.seconds, "model": model.state_dict(),
-                "optimizer": optimizer_state, "scheduler": scheduler.state_dict(),
-                "ranks": ranks})
-        world.barrier()  # no process exits (or is killed) before the checkpoint is written
-
     show_bar = world.main and (sys.stderr.isatty() if progress is None else progress)
     heartbeat = Heartbeat(config.progress_seconds, log, config.epochs, per_epoch)
     with _stop_signals() as stop, Progress(out, tensorboard=config.tensorboard,
@@ -140,65 +123,108 @@ def _run(rt: Runtime, out: Path, resume: bool, stop_at: tuple[int, int] | None,
         while position.epoch < config.epochs:
             epoch = position.epoch
             if not position.sums:
-                position.sums = _zero_sums(device)
+                position.sums = _zero_sums(rt.device)
             sums, started = position.sums, time.perf_counter()
-            model.train()
+            rt.model.train()
             batches = rt.data.train.epoch(epoch, start=position.batch)
             for x, y in _maybe_bar(batches, show_bar, per_epoch, position.batch, epoch, config):
-                with rt.autocast():
-                    logits = rt.forward(x)
-                    loss = nn.functional.cross_entropy(logits.float(), y)
-                objective = loss + penalty(model) if penalty is not None else loss
-                # DDP averages the processes' gradients, each the mean over its slice: weight
-                # each by its share of the batch (1, unless the last batch splits unevenly)
+                # this process's share of the batch: 1, unless the last batch splits unevenly
                 share = len(y) * world.size / rt.data.train.batch_length(position.batch)
-                if share != 1:
-                    objective = objective * share
-                optimizer.zero_grad(set_to_none=True)
-                objective.backward()
-                optimizer.step()
+                loss, logits = step(x, y, share=share)
                 sums["lr"] += optimizer.param_groups[0]["lr"]
-                scheduler.step()
+                run.scheduler.step()
                 _accumulate(sums, loss, logits, y, optimizer)
                 position.batch += 1
                 if world.main and not show_bar:
                     heartbeat.step(epoch, position.batch, len(y) * world.size, sums,
                                    optimizer.param_groups[0]["lr"])
-                if position.batch % CHECK_EVERY == 0:
-                    stopping = _check(sums, stop, world, epoch, position.batch)
-                else:  # one process alone needs no agreement: it stops at the next step
-                    stopping = world.size == 1 and stop.signal is not None
-                if stopping or (epoch, position.batch) == stop_at:
+                if _stopping(sums, stop, world, epoch, position.batch, stop_at):
                     position.seconds += time.perf_counter() - started
-                    save_checkpoint()
+                    run.save_checkpoint()
                     raise _interrupted(stop, f"epoch {epoch + 1}, batch {position.batch}")
             stopping = _check(sums, stop, world, epoch, position.batch)
-            train_seconds = position.seconds + time.perf_counter() - started
-            world.sum_(sums["loss"], sums["correct"], sums["count"])  # the whole epoch's
-            row = _epoch_row(epoch, sums, train_seconds, optimizer)
-            _check_replicas(model, world, epoch)
-            # evaluate the main process's model: BatchNorm's running statistics are the one
-            # thing DDP does not keep equal (it broadcasts them before each forward instead)
-            world.broadcast_(model.buffers())
-            tick = time.perf_counter()
-            # validation every epoch (live progress, and what any selection reads); the
-            # test set once, at the end: it is only ever reported
-            row.update(score(model, {"val": rt.data.val}, bf16=rt.bf16, sum_=world.sum_),
-                       eval_seconds=time.perf_counter() - tick)
-            position.history.append(row)
-            position.epoch, position.batch, position.sums, position.seconds = epoch + 1, 0, {}, 0.0
-            save_checkpoint()
-            live.epoch_done(position.history)
-            log(_epoch_line(row, config))
+            _end_epoch(run, position.seconds + time.perf_counter() - started, live, log)
             if stopping and position.epoch < config.epochs:
                 raise _interrupted(stop, f"the end of epoch {epoch + 1}")
+    return _finish(run, per_epoch, keep_checkpoint)
 
-    test = score(model, {"test": rt.data.test}, bf16=rt.bf16, sum_=world.sum_)
-    metrics = _finish(out, config, model, position.history, test, rt.provenance(), per_epoch,
-                      world)
-    if world.main and not keep_checkpoint:
-        checkpoint.discard(out)
-    return metrics
+
+@dataclass
+class _Training:
+    """What the loop's helpers share: the run, its optimizer and schedule, and its position."""
+
+    rt: Runtime
+    out: Path
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    position: _Position
+
+    def save_checkpoint(self) -> None:
+        """Every process takes part in the collectives; then the main process writes."""
+        rt, position = self.rt, self.position
+        ranks = rt.world.gather({"rng": _rng_state(rt.device),
+                                 "sums": {k: v.cpu() for k, v in position.sums.items()}})
+        optimizer_state = full_state_dict(self.optimizer, rt.world.main)
+        if rt.world.main:
+            checkpoint.save(self.out / checkpoint.CHECKPOINT, {
+                "config_digest": rt.spec.digest(), "epoch": position.epoch,
+                "batch": position.batch, "history": position.history,
+                "seconds": position.seconds, "model": rt.model.state_dict(),
+                "optimizer": optimizer_state, "scheduler": self.scheduler.state_dict(),
+                "ranks": ranks})
+        rt.world.barrier()  # no process exits (or is killed) before the checkpoint is written
+
+
+def _start(rt: Runtime, out: Path, resume: bool, log: Callable[[str], None]) -> _Training:
+    """The optimizer and schedule of the run, at the checkpoint's position if it resumes."""
+    config, world = rt.spec, rt.world
+    optimizer = build_optimizer(config.optimizer, rt.model,
+                                shard=config.shard_optimizer and world.size > 1)
+    scheduler = build_scheduler(optimizer, config.schedule, config.epochs, len(rt.data.train))
+    if world.main:
+        checkpoint.write_run_config(out, config)
+    log(f"training {out} {rt.start_line()}")
+    position = _restore(out, rt, optimizer, scheduler) if resume else None
+    if position is None:
+        position = _Position()
+    else:
+        log(f"resuming {out} at epoch {position.epoch + 1}, batch {position.batch}")
+    return _Training(rt, out, optimizer, scheduler, position)
+
+
+def _stopping(sums: dict, stop: _StopFlag, world: World, epoch: int, batch: int,
+              stop_at: tuple[int, int] | None) -> bool:
+    """Whether to checkpoint and stop after this step: at a check point, if any process was
+    asked to; in between, if this process alone was (it needs no agreement)."""
+    if batch % CHECK_EVERY == 0:
+        stopping = _check(sums, stop, world, epoch, batch)
+    else:
+        stopping = world.size == 1 and stop.signal is not None
+    return stopping or (epoch, batch) == stop_at
+
+
+def _end_epoch(run: _Training, train_seconds: float, live: Progress,
+               log: Callable[[str], None]) -> None:
+    """The epoch's row (its training sums over the processes, validation), then a checkpoint
+    at the start of the next epoch."""
+    rt, position = run.rt, run.position
+    epoch, sums, world = position.epoch, position.sums, rt.world
+    world.sum_(sums["loss"], sums["correct"], sums["count"])  # the whole epoch's
+    row = _epoch_row(epoch, sums, train_seconds, run.optimizer)
+    _check_replicas(rt.model, world, epoch)
+    # evaluate the main process's model: BatchNorm's running statistics are the one thing
+    # DDP does not keep equal (it broadcasts them before each forward instead)
+    world.broadcast_(rt.model.buffers())
+    tick = time.perf_counter()
+    # validation every epoch (live progress, and what any selection reads); the test set
+    # once, at the end: it is only ever reported
+    row.update(score(rt.model, {"val": rt.data.val}, bf16=rt.bf16, sum_=world.sum_),
+               eval_seconds=time.perf_counter() - tick)
+    position.history.append(row)
+    position.epoch, position.batch, position.sums, position.seconds = epoch + 1, 0, {}, 0.0
+    run.save_checkpoint()
+    live.epoch_done(position.history)
+    log(_epoch_line(row, rt.spec))
 
 
 def _silent(line: str) -> None:
@@ -275,11 +301,27 @@ def _epoch_line(row: dict, config: RunSpec) -> str:
     return line
 
 
-def _finish(out: Path, config: RunSpec, model: nn.Module, history: list[dict], test: dict,
-            provenance: dict, per_epoch: int, world: World) -> dict:
+def _finish(run: _Training, per_epoch: int, keep_checkpoint: bool) -> dict:
+    """The test set's score and the final metrics; the main process writes the trained
+    weights, the history and, last, metrics.json."""
+    rt, history, world = run.rt, run.position.history, run.rt.world
+    test = score(rt.model, {"test": rt.data.test}, bf16=rt.bf16, sum_=world.sum_)
+    metrics = _metrics(rt.spec, rt.model, history, test, rt.provenance(), per_epoch)
+    if world.main:
+        checkpoint.save(run.out / checkpoint.WEIGHTS, {
+            k: v.detach().cpu().contiguous() for k, v in rt.model.state_dict().items()})
+        write_records(history, run.out / checkpoint.HISTORY)
+        write_json(run.out / checkpoint.METRICS, metrics)  # last: it marks a finished run
+        if not keep_checkpoint:
+            checkpoint.discard(run.out)
+    return metrics
+
+
+def _metrics(config: RunSpec, model: nn.Module, history: list[dict], test: dict,
+             provenance: dict, per_epoch: int) -> dict:
     last = {**history[-1], **test}
     train_seconds = sum(row["train_seconds"] for row in history)
-    metrics = {
+    return {
         "dataset": config.dataset, "model": config.model, "method": method_name(config),
         "optimizer": config.optimizer.name, "seed": config.seed, "epochs": config.epochs,
         **{k: last[k] for k in EVALUATION_COLUMNS}, "train_loss": last["train_loss"],
@@ -291,12 +333,6 @@ def _finish(out: Path, config: RunSpec, model: nn.Module, history: list[dict], t
         "parameters": sum(p.numel() for p in model.parameters()),
         **provenance, "config_digest": config.digest(), **config.tags,
     }
-    if world.main:
-        checkpoint.save(out / checkpoint.WEIGHTS,
-                        {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
-        write_records(history, out / checkpoint.HISTORY)
-        write_json(out / checkpoint.METRICS, metrics)  # last: its presence marks a finished run
-    return metrics
 
 
 def _restore(out: Path, rt: Runtime, optimizer, scheduler) -> _Position | None:

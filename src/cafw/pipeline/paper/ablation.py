@@ -9,12 +9,12 @@ are counted over the schedules.
 from __future__ import annotations
 
 from ...vocabulary import RESCALES
-from .curves import Curve, compare, headline, section
+from .curves import MeasuredCurve, compare, headline, section
 
 GRADIENT_RULES = ("gradient", "fast_gradient")  # each is set against "diameter"
 
 
-def facts(curves: list[Curve]) -> dict:
+def facts(curves: list[MeasuredCurve]) -> dict:
     ratio = headline(curves)
     schedules = list(dict.fromkeys(c["schedule"] for c in curves))
     methods = list(dict.fromkeys(c["method"] for c in curves))

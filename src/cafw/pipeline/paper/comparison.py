@@ -1,20 +1,21 @@
 """Method comparison: which method keeps the most accuracy after compression?
 
 The table gives each method's accuracy at a few ratios of the kind.  The verdict sets the best
-SFW method at the headline ratio against the reference baseline: plain SGD when the study has
-it, else the best baseline.  "Best" is always on validation accuracy; the numbers quoted are
-test accuracies.
+SFW method at the headline ratio against the reference baseline: the config's ``baseline``
+method when the study has it, else the best baseline.  "Best" is always on validation
+accuracy; the numbers quoted are test accuracies.
 """
 
 from __future__ import annotations
 
-from .curves import Curve, compare, compressed_ratios, headline, nearest, section
+from .curves import MeasuredCurve, compare, compressed_ratios, headline, nearest, section
 
 TABLE_RATIOS = {"filter": (0.3, 0.5, 0.7), "lowrank": (0.3, 0.5, 0.7),
                 "unstructured": (0.5, 0.8, 0.9, 0.95)}
 
 
-def facts(curves: list[Curve]) -> dict:
+def facts(curves: list[MeasuredCurve], baseline: str) -> dict:
+    """The comparison of one study on one setup; ``baseline``: the config's baseline method."""
     ratio = headline(curves)
     available = compressed_ratios(curves)
     kind = curves[0].rows["kind"].iloc[0]
@@ -24,14 +25,14 @@ def facts(curves: list[Curve]) -> dict:
         row["extras"] = [row[key] for key in ("schedule", "variant") if row[key] and
                          len({c[key] for c in curves}) > 1]
 
-    def score(curve: Curve) -> float:
+    def score(curve: MeasuredCurve) -> float:
         return curve.at(ratio, "val")["mean"]
 
     scored = [c for c in curves if c.at(ratio) is not None]
     baselines = [c for c in scored if not c.sfw]
-    sgd = [c for c in baselines if c["method"] == "sgd" or c["label"].strip().lower() == "sgd"]
+    named = [c for c in baselines if c["method"] == baseline]
     best = max((c for c in scored if c.sfw), key=score, default=None)
-    reference = sgd[0] if sgd else max(baselines, key=score, default=None)
+    reference = named[0] if named else max(baselines, key=score, default=None)
     overall = max(scored, key=score, default=None)
     return out | {
         "best_sfw": best.summary(ratio) if best else None,

@@ -1,6 +1,8 @@
 """The cost of a training step, from compute.csv: per setup, each method's step time (in the
 manifest's order of methods), and each SFW method's step time set against every baseline's.
-A method counts as SFW when the manifest gives it a constraint family.
+A method counts as SFW when the manifest gives it a constraint family.  The ratios of the
+table are to the config's ``baseline`` (``cafw bench compute --baseline``): the method at ratio
+1.
 """
 
 from __future__ import annotations
@@ -27,4 +29,5 @@ def facts(frame: pd.DataFrame, families: dict[str, str]) -> dict:
                 {"label": b["label"], "step_ms": b["step_ms"], "ratio": b["step_ms"] / m["step_ms"]}
                 for b in baselines]} for m in methods if m["sfw"]]})
     return {"type": "compute", "id": "compute", "devices": list(dict.fromkeys(frame["device"])),
+            "baseline": ", ".join(dict.fromkeys(frame.loc[frame["ratio_to_sgd"] == 1, "label"])),
             "setups": setups}

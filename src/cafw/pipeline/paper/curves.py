@@ -2,8 +2,9 @@
 rule by which the paper compares two accuracies.
 
 A *stat* is the mean, standard deviation and number of seeds of an accuracy (a fraction) in
-compression_summary.csv, as plain data; its std is None with a single seed.  A ``Curve`` is one
-method (with its schedule, variant and SFW settings) of a study on a setup.  The text quotes
+compression_summary.csv, as plain data; its std is None with a single seed.  A
+``MeasuredCurve`` is what one curve of a study on a setup (``cafw.pipeline.grid.Curve``: a
+method with its schedule, variant and SFW settings) measured.  The text quotes
 one ratio, the *headline*: 50 % compression, or the nearest ratio that every curve has.
 """
 
@@ -14,11 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ...vocabulary import SFW_KEYS
+from ...vocabulary import CURVE_KEYS, SFW_KEYS
 from .tables import InputError
 
 HEADLINE = 0.5
-KEYS = ("method", "label", "schedule", "variant", *SFW_KEYS)  # tell a study's curves apart
+KEYS = (*CURVE_KEYS, *SFW_KEYS)  # tell a study's curves on one setup apart
 
 
 def stat(row: pd.Series, metric: str) -> dict | None:
@@ -42,7 +43,7 @@ def compare(a: dict, b: dict) -> dict:
 
 
 @dataclass(frozen=True, eq=False)
-class Curve:
+class MeasuredCurve:
     keys: dict  # KEYS -> value
     rows: pd.DataFrame  # its compression_summary rows, by ratio
 
@@ -72,34 +73,25 @@ class Curve:
         return {**self.identity(), "dense": self.dense(), "compressed": self.at(ratio)}
 
 
-def curves_of(rows: pd.DataFrame, methods: list[str]) -> list[Curve]:
+def curves_of(rows: pd.DataFrame, methods: list[str]) -> list[MeasuredCurve]:
     """The curves in ``rows`` (one study on one setup), in the order of ``methods``."""
     groups = rows.groupby(list(KEYS), sort=False, dropna=False)
-    curves = [Curve(dict(zip(KEYS, values)), group.sort_values("ratio"))
+    curves = [MeasuredCurve(dict(zip(KEYS, values)), group.sort_values("ratio"))
               for values, group in groups]
     return sorted(curves, key=lambda c: methods.index(c["method"]))
-
-
-def study_type(rows: pd.DataFrame) -> str:
-    """What varies *within* a method of a study: its schedule or rescaling (a learning-rate
-    ablation), its k or constraint value (a sensitivity study), or nothing (a comparison)."""
-    varies = rows.groupby("method")[["schedule", "rescale", "k", "value"]].nunique() > 1
-    if varies[["schedule", "rescale"]].any(axis=None):
-        return "ablation"
-    return "sensitivity" if varies[["k", "value"]].any(axis=None) else "comparison"
 
 
 def nearest(ratios: list[float], target: float) -> float:
     return min(ratios, key=lambda r: (abs(r - target), r))
 
 
-def compressed_ratios(curves: list[Curve]) -> list[float]:
+def compressed_ratios(curves: list[MeasuredCurve]) -> list[float]:
     """The ratios > 0 that every curve has (all ratios > 0 when none is common)."""
     sets = [{round(r, 9) for r in c.rows["ratio"] if r > 0} for c in curves]
     return sorted(set.intersection(*sets) or set.union(*sets))
 
 
-def headline(curves: list[Curve]) -> float:
+def headline(curves: list[MeasuredCurve]) -> float:
     ratios = compressed_ratios(curves)
     if not ratios:
         rows = curves[0].rows.iloc[0]
@@ -108,7 +100,7 @@ def headline(curves: list[Curve]) -> float:
     return nearest(ratios, HEADLINE)
 
 
-def section(type_: str, curves: list[Curve], ratio: float, ratios: list[float],
+def section(type_: str, curves: list[MeasuredCurve], ratio: float, ratios: list[float],
             group=lambda curve: None) -> dict:
     """The facts every study has: which study, setup and kind, its headline ``ratio``, and
     its table: each curve with its cells (dense, then at each of ``ratios``), the best cell of

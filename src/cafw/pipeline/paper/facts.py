@@ -2,25 +2,32 @@
 functions, as plain data (numbers, strings, lists) that facts.json records and the templates
 render.
 
-A *section* is one block of results: one per study and setup, typed by what the study varies,
-then the training dynamics, the compute and the step-size rules.  Its ``type`` names the
-template ``templates/sections/<type>.tex.j2`` that renders it: the macros ``table``,
-``finding`` and ``caption`` (of the figure whose file is named after the section's ``id``),
-each where the section has one.  So a new kind of result is one facts function and one
-template: a study type is added to ``STUDIES`` (and told apart in ``curves.study_type``), a
-section across studies is appended in ``facts``.
+A *section* is one block of results: one per study and setup, typed by the study's figure (the
+config's classification, read from studies.csv: ``cafw.vocabulary.STUDY_FIGURES``), with a
+learning-rate ablation's training dynamics and learning-rate grid beside it, then the compute
+and the step-size rules.  Its ``type`` names the template
+``templates/sections/<type>.tex.j2`` that renders it: the macros ``table``, ``finding`` and
+``caption`` (of the figure whose file is named after the section's ``id``), each where the
+section has one.  So a new kind of result is one facts function and one template: a study's
+section type is added to ``STUDY_SECTIONS`` (and to ``STUDY_FIGURES``), a section across
+studies is appended in ``facts``.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from . import ablation, claims, comparison, compute, lr_theory, sensitivity, tuning
-from .curves import curves_of, study_type
+from ...vocabulary import STUDY_FIGURES
+from . import ablation, claims, comparison, compute, lr_grid, lr_theory, sensitivity, tuning
+from .curves import curves_of
 from .tables import InputError
 
-STUDIES = {"comparison": comparison.facts, "ablation": ablation.facts,
-           "sensitivity": sensitivity.facts}  # study type -> facts(curves of a setup)
+#: a study's section type -> facts(curves of one setup, the study's row of studies.csv)
+STUDY_SECTIONS = {
+    "comparison": lambda curves, study: comparison.facts(curves, study["baseline"]),
+    "ablation": lambda curves, study: ablation.facts(curves),
+    "sensitivity": lambda curves, study: sensitivity.facts(curves),
+}
 
 
 def facts(tables: dict[str, pd.DataFrame]) -> dict:
@@ -28,26 +35,20 @@ def facts(tables: dict[str, pd.DataFrame]) -> dict:
     methods = manifest.drop_duplicates("method")
     families = dict(zip(methods["method"], methods["family"]))
     studies, sections = [], []
-    for study, runs in manifest.groupby("study", sort=False):
-        rows = summary[summary["study"] == study]
+    for study in tables["studies"].to_dict("records"):
+        runs = manifest[manifest["study"] == study["study"]]
+        rows = summary[summary["study"] == study["study"]]
         if rows.empty:
-            raise InputError(f"compression_summary.csv has no rows of study {study!r}")
-        type_ = study_type(rows)
-        studies.append({"name": study, "kind": runs["kind"].iloc[0], "type": type_,
+            raise InputError(f"compression_summary.csv has no rows of study {study['study']!r}")
+        type_ = STUDY_FIGURES[study["figure"]]
+        studies.append({"name": study["study"], "kind": study["kind"], "type": type_,
                         "labels": _distinct(runs["label"]),
                         "schedules": _distinct(runs["schedule"]),
                         "variants": [v for v in _distinct(runs["variant"]) if v],
                         "ratios": sorted({round(float(r), 9) for r in rows["ratio"]})})
-        sections += [STUDIES[type_](curves_of(setup_rows, list(families)))
-                     for _, setup_rows in rows.groupby("setup", sort=False)]
-    dynamics = {}  # setup -> the SFW dynamics of the ablations on it (one figure per setup)
-    for s in sections:
-        if s["type"] == "ablation":
-            dynamics.setdefault(s["setup"], {
-                "type": "dynamics", "id": f"dynamics__{s['setup']}", "setup": s["setup"],
-                "dataset": s["dataset"], "model": s["model"], "studies": []})["studies"].append(
-                    s["study"])
-    sections += dynamics.values()
+        for _, setup_rows in rows.groupby("setup", sort=False):
+            section = STUDY_SECTIONS[type_](curves_of(setup_rows, list(families)), study)
+            sections += [section, *_beside(section, tables["tuning"])]
     sections += [compute.facts(tables["compute"], families), lr_theory.facts(tables["lr_theory"])]
     if not tables["tuning"].empty:
         sections.append(tuning.facts(tables["tuning"]))
@@ -66,6 +67,17 @@ def facts(tables: dict[str, pd.DataFrame]) -> dict:
         "studies": studies,
         "sections": sections,
     }
+
+
+def _beside(section: dict, tuning_table: pd.DataFrame) -> list[dict]:
+    """The sections of a learning-rate ablation's other figures on its setup: its SFW
+    dynamics, and its learning-rate grid where it was tuned over learning rates."""
+    if section["type"] != "ablation":
+        return []
+    dynamics = {"type": "dynamics", "id": f"dynamics__{section['study']}__{section['setup']}",
+                **{key: section[key] for key in ("study", "setup", "dataset", "model")}}
+    grid = lr_grid.facts(tuning_table, section) if not tuning_table.empty else None
+    return [dynamics] + ([grid] if grid else [])
 
 
 def _distinct(values: pd.Series) -> list:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ...vocabulary import LR_THEORY_RULES
 from .tables import InputError
-
-RULES = ("constant", "gradient", "diameter")  # the order of the table; other rules follow
 
 
 def facts(frame: pd.DataFrame) -> dict:
@@ -23,8 +22,9 @@ def facts(frame: pd.DataFrame) -> dict:
     last = float(steps["iteration"].max()) if len(steps) else None
     step = steps[steps["iteration"] == last].groupby("rule")["step_size"].mean()
     rules = []
+    order = list(LR_THEORY_RULES)  # the table's order; other rules follow
     for rule in sorted(gaps["rule"].unique(), key=lambda r: (
-            RULES.index(r) if r in RULES else len(RULES), r)):
+            order.index(r) if r in order else len(order), r)):
         rows = gaps[gaps["rule"] == rule]
         at_max = rows[rows["horizon"] == horizons[-1]]
         rules.append({"rule": rule, "gap": float(at_max["best_gap"].mean()),

@@ -12,48 +12,26 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from ...io import write_section
-from ...vocabulary import DATASET_NAMES, KIND_NAMES, MEASURE_NAMES, MODEL_NAMES
+from ...vocabulary import DATASET_NAMES
 from ..stability import ROUNDING, STABILITY
+from .render import render_markdown
 
-START = "<!-- results:start -->"
-END = "<!-- results:end -->"
+#: the README's results section lies between these lines
+RESULTS_MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
 FACTS = "paper/generated/facts.json"  # under a config's output_dir
-
-
-def _effect(measure: str, x: float | None) -> str:
-    """An effect in its measure's units: accuracy in percentage points, a ratio of times."""
-    if x is None or x != x:
-        return "–"
-    if measure == "step_ratio":
-        return f"{x:.2f}×"
-    if measure == "train_loss":
-        return f"{'+' if x >= 0 else '−'}{abs(x):.3g}"
-    return f"{'+' if x >= 0 else '−'}{abs(100 * x):.1f}"
-
-
-ENV = Environment(loader=PackageLoader("cafw.pipeline.paper"), undefined=StrictUndefined,
-                  trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-ENV.filters.update(
-    pct=lambda s: "–" if s is None else f"{100 * s['mean']:.1f}" + (
-        f" ± {100 * s['std']:.1f}" if s["std"] is not None else ""),
-    pp=lambda x: f"{'+' if x >= 0 else '−'}{abs(100 * x):.1f}",
-    num=lambda x: "–" if x is None else f"{x:g}",
-    effect=lambda x, measure: _effect(measure, x))
-ENV.globals.update(dataset_names=DATASET_NAMES, model_names=MODEL_NAMES,
-                   kind_names=KIND_NAMES, measure_names=MEASURE_NAMES)
 
 
 def render(configs: list[dict]) -> str:
     """``configs``: per config its ``dir``, ``facts`` and, where it has them, its ``stability``
     and ``rounding`` rows."""
-    return ENV.get_template("readme.md.j2").render(configs=configs, claims=_claim_rows(configs))
+    return render_markdown("readme.md", configs=configs, claims=_claim_rows(configs))
 
 
 def update(outputs: list[Path], readme: Path) -> None:
-    write_section(readme, "results", START, END, render([_config(Path(out)) for out in outputs]))
+    write_section(readme, "results", *RESULTS_MARKERS,
+                  render([_config(Path(out)) for out in outputs]))
 
 
 def _config(out: Path) -> dict:

@@ -1,9 +1,12 @@
-"""LaTeX from the facts, through the Jinja2 templates in ``templates/``.
+"""LaTeX (the paper) and Markdown (the README's results) from the facts, through one Jinja2
+environment over the templates in ``templates/``.
 
-The delimiters read as LaTeX commands, ``\\VAR{x}`` for a value, ``\\BLOCK{if ...}`` for a
-statement and ``\\#{...}`` for a comment, so that the braces of the LaTeX around them need no
-escaping.  Text from the tables goes through ``tex_escape``; numbers go through the filters
-below, so each format (percent with one decimal, milliseconds, ...) is defined once.
+In the LaTeX templates the delimiters read as LaTeX commands, ``\\VAR{x}`` for a value,
+``\\BLOCK{if ...}`` for a statement and ``\\#{...}`` for a comment, so that the braces of the
+LaTeX around them need no escaping; the Markdown template, which has no braces to protect, keeps
+Jinja's own (an overlay of the same environment: same loader, filters and names).  Text from the
+tables goes through ``tex_escape``; numbers go through the filters below, so each format
+(percent with one decimal, milliseconds, ...) is defined once per output language.
 """
 
 from __future__ import annotations
@@ -55,6 +58,26 @@ def times(x: float | None) -> str:
     return "--" if x is None else f"{x:.2f}"
 
 
+def percent(s: dict | None) -> str:
+    """Markdown: an accuracy in percent, '97.0 ± 0.2', or '97.0' from a single seed."""
+    if s is None:
+        return "–"
+    return f"{100 * s['mean']:.1f}" + (f" ± {100 * s['std']:.1f}" if s["std"] is not None
+                                       else "")
+
+
+def effect(x: float | None, measure: str) -> str:
+    """Markdown: a claim's effect in its measure's units: accuracy in percentage points, a
+    ratio of times."""
+    if x is None or x != x:
+        return "–"
+    if measure == "step_ratio":
+        return f"{x:.2f}×"
+    if measure == "train_loss":
+        return f"{'+' if x >= 0 else '−'}{abs(x):.3g}"
+    return f"{'+' if x >= 0 else '−'}{abs(100 * x):.1f}"
+
+
 def sci(x: float | None) -> str:
     """'0.0123', or '1.23\\times10^{-4}' outside [1e-3, 1e3), in \\ensuremath."""
     if x is None:
@@ -71,13 +94,26 @@ ENV = Environment(
     variable_end_string="}", comment_start_string="\\#{", comment_end_string="}",
     trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
 ENV.filters.update(tex_escape=tex_escape, ref_key=ref_key, stat=stat, points=points,
-                   number=number, ms=ms, times=times, sci=sci)
+                   number=number, ms=ms, times=times, sci=sci,
+                   # Markdown
+                   pct=percent, pp=lambda x: effect(x, "area"),
+                   num=lambda x: "–" if x is None else f"{x:g}", effect=effect)
 ENV.globals.update(dataset_names=DATASET_NAMES, model_names=MODEL_NAMES,
                    family_names=FAMILY_NAMES, kind_names=KIND_NAMES,
                    measure_names=MEASURE_NAMES)
+
+
+_MARKDOWN = ENV.overlay(block_start_string="{%", block_end_string="%}",
+                        variable_start_string="{{", variable_end_string="}}",
+                        comment_start_string="{#", comment_end_string="#}")
 
 
 def render(name: str, facts: dict, figures: list[dict]) -> str:
     """paper/generated/<name> from ``templates/<name>.j2``; ``figures``: {path, id, label}."""
     return HEADER + ENV.get_template(f"{name}.j2").render(
         facts=facts, figures=figures, figure_labels={f["label"] for f in figures})
+
+
+def render_markdown(name: str, **context) -> str:
+    """Markdown from ``templates/<name>.j2`` (Jinja's own delimiters)."""
+    return _MARKDOWN.get_template(f"{name}.j2").render(**context)

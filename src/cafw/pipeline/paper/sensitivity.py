@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 
-from .curves import Curve, headline, section
+from .curves import MeasuredCurve, headline, section
 
 
-def facts(curves: list[Curve]) -> dict:
+def facts(curves: list[MeasuredCurve]) -> dict:
     ratio = headline(curves)
     methods = list(dict.fromkeys(c["method"] for c in curves))
     out = section("sensitivity", sorted(curves, key=lambda c: (
@@ -23,7 +23,7 @@ def facts(curves: list[Curve]) -> dict:
         group = [c for c in curves if c["method"] == method and c.at(ratio) is not None]
         if len(group) < 2:
             continue
-        dense = [d for d in map(Curve.dense, group) if d is not None]
+        dense = [d for d in map(MeasuredCurve.dense, group) if d is not None]
         ranges.append({"method": method, "label": group[0]["label"], "settings": len(group),
                        "worst": min(group, key=lambda c: c.at(ratio)["mean"]).summary(ratio),
                        "best": max(group, key=lambda c: c.at(ratio)["mean"]).summary(ratio),

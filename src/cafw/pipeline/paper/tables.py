@@ -8,14 +8,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from ...errors import InputError
 from ...vocabulary import RUN_KEYS, SFW_KEYS
 
-CURVE = (*RUN_KEYS, *SFW_KEYS)
-COLUMNS = {  # each of PAPER_TABLES -> the columns the facts read
-    "manifest.csv": ("study", "kind", "run", "seed", *CURVE),
-    "compression_summary.csv": ("study", "kind", "ratio", "seeds", *CURVE, "val_accuracy_mean",
-                                "val_accuracy_std", "test_accuracy_mean", "test_accuracy_std",
-                                "dense_test_accuracy_mean", "dense_test_accuracy_std"),
+CURVE_COLUMNS = (*RUN_KEYS, *SFW_KEYS)  # what identifies a curve in the tables
+READ_COLUMNS = {  # each of PAPER_TABLES -> the columns the facts read
+    "studies.csv": ("study", "kind", "figure", "baseline"),
+    "manifest.csv": ("study", "kind", "run", "seed", *CURVE_COLUMNS),
+    "compression_summary.csv": ("study", "kind", "ratio", "seeds", *CURVE_COLUMNS,
+                                "val_accuracy_mean", "val_accuracy_std", "test_accuracy_mean",
+                                "test_accuracy_std", "dense_test_accuracy_mean",
+                                "dense_test_accuracy_std"),
     "compute.csv": ("setup", "dataset", "model", "method", "label", "batch_size", "step_ms",
                     "step_ms_min", "epoch_s", "ratio_to_sgd", "device"),
     "lr_theory.csv": ("rule", "seed", "horizon", "best_gap", "bound", "iteration", "step_size"),
@@ -30,24 +33,20 @@ COLUMNS = {  # each of PAPER_TABLES -> the columns the facts read
 # tables that may have no rows: a config without tuning grids or claims
 MAY_BE_EMPTY = ("tuning.csv", "claims.csv")
 # read as text, an empty cell as "": a baseline has no family, a base run no variant
-TEXT = ("study", "kind", "run", *RUN_KEYS, "family", "rescale", "device", "rule", "curve",
-        "point", "claim", "statement", "versus", "pair", "part", "measure", "better", "unit",
-        "verdict", "part_verdict", "claim_verdict")
-
-
-class InputError(ValueError):
-    """A table or figure the paper needs is missing, or a table lacks what the paper reads."""
+TEXT = ("study", "kind", "figure", "baseline", "run", *RUN_KEYS, "family", "rescale", "device",
+        "rule", "curve", "point", "claim", "statement", "versus", "pair", "part", "measure",
+        "better", "unit", "verdict", "part_verdict", "claim_verdict")
 
 
 def read(files: list[Path]) -> dict[str, pd.DataFrame]:
-    """{'manifest': frame, 'compression_summary': ..., 'compute': ..., 'lr_theory': ...}."""
+    """{'studies': frame, 'manifest': ..., 'compression_summary': ..., ...}."""
     by_name = {Path(f).name: Path(f) for f in files}
-    missing = [name for name in COLUMNS if name not in by_name]
+    missing = [name for name in READ_COLUMNS if name not in by_name]
     if missing:
-        raise InputError(f"the paper reads {', '.join(COLUMNS)}; --tables lacks "
+        raise InputError(f"the paper reads {', '.join(READ_COLUMNS)}; --tables lacks "
                          f"{', '.join(missing)}")
     return {name.removesuffix(".csv"): _read(by_name[name], columns)
-            for name, columns in COLUMNS.items()}
+            for name, columns in READ_COLUMNS.items()}
 
 
 def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
