@@ -152,6 +152,10 @@ class KindEntry:
     title: str
     #: "module:class" of its compressor (``cafw.compress.sweep`` drives it over the ratios)
     compressor: str
+    #: what its ratio is, as the figures' x axis says it
+    ratio: str
+    #: the ratios the paper's comparison table reports (the nearest measured ones)
+    table_ratios: tuple[float, ...]
     #: the deployable model is smaller than the dense one (physically pruned, factorised); a
     #: sparse model is smaller or faster only with sparse storage and kernels
     physical: bool = False
@@ -159,10 +163,13 @@ class KindEntry:
 
 KINDS: dict[str, KindEntry] = {
     "filter": KindEntry("Filter pruning", "cafw.compress.filter_prune:FilterPruner",
-                        physical=True),
+                        "fraction of filters pruned per layer", (0.3, 0.5, 0.7), physical=True),
     "lowrank": KindEntry("Low-rank decomposition", "cafw.compress.lowrank:LowRankReconstruction",
+                         "fraction of singular values removed per layer", (0.3, 0.5, 0.7),
                          physical=True),
-    "unstructured": KindEntry("Unstructured pruning", "cafw.compress.unstructured:MagnitudePruner"),
+    "unstructured": KindEntry("Unstructured pruning", "cafw.compress.unstructured:MagnitudePruner",
+                              "fraction of weights pruned (global magnitude)",
+                              (0.5, 0.8, 0.9, 0.95)),
 }
 Kind = Literal[tuple(KINDS)]  # type: ignore[valid-type]
 #: kinds whose deployable model is measured (size, FLOPs, latency) besides its accuracy

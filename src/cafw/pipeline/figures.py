@@ -23,13 +23,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter, MaxNLocator
 
 from ..io import atomic_open
-from ..vocabulary import LR_THEORY_RULES, RESCALES, SCHEDULES
+from ..vocabulary import KINDS, LR_THEORY_RULES, RESCALES, SCHEDULES
 
-X_LABELS = {
-    "filter": "fraction of filters pruned per layer",
-    "lowrank": "fraction of singular values removed per layer",
-    "unstructured": "fraction of weights pruned (global magnitude)",
-}
 PANEL = (4.2, 3.2)  # inches per panel
 PNG_DPI = 150
 
@@ -298,8 +293,9 @@ def _title_where(rows: pd.DataFrame) -> str:
 
 
 def _accuracy_axes(ax, rows: pd.DataFrame) -> None:
-    ax.set(xlabel=X_LABELS.get(_kind(rows), "compression ratio"), ylabel="test accuracy",
-           ylim=(0, 1.02))
+    kind = _kind(rows)
+    xlabel = KINDS[kind].ratio if kind in KINDS else "compression ratio"
+    ax.set(xlabel=xlabel, ylabel="test accuracy", ylim=(0, 1.02))
 
 
 def _log(ax, which: str = "y") -> None:

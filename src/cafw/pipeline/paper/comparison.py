@@ -8,10 +8,8 @@ accuracy; the numbers quoted are test accuracies.
 
 from __future__ import annotations
 
+from ...vocabulary import KINDS
 from .curves import MeasuredCurve, compare, compressed_ratios, headline, nearest, section
-
-TABLE_RATIOS = {"filter": (0.3, 0.5, 0.7), "lowrank": (0.3, 0.5, 0.7),
-                "unstructured": (0.5, 0.8, 0.9, 0.95)}
 
 
 def facts(curves: list[MeasuredCurve], baseline: str) -> dict:
@@ -19,7 +17,7 @@ def facts(curves: list[MeasuredCurve], baseline: str) -> dict:
     ratio = headline(curves)
     available = compressed_ratios(curves)
     kind = curves[0].rows["kind"].iloc[0]
-    ratios = sorted({nearest(available, r) for r in TABLE_RATIOS[kind]})
+    ratios = sorted({nearest(available, r) for r in KINDS[kind].table_ratios})
     out = section("comparison", curves, ratio, ratios)
     for row in out["curves"]:  # schedule and variant name a curve where they tell curves apart
         row["extras"] = [row[key] for key in ("schedule", "variant") if row[key] and
