@@ -117,3 +117,12 @@ def test_the_run_config_default_is_the_constraints_default():
     assert ConstraintSpec.model_fields["lmo_iterations"].default == LMO_ITERATIONS
     assert NuclearNormBall(radius=1.0).iterations == LMO_ITERATIONS
     assert SpectralKSupportNormBall(radius=1.0, k=2).iterations == LMO_ITERATIONS
+
+
+def test_a_config_without_the_study_is_refused_in_one_line(tmp_path, capsys):
+    code = main(["bench", "lmo-cost", "--pipeline-config", str(ROOT / "config" / "ci.yaml"),
+                 "--out", str(tmp_path / "cost.csv")])
+    assert code == 2 and "has no lmo_quality section" in capsys.readouterr().err
+    code = main(["bench", "lmo-quality", "--setups", "nowhere", "--pipeline-config",
+                 str(ROOT / "config" / "config.yaml"), "--out", str(tmp_path / "q.csv")])
+    assert code == 2 and "not in lmo_quality.trajectories" in capsys.readouterr().err

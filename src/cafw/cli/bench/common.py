@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ...vocabulary import MODELS
+
 
 def add_out(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="CSV to write")
@@ -12,6 +14,11 @@ def add_out(p: argparse.ArgumentParser) -> None:
 
 def add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
+
+
+def add_model(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", choices=MODELS, default="resnet18",
+                   help="the model whose parameters or layers are timed (default resnet18)")
 
 
 def add_rounds(p: argparse.ArgumentParser, default: int = 7) -> None:

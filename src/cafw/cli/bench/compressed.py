@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ...vocabulary import PHYSICAL_KINDS
-from .common import add_device, add_out, add_rounds, device, wrote
+from .common import add_device, add_model, add_out, add_rounds, device, wrote
 
 
 def add_parser(benchmarks: argparse._SubParsersAction) -> None:
@@ -15,7 +15,7 @@ def add_parser(benchmarks: argparse._SubParsersAction) -> None:
     add_out(p)
     add_device(p)
     add_rounds(p)
-    p.add_argument("--model", default="resnet18")
+    add_model(p)
     p.add_argument("--kind", choices=PHYSICAL_KINDS, default="filter",
                    help="physically pruned filters or a factorised low-rank model")
     p.add_argument("--ratio", type=float, default=0.5, help="compression ratio")

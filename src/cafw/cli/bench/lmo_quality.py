@@ -1,35 +1,36 @@
 """``cafw bench lmo-quality``: how exact the spectral LMOs are along real SFW training
-trajectories (``cafw.bench.lmo_quality.run``)."""
+trajectories (``cafw.bench.lmo_quality.run``), as the pipeline config's ``lmo_quality``
+section names them."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from ...errors import ConfigError
 from .common import add_device, add_out, device, wrote
-
-# The study the README reports ("Spectral LMOs: exact enough, cheap enough"), in the names of
-# config/config.yaml.  Spectral family -> the SFW method whose constraint gives its k:
-FAMILY_METHODS = {"nuclear": "sfw-nuclear", "spectral_k_support": "sfw-spectral-k-support"}
-# setup -> its trajectories: the SFW methods trained, steps (None: the whole training run),
-# batch size (None: the setup's own), and every how many steps the LMOs are timed (the
-# ResNet's full SVDs dominate its time)
-TRAJECTORIES = {
-    "digits-cnn": {"methods": ("sfw-nuclear", "sfw-spectral-k-support")},
-    "cifar-shape-resnet18": {"methods": ("sfw-spectral-k-support",), "steps": 200,
-                             "batch_size": 32, "time_every": 8},
-}
 
 
 def add_pipeline_config(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pipeline-config", type=Path, default=Path("config/config.yaml"),
-                   help="the pipeline config whose setups and SFW methods (learning rate, "
-                        "schedule, k) are used")
+                   help="the pipeline config: its lmo_quality section names the study, its "
+                        "setups and SFW methods give the runs (learning rate, schedule, k)")
 
 
 def add_iterations(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iterations", type=int, nargs="+",
                    help="the warm subspace iterations compared (default: 1 2 3 5)")
+
+
+def study(pipeline_config: Path) -> dict:
+    """The config's ``lmo_quality`` section."""
+    import yaml
+
+    config = yaml.safe_load(Path(pipeline_config).read_text()) or {}
+    if "lmo_quality" not in config:
+        raise ConfigError(f"{pipeline_config} has no lmo_quality section; use a config that "
+                          "has one (config/config.yaml) or add it (config/README.md)")
+    return config["lmo_quality"]
 
 
 def add_parser(benchmarks: argparse._SubParsersAction) -> None:
@@ -39,19 +40,27 @@ def add_parser(benchmarks: argparse._SubParsersAction) -> None:
     add_device(p)
     add_pipeline_config(p)
     add_iterations(p)
-    p.add_argument("--setups", nargs="+", choices=TRAJECTORIES, default=list(TRAJECTORIES),
-                   help="the setups whose trajectories are measured (default: all)")
+    p.add_argument("--setups", nargs="+", metavar="SETUP",
+                   help="the setups whose trajectories are measured (default: all of "
+                        "lmo_quality.trajectories)")
     p.add_argument("--steps", type=int,
-                   help="steps of every trajectory (default: the whole digits run, 200 "
-                        "ResNet-18 steps)")
+                   help="steps of every trajectory (default: lmo_quality.trajectories)")
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     from ...bench.lmo_quality import ITERATIONS, Trajectories, run
 
-    trajectories = [Trajectories(setup, **TRAJECTORIES[setup]) for setup in args.setups]
-    table = run(args.pipeline_config, trajectories, FAMILY_METHODS, steps=args.steps,
+    section = study(args.pipeline_config)
+    trajectories = section["trajectories"]
+    unknown = set(args.setups or ()) - set(trajectories)
+    if unknown:
+        raise ConfigError(f"--setups {', '.join(sorted(unknown))}: not in lmo_quality."
+                          f"trajectories; choose from {', '.join(trajectories)}")
+    measured = [Trajectories(setup, **{**trajectories[setup],
+                                       "methods": tuple(trajectories[setup]["methods"])})
+                for setup in args.setups or trajectories]
+    table = run(args.pipeline_config, measured, section["families"], steps=args.steps,
                 iterations=args.iterations or ITERATIONS, device=device(args.device),
                 out=args.out)
     columns = ["setup", "trajectory", "family", "method", "iterations", "q_mean", "q_p5",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_device, add_out, add_rounds, device, wrote
+from .common import add_device, add_model, add_out, add_rounds, device, wrote
 
 
 def add_parser(benchmarks: argparse._SubParsersAction) -> None:
@@ -14,7 +14,7 @@ def add_parser(benchmarks: argparse._SubParsersAction) -> None:
     add_out(p)
     add_device(p)
     add_rounds(p)
-    p.add_argument("--model", default="resnet18")
+    add_model(p)
     p.add_argument("--batch-size", type=int, default=128)
     p.set_defaults(handler=handle)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_device, add_out, device, wrote
+from .common import add_device, add_model, add_out, device, wrote
 
 
 def add_parser(benchmarks: argparse._SubParsersAction) -> None:
     p = benchmarks.add_parser("sweep", help="a compression sweep relative to a training epoch")
     add_out(p)
     add_device(p)
-    p.add_argument("--model", default="resnet18")
+    add_model(p)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--train-size", type=int, default=1000,
                    help="training images (the test set is a fifth, as CIFAR's)")
