@@ -138,7 +138,7 @@ def epoch_times(device: torch.device, model: str = "resnet18", data: dict | None
 
 def compute_comparison(paper_config: Path, model: str = "resnet18", batch_size: int = 128,
                        data: dict | None = None, steps: int | None = None,
-                       rounds: int | None = None, setup: str = "cifar-shape-resnet18"
+                       rounds: int | None = None, setup: str = "gpu-check"
                        ) -> list[Row]:
     """The pipeline's compute comparison of the paper config's methods (``cafw bench
     compute``), relative to its baseline, on a CIFAR-shaped ``model`` at ``batch_size``: the
