@@ -55,8 +55,8 @@ def test_fails_naming_the_gpu_for_the_paper_config():
 
 
 def _needs(gpus: int, **run) -> doctor.Needs:
-    return doctor.Needs([{"setup": "s", "gpus": gpus, "runtime_minutes": 30,
-                          "run": {**RUN, **run}}], on_node=True)
+    return doctor.Needs([{"setup": "s", "gpus": gpus, "processes": max(gpus, 1),
+                          "runtime_minutes": 30, "run": {**RUN, **run}}], on_node=True)
 
 
 def test_a_cuda_build_that_cannot_use_the_driver_fails_naming_both(monkeypatch):

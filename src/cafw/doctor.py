@@ -6,7 +6,8 @@
 One row per check, each ``ok``, ``warning``, ``skipped`` or ``FAILED`` with what was found;
 the command exits with 1 if any check failed.  Checked: torch and its CUDA build; the NVIDIA
 driver; the GPUs' count and memory against the most any job asks for; bf16; NCCL over as
-many GPUs as a job uses; a few timed SFW training steps of the largest model on its device
+many GPUs as a job uses (gloo over its processes, for a job that trains in several on the
+CPU); a few timed SFW training steps of the largest model on its device
 and batch (with the epoch and run time they imply against the job's time limit); the data
 roots; with a Slurm profile ``sbatch``, job accounting (``sacct``, or the profile's squeue),
 the executor plugin and the profile's partitions; and latexmk (a warning: without it the
@@ -54,6 +55,10 @@ class Needs:
     @property
     def gpus(self) -> int:
         return max((r["gpus"] for r in self.requirements), default=0)
+
+    @property
+    def processes(self) -> int:
+        return max((r["processes"] for r in self.requirements), default=1)
 
     @property
     def widest(self) -> dict | None:
@@ -129,9 +134,7 @@ def node_checks(needs: Needs, steps: int) -> list[Check]:
     checks = [torch_check(needs), driver_check(needs), gpus_check(needs)]
     checks.append(bf16_check(needs) if usable else
                   Check("bf16", SKIPPED, "no usable GPU" if needs.cuda else "no job uses a GPU"))
-    checks.append(collective_check(needs.gpus) if usable and needs.gpus > 1 else
-                  Check("NCCL", SKIPPED, "no job uses several GPUs" if needs.gpus <= 1
-                        else "no usable GPU"))
+    checks.append(collectives_check(needs, usable))
     data = [data_check(dataset, root, needs.on_node) for dataset, root in
             dict.fromkeys((r["run"]["dataset"], r["run"].get("data_root", "data"))
                           for r in needs.requirements)]
@@ -194,6 +197,17 @@ def bf16_check(needs: Needs) -> Check:
         return Check("bf16", OK, f"supported: {supported}; no run asks for it")
     return Check("bf16", OK if supported else FAILED,
                  f"supported: {supported}; wanted by {', '.join(wanted)} (precision auto or bf16)")
+
+
+def collectives_check(needs: Needs, usable: bool) -> Check:
+    """The collectives of the widest job: NCCL over its GPUs, or gloo over its processes on
+    the CPU (a job that trains in several processes without GPUs: a rehearsal's)."""
+    if usable and needs.gpus > 1:
+        return collective_check(needs.gpus)
+    if not needs.cuda and needs.processes > 1:
+        return collective_check(needs.processes, "gloo")
+    return Check("NCCL", SKIPPED, "no job uses several GPUs" if needs.gpus <= 1
+                 else "no usable GPU")
 
 
 def collective_check(gpus: int, backend: str = "nccl") -> Check:
@@ -281,8 +295,9 @@ def _time_steps(requirement: dict, steps: int) -> Check:
     from .spec import load_run
     from .train.factory import build_optimizer, build_penalty
 
-    run, gpus = requirement["run"], max(requirement["gpus"], 1)
-    spec = load_run({**run, "batch_size": max(run["batch_size"] // gpus, 1), "tensorboard": False})
+    run, processes = requirement["run"], requirement["processes"]
+    spec = load_run({**run, "batch_size": max(run["batch_size"] // processes, 1),
+                     "tensorboard": False})
     rt = set_up(spec, single_process=True)
     optimizer, penalty = build_optimizer(spec.optimizer, rt.model), build_penalty(spec)
     batches = rt.data.train.epoch(0)

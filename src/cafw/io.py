@@ -41,6 +41,10 @@ def write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text))
 
 
+def write_bytes(path: str | Path, data: bytes) -> None:
+    atomic_write(path, lambda f: f.write(data), binary=True)
+
+
 def write_section(path: str | Path, name: str, start: str, end: str, body: str) -> None:
     """Replace the text between the marker lines ``start`` and ``end`` of a file (a README's
     generated section ``name``) with ``body``."""

@@ -28,6 +28,7 @@ from .errors import ConfigError
 from .extras import optional_dependency
 from .vocabulary import (
     KINDS,
+    ON_DISK,
     OPTIMIZERS,
     STUDY_FIGURES,
     Dataset,
@@ -174,12 +175,15 @@ class Mnist5kOptions(_Spec):
 
 class CifarOptions(_Spec):
     validation_size: Count = Field(5000, ge=1, description="training images, stratified")
-    checksums: dict[str, str] | None = Field(
-        None, description="{file: md5} replacing torchvision's (tests, custom copies)")
+    checksums: dict[str, str] | Literal["skip"] | None = Field(
+        None, description="{file: md5} replacing torchvision's (tests, custom copies); skip: "
+                          "not checked (a rehearsal's small copy), which the log says")
 
 
 class ImageNetOptions(_Spec):
     validation_per_class: Count = Field(10, ge=1, description="training images per class")
+    image_size: Count = Field(224, ge=8, description="side of the crops the model sees "
+                                                     "(evaluation resizes to 256/224 of it)")
 
 
 class SyntheticOptions(_Spec):
@@ -403,7 +407,8 @@ def json_schema() -> dict:
     keys = {k: v for k, v in run["properties"].items() if k not in GRID_KEYS}
     defs.update(RunSpec=run, Optimizer=run["properties"]["optimizer"],
                 RunKeys={"type": "object", "properties": keys},
-                Kind={"enum": list(KINDS)}, StudyFigure={"enum": list(STUDY_FIGURES)})
+                Kind={"enum": list(KINDS)}, StudyFigure={"enum": list(STUDY_FIGURES)},
+                OnDiskDataset={"enum": list(ON_DISK)})
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "description": "Generated from cafw.spec by `cafw schema`; do not edit.",
             "$defs": defs}

@@ -98,14 +98,23 @@ class DatasetEntry:
     title: str
     #: "module:function" of the loader (``cafw.data``): (request, **options) -> Data
     loader: str
-    #: lives on disk and must be fetched (CIFAR) or placed (ImageNet) before training
-    on_disk: bool = False
+    #: where it lives on disk, it must be fetched (CIFAR) or placed (ImageNet) before
+    #: training: "module:function" that writes a small copy in its on-disk format instead
+    #: (rehearsals): (root, *, train_images, test_images, classes) -> its folder
+    small_writer: str | None = None
+
+    @property
+    def on_disk(self) -> bool:
+        return self.small_writer is not None
 
 
 DATASETS: dict[str, DatasetEntry] = {
-    "cifar10": DatasetEntry("CIFAR-10", "cafw.data.cifar:load_cifar10", on_disk=True),
-    "cifar100": DatasetEntry("CIFAR-100", "cafw.data.cifar:load_cifar100", on_disk=True),
-    "imagenet": DatasetEntry("ImageNet", "cafw.data.imagenet:load", on_disk=True),
+    "cifar10": DatasetEntry("CIFAR-10", "cafw.data.cifar:load_cifar10",
+                            "cafw.data.cifar:write_small_cifar10"),
+    "cifar100": DatasetEntry("CIFAR-100", "cafw.data.cifar:load_cifar100",
+                             "cafw.data.cifar:write_small_cifar100"),
+    "imagenet": DatasetEntry("ImageNet", "cafw.data.imagenet:load",
+                             "cafw.data.imagenet:write_small"),
     "digits": DatasetEntry("digits", "cafw.data.digits:load"),
     "mnist5k": DatasetEntry("MNIST-5k", "cafw.data.mnist5k:load"),
     "synthetic": DatasetEntry("synthetic data", "cafw.data.synthetic:load"),

@@ -17,7 +17,9 @@ from cafw.pipeline.grid import (
     compute_spec,
     expand as expand_grid,
 )
-from cafw.pipeline.preflight import PREFLIGHT_MINUTES, gpu_setups, requirement
+from cafw.pipeline.preflight import PREFLIGHT_MINUTES, preflight_setups, requirement
+from cafw.pipeline.rehearsal import rehearsed
+from cafw.pipeline.resources import train_processes
 from cafw.pipeline.selection import read_selection
 from cafw.pipeline.studies import figures, study_figure, table as studies_table
 from cafw.spec import ConfigError
@@ -39,9 +41,10 @@ def checked_grid(config, selection=None):
 
 
 def validated(config):
-    """The config, once it passes the schema.  A bad key inside a run is reported by the
-    grid instead, in one line; the schema reports everything else.  Defaults are not filled
-    in from the schema: they live in cafw.spec, where `cafw train` reads them too."""
+    """The config, once it passes the schema, as its `rehearsal` section says if it has one
+    (cafw.pipeline.rehearsal).  A bad key inside a run is reported by the grid instead, in one
+    line; the schema reports everything else.  Defaults are not filled in from the schema:
+    they live in cafw.spec, where `cafw train` reads them too."""
     try:
         validate(config, "../schemas/config.schema.yaml", set_default=False)
     except WorkflowError:
@@ -53,6 +56,7 @@ def validated(config):
             pass  # a structural error: the schema's message says more
         raise
     try:
+        config = rehearsed(config)
         check_claims(config)
         check_baseline(config)
     except ConfigError as err:
@@ -85,10 +89,10 @@ def after_selection(*paths):
     return lambda w: (selected_grid(), list(paths))[1]
 
 
-validated(config)
+config.update(validated(config))
 GRID = grid()
 UNSELECTED = checked_grid(config)  # what the preflight checks: the same before and after tuning
-GPU_SETUPS = gpu_setups(config)
+PREFLIGHT_SETUPS = preflight_setups(config)
 SETUPS = list(config["setups"])
 COMPUTE_SETUPS = compute_setups(config)
 RUN = "results/runs/{run}"
@@ -130,19 +134,40 @@ def dataset_ready_of(setup):
     return [f"results/data/{dataset}.ready"] if dataset in ON_DISK else []
 
 
+def dataset_command(dataset):
+    """How the rule `dataset` makes an on-disk dataset ready: downloaded (CIFAR) or checked
+    (ImageNet); in a rehearsal, a small copy written in its on-disk format instead."""
+    small = config.get("rehearsal", {}).get("datasets", {}).get(dataset)
+    if small is None:
+        return f"cafw data download {dataset}"
+    sizes = f"--train-images {small['train_images']} --test-images {small['test_images']}"
+    classes = f" --classes {small['classes']}" if "classes" in small else ""
+    return f"cafw data write {dataset} {sizes}{classes}"
+
+
 def preflight_of(run):
-    """The preflight report a training job waits for: its setup's, if that uses GPUs."""
+    """The preflight report a training job waits for: its setup's, if it has one."""
     setup = setup_of(run)
-    return [ancient(f"results/preflight/{setup}.txt")] if setup in GPU_SETUPS else []
+    return [ancient(f"results/preflight/{setup}.txt")] if setup in PREFLIGHT_SETUPS else []
 
 
 def sweep_arguments(run):
     """`cafw train`'s arguments that sweep the trained run: each kind its studies compress it
-    with, at the config's ratios, and the kinds that build the deployable model."""
+    with, at the config's ratios, and the kinds that build the deployable model (timed at the
+    config's latency batches)."""
     kinds = grid().kinds[run]
     sweeps = [f"--sweep {kind} {' '.join(map(str, config['ratios'][kind]))}" for kind in kinds]
     physical = [kind for kind in kinds if grid().sweeps[run, kind].physical]
-    return " ".join(sweeps + ([f"--physical {' '.join(physical)}"] if physical else []))
+    if physical:
+        sweeps += [f"--physical {' '.join(physical)}", latency_arguments()]
+    return " ".join(sweeps)
+
+
+def latency_arguments():
+    """The config's latency batches as `cafw train` and `cafw compress` take them (none:
+    their default)."""
+    batches = config.get("latency_batches")
+    return f"--latency-batches {' '.join(map(str, batches))}" if batches else ""
 
 
 def setup_of(run):
@@ -214,14 +239,15 @@ def slurm_extra(rule_name, setup=None):
     return " ".join(signal + ([extra] if extra else [])) or None
 
 
-def train_command(gpus):
-    """`cafw train`: one process, or one per GPU under torchrun (one node; NCCL on GPUs, gloo
-    on a CPU), which sets the environment each process joins the others with."""
-    if gpus <= 1:
+def train_command(setup):
+    """`cafw train`: one process, or several under torchrun (one node; one per GPU with NCCL,
+    or gloo on the CPU), which sets the environment each process joins the others with."""
+    processes = train_processes(config, setup)
+    if processes == 1:
         return "cafw train"
     return (
         f"env TORCH_ELASTIC_SHUTDOWN_TIMEOUT={TORCHRUN_GRACE} "
-        f"torchrun --standalone --nproc-per-node {gpus} -m cafw train"
+        f"torchrun --standalone --nproc-per-node {processes} -m cafw train"
     )
 
 

@@ -17,7 +17,8 @@ rule compressed_models:
     params:
         run=lambda w, input: os.path.dirname(input.metrics),
         ratios=lambda w: grid().sweeps[w.run, w.kind].save_ratios,
+        latency=latency_arguments(),
     shell:
         "exec cafw on-gpus {resources.gpu} cafw compress --run {params.run} "
         "--kind {wildcards.kind} --ratios {params.ratios} --save {output} "
-        "--out {output}/sweep.csv > {log} 2>&1"
+        "--out {output}/sweep.csv {params.latency} > {log} 2>&1"

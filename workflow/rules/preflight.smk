@@ -1,9 +1,11 @@
-# One preflight job per GPU setup (a setup whose training asks for gpu > 0), on the kind of
-# node its training jobs get: `cafw doctor` checks torch's CUDA build, the driver, the GPUs,
-# bf16, NCCL, a few timed training steps and the data there.  Every training job of the setup
+# One preflight job per GPU setup (a setup whose training asks for gpu > 0, or whose resources
+# say `preflight: true`), on the kind of node its training jobs get: `cafw doctor` checks
+# torch's CUDA build, the driver, the GPUs, bf16, NCCL, a few timed training steps and the
+# data there.  Every training job of the setup
 # waits for it, so a broken node or torch costs one short job instead of the grid.  Its report
 # is an `ancient` input of those jobs: rerunning the preflight (snakemake --forcerun preflight,
-# e.g. on new nodes) never retrains what is done.  CPU-only configs have no preflight job.
+# e.g. on new nodes) never retrains what is done.  CPU-only configs have no preflight job,
+# unless they ask for one (a rehearsal keeps its grid's, on the CPU).
 
 
 rule preflight_config:

@@ -18,8 +18,9 @@ rule run_config:
 # is deliberately not an output: Snakemake removes the outputs of a failed or preempted job,
 # and the checkpoint must survive to be resumed; it is deleted once the sweep succeeded, so
 # a failed sweep is redone without training again.
-# A job with several GPUs trains in one process per GPU (torchrun); `cafw on-gpus` gives a
-# local job GPUs of its own (Slurm does that itself).  `exec` leaves no shell between
+# A job with several GPUs trains in one process per GPU (torchrun; or in the setup's
+# `processes`, on the CPU where it has no GPUs); `cafw on-gpus` gives a local job GPUs of its
+# own (Slurm does that itself).  `exec` leaves no shell between
 # Snakemake and the training processes, so a signal reaches them and Snakemake waits for
 # them to checkpoint.
 rule train:
@@ -43,7 +44,7 @@ rule train:
         **job_resources("train", lambda w: setup_of(w.run)),
     params:
         out=lambda w, output: os.path.dirname(output.metrics),
-        train=lambda w, resources: train_command(resources.gpu),
+        train=lambda w: train_command(setup_of(w.run)),
         sweeps=lambda w: sweep_arguments(w.run),
     shell:
         "exec cafw on-gpus {resources.gpu} {params.train} --config {input.config} "
@@ -51,7 +52,8 @@ rule train:
 
 
 # Datasets that live on disk are fetched (CIFAR) or checked (ImageNet) once, on the machine
-# running Snakemake, before any training job needs them.
+# running Snakemake, before any training job needs them; a rehearsal writes small copies in
+# their on-disk formats instead.
 rule dataset:
     output:
         touch("results/data/{dataset}.ready"),
@@ -62,5 +64,6 @@ rule dataset:
         "../../envs/cafw.yaml"
     params:
         root=config.get("defaults", {}).get("data_root", "data"),
+        command=lambda w: dataset_command(w.dataset),
     shell:
-        "cafw data download {wildcards.dataset} --root {params.root} > {log} 2>&1"
+        "{params.command} --root {params.root} > {log} 2>&1"

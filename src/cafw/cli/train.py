@@ -25,6 +25,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                    help="the swept kinds that also build the deployable model at every ratio")
     p.add_argument("--sweep-out", type=Path, metavar="CSV",
                    help="the sweeps' rows, every kind in one CSV")
+    p.add_argument("--latency-batches", type=int, nargs="+", metavar="B",
+                   help="batch sizes of the physical sweeps' latency columns (default: 1 256)")
     p.set_defaults(handler=handle)
 
 
@@ -70,10 +72,13 @@ def handle(args: argparse.Namespace) -> int:
 def _sweep_trained(args: argparse.Namespace) -> None:
     """The compression sweeps of the run just trained, in the same process: the pipeline saves
     a process start (interpreter, torch, data) per run."""
+    from ..compress.latency import LATENCY_BATCHES
     from ..compress.sweep import sweep
     from ..io import write_records
 
+    batches = args.latency_batches or LATENCY_BATCHES
     rows = [row for kind, ratios in args.sweep
-            for row in sweep(args.out, kind, ratios, physical=kind in args.physical)]
+            for row in sweep(args.out, kind, ratios, physical=kind in args.physical,
+                             latency_batches=batches)]
     write_records(rows, args.sweep_out)
     print(f"{args.sweep_out}: {len(rows)} rows ({', '.join(k for k, _ in args.sweep)})")

@@ -48,6 +48,19 @@ def load_dataset(name: str, *, root: str | Path = "data", download: bool = False
     return loader(request, **options)
 
 
+def write_small(name: str, root: str | Path, *, train_images: int, test_images: int,
+                classes: int | None = None) -> Path:
+    """Write a small copy of ``name`` under ``root`` in its real on-disk format, so that a
+    rehearsal runs the real loader without the download (``classes``: ImageNet's; CIFAR's are
+    fixed); return its folder."""
+    _check_name(name)
+    writer = DATASETS[name].small_writer
+    if writer is None:
+        raise DatasetError(f"{name} does not live on disk: it needs no small copy")
+    return load(writer)(root, train_images=train_images, test_images=test_images,
+                        classes=classes)
+
+
 def download(name: str, root: str | Path = "data") -> None:
     """Make ``name`` available under ``root`` (CIFAR is fetched; digits, MNIST-5k and
     synthetic data need nothing; ImageNet has to be obtained by hand, so for it this only
@@ -61,5 +74,5 @@ def download(name: str, root: str | Path = "data") -> None:
             raise DatasetError(f"{imagenet.HOW_TO_GET} (expected under {Path(root) / 'imagenet'})")
 
 
-__all__ = ["load_dataset", "download", "Data", "DatasetInfo", "DatasetError",
+__all__ = ["load_dataset", "download", "write_small", "Data", "DatasetInfo", "DatasetError",
            "Loader", "TensorLoader", "Augment"]

@@ -15,6 +15,7 @@ depend on the number of processes.
 from __future__ import annotations
 
 import math
+import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
+
+from ..errors import DatasetError
 
 
 @dataclass(frozen=True)
@@ -111,3 +114,22 @@ class Data:
     def evaluation(self) -> dict[str, Loader]:
         """The splits a model is scored on, by the prefix of their table columns."""
         return {"val": self.val, "test": self.test}
+
+
+#: beside a folder that ``small_folder`` handed out: it holds a small copy, not the dataset
+SMALL_MARKER = ".{}.written-by-cafw"
+
+
+def small_folder(folder: Path, title: str) -> Path:
+    """``folder``, emptied, to write a small copy of ``title`` into (a rehearsal's): refused
+    where it holds something that no such writer wrote, the real dataset perhaps."""
+    marker = folder.parent / SMALL_MARKER.format(folder.name)
+    if folder.exists():
+        if not marker.exists():
+            raise DatasetError(f"{folder} already exists and was not written by cafw's small "
+                               f"{title} writer (the real dataset?); write the small copy "
+                               "under another data root (a rehearsal's config sets its own)")
+        shutil.rmtree(folder)  # an earlier small copy, perhaps of other sizes
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    return folder

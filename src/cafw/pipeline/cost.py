@@ -25,7 +25,9 @@ import yaml
 
 from ..io import write_section
 from .grid import compute_setups, curves, expand
-from .preflight import PREFLIGHT_MINUTES, gpu_setups, train_gpus, train_resource
+from .preflight import PREFLIGHT_MINUTES, preflight_setups
+from .rehearsal import rehearsed
+from .resources import train_gpus, train_resource
 
 #: the README's paper-grid paragraph lies between these lines
 COST_MARKERS = ("<!-- cost:start -->", "<!-- cost:end -->")
@@ -53,13 +55,14 @@ class Stage:
 
 
 def load(paths: list[Path]) -> dict:
-    """Config files merged in order, as Snakemake merges several --configfile."""
+    """Config files merged in order, as Snakemake merges several --configfile, and rehearsed
+    if they say so (``cafw.pipeline.rehearsal``), as the workflow does."""
     from snakemake.utils import update_config
 
     config: dict = {}
     for path in paths:
         update_config(config, yaml.safe_load(Path(path).read_text()) or {})
-    return config
+    return rehearsed(config)
 
 
 def stages(config: dict) -> list[Stage]:
@@ -74,7 +77,7 @@ def stages(config: dict) -> list[Stage]:
     tuned = {(row["study"], row["run"]) for row in chosen.manifest if row["run"] not in trained}
 
     preflight = Stage("preflight")
-    for setup in gpu_setups(config):
+    for setup in preflight_setups(config):
         preflight.add(setup, PREFLIGHT_MINUTES / 60 * train_gpus(config, setup))
     tuning, study = Stage("tuning"), Stage("study runs (at most)")
     for run in known.tuning_runs():

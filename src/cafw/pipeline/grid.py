@@ -40,6 +40,7 @@ from pydantic import ValidationError
 from ..errors import GridError
 from ..spec import RunSpec, SFWSpec, one_line
 from ..vocabulary import KINDS, PHYSICAL_KINDS
+from .resources import train_processes
 
 #: the dotted SFW optimizer keys a study may vary (``vary``, ``variants``)
 VARIABLE_KEYS = ("lr", "momentum", "dampening", "rescale", "make_feasible", "constraint.family",
@@ -276,12 +277,11 @@ def _run(config: dict, curve: Curve, overrides: dict, seed: int) -> tuple[str, d
         where = f"method {method!r}" + (f" ({variant})" if variant else "")
         raise GridError(f"study {curve.study!r}, setup {setup!r}, {where}, schedule {schedule!r}: "
                         f"{one_line(err, RunSpec)}") from None
-    gpus = config["setups"][setup].get("resources", {}).get(
-        "gpu", config.get("resources", {}).get("train", {}).get("gpu", 0))
-    if gpus > 1 and spec.batch_size % gpus:  # one process per GPU, each a slice of every batch
+    processes = train_processes(config, setup)
+    if spec.batch_size % processes:  # each process trains on a slice of every batch
         raise GridError(f"setup {setup!r}: 'batch_size' {spec.batch_size} does not split evenly "
-                        f"over its {gpus} GPUs (one training process each); choose a multiple "
-                        f"of {gpus}")
+                        f"over its {processes} training processes (one per GPU); choose a "
+                        f"multiple of {processes}")
     if isinstance(spec.optimizer, SFWSpec):
         c = spec.optimizer.constraint
         tags.update(family=c.family, rescale=spec.optimizer.rescale, k=c.k, value=c.value)
