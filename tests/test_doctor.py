@@ -88,6 +88,26 @@ def test_training_steps_estimate_the_run_against_its_time_limit():
     assert "per epoch" in check.found and "for 2 epochs of the job's 30.0 min" in check.found
 
 
+def test_training_steps_go_on_into_the_next_epochs_of_a_small_dataset():
+    """A rehearsal's small dataset has fewer batches per epoch than the warm-up and timed
+    steps together (found by the rehearsal: the check ran out of batches)."""
+    needs = _needs(0, batch_size=512)  # digits: 988 training images, two batches per epoch
+    check = doctor.steps_check(needs, steps=4, usable=False, missing=set())
+    assert check.status == doctor.OK, check.found
+    assert "2 steps, ~" in check.found
+
+
+def test_a_failure_without_a_message_is_reported_by_its_type(monkeypatch):
+    """The check's own report must not fail on an exception with an empty message (found by
+    the rehearsal: StopIteration made it raise IndexError instead of reporting)."""
+    def fail(requirement, steps):
+        raise StopIteration
+
+    monkeypatch.setattr(doctor, "_time_steps", fail)
+    check = doctor.steps_check(_needs(0), steps=1, usable=False, missing=set())
+    assert check.status == doctor.FAILED and check.found == "cnn_small (s): StopIteration"
+
+
 def test_the_collective_runs_over_several_processes():
     check = doctor.collective_check(2, backend="gloo")  # NCCL's check, on the CPU
     assert check.status == doctor.OK and "all-reduce of 64 MiB" in check.found

@@ -223,7 +223,7 @@ def collective_check(gpus: int, backend: str = "nccl") -> Check:
         try:
             mp.spawn(_all_reduce, args=(gpus, port, backend, str(result)), nprocs=gpus)
         except Exception as err:  # a failing process raises here, with its message
-            return Check(name, FAILED, f"{type(err).__name__}: {str(err).strip().splitlines()[-1]}")
+            return Check(name, FAILED, _described(err, line=-1))
         return Check(name, OK, result.read_text())
 
 
@@ -280,8 +280,8 @@ def steps_check(needs: Needs, steps: int, usable: bool, missing: set[str]) -> Ch
     try:
         return _time_steps(requirement, steps)
     except Exception as err:  # out of memory, a kernel that fails on this GPU, ...
-        return Check("training steps", FAILED, f"{run['model']} ({requirement['setup']}): "
-                     f"{type(err).__name__}: {str(err).strip().splitlines()[0][:200]}")
+        return Check("training steps", FAILED,
+                     f"{run['model']} ({requirement['setup']}): {_described(err)[:200]}")
 
 
 def _time_steps(requirement: dict, steps: int) -> Check:
@@ -300,7 +300,7 @@ def _time_steps(requirement: dict, steps: int) -> Check:
                      "tensorboard": False})
     rt = set_up(spec, single_process=True)
     optimizer, penalty = build_optimizer(spec.optimizer, rt.model), build_penalty(spec)
-    batches = rt.data.train.epoch(0)
+    batches = rt.data.train.endless()  # a small dataset may have fewer batches than steps
     if rt.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(rt.device)
 
@@ -337,6 +337,12 @@ def _time_steps(requirement: dict, steps: int) -> Check:
                      f"{_duration(60 * limit)}: it will resume in its retries, or raise runtime")
     return Check("training steps", OK, found + (f" of the job's {_duration(60 * limit)}"
                                                if limit is not None else ""))
+
+
+def _described(err: Exception, line: int = 0) -> str:
+    """An exception's type and one line of its message (some have none: StopIteration)."""
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[line]}" if lines else type(err).__name__
 
 
 def _duration(seconds: float) -> str:

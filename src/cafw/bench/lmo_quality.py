@@ -162,7 +162,7 @@ def trajectory(spec: RunSpec, steps: int | None, variants: dict, time_every: int
     train = partial(train_step, model, optimizer, autocast=rt.autocast, forward=rt.forward)
     layers = [p for g in optimizer.param_groups for p in g["params"] if p.ndim == 4]
     measurements = _Measurements(variants, len(layers), rt.device, seed)
-    batches = itertools.chain.from_iterable(rt.data.train.epoch(e) for e in itertools.count())
+    batches = rt.data.train.endless()
     started = time.perf_counter()
     for step, (x, y) in enumerate(itertools.islice(batches, steps)):
         model.train()

@@ -14,6 +14,7 @@ depend on the number of processes.
 
 from __future__ import annotations
 
+import itertools
 import math
 import shutil
 from abc import ABC, abstractmethod
@@ -95,6 +96,11 @@ class Loader(ABC):
 
     def memory_format(self) -> torch.memory_format:
         return torch.channels_last if self.channels_last else torch.contiguous_format
+
+    def endless(self) -> Iterator[tuple[Tensor, Tensor]]:
+        """The batches of epochs 0, 1, 2, ... one after another: for whoever needs more steps
+        than one epoch may have (benchmarks, checks)."""
+        return itertools.chain.from_iterable(self.epoch(e) for e in itertools.count())
 
     @abstractmethod
     def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
