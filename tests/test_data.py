@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from cafw.data import DatasetError, download, load_dataset
+from cafw.data import DatasetError, download, load_dataset, write_small
 from cafw.data.cifar import VARIANTS, read_cifar
 from cafw.data.digits import read_digits
 from cafw.data.loader import Augment, TensorLoader, rotate
@@ -135,6 +135,67 @@ def test_download_uses_torchvisions_verified_archive(tmp_path, monkeypatch):
         download("cifar100", tmp_path)
 
 
+@pytest.mark.parametrize("name", ["cifar10", "cifar100"])
+def test_a_small_cifar_is_in_the_format_torchvision_reads(tmp_path, name):
+    """A rehearsal's small copy: torchvision's own reader (Python 2 pickles read as latin-1
+    str) loads it once told its MD5s, and cafw reads the same images (as bytes keys) with the
+    check explicitly skipped, saying so."""
+    from torchvision import datasets
+
+    folder = write_small(name, tmp_path, train_images=30, test_images=12)
+    cls = getattr(datasets, VARIANTS[name].torchvision_class)
+
+    def md5(file):
+        return hashlib.md5((folder / file).read_bytes()).hexdigest()
+
+    class Small(cls):
+        train_list = [[f, md5(f)] for f, _ in cls.train_list]
+        test_list = [[f, md5(f)] for f, _ in cls.test_list]
+        meta = {**cls.meta, "md5": md5(cls.meta["filename"])}
+
+    with pytest.warns(UserWarning, match="checksums not checked"):
+        (train, labels), (test, _) = read_cifar(folder, name, "skip")
+    theirs = Small(str(tmp_path), train=True)
+    assert len(theirs) == 30 and len(Small(str(tmp_path), train=False)) == 12
+    assert len(theirs.classes) == VARIANTS[name].num_classes
+    assert (theirs.data == train.permute(0, 2, 3, 1).numpy()).all()
+    assert theirs.targets == labels.tolist()
+    with pytest.raises(DatasetError, match="corrupt"):  # skipped only when asked to
+        read_cifar(folder, name)
+    with pytest.warns(UserWarning, match="checksums not checked"):
+        data = load_dataset(name, root=tmp_path, options={"checksums": "skip",
+                                                          "validation_size": 10})
+    assert (data.info.train_size, data.info.val_size, data.info.test_size) == (20, 10, 12)
+
+
+def test_a_small_imagenet_is_an_image_folder_of_jpegs_read_at_any_crop_size(tmp_path):
+    folder = write_small("imagenet", tmp_path, train_images=9, test_images=6, classes=3)
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.JPEG"))
+    assert len(files) == 15 and "train/n00000001/n00000001_1.JPEG" in files
+    assert "val/n00000003/ILSVRC2012_val_00000006.JPEG" in files
+    data = load_dataset("imagenet", root=tmp_path, batch_size=4, workers=0,
+                        options={"validation_per_class": 1, "image_size": 40})
+    assert data.info.input_shape == (3, 40, 40) and data.info.num_classes == 3
+    assert (data.info.train_size, data.info.val_size, data.info.test_size) == (6, 3, 6)
+    x, _ = next(data.train.epoch(0))
+    assert x.shape == (4, 3, 40, 40)
+    (x, y), _ = data.test.epoch(0)  # the last one was written in grayscale
+    assert x.shape == (4, 3, 40, 40) and y.tolist() == [0, 0, 1, 1]
+
+
+def test_a_small_copy_replaces_only_a_small_copy(tmp_path):
+    (tmp_path / "cifar-10-batches-py").mkdir()
+    with pytest.raises(DatasetError, match="was not written by cafw's small CIFAR-10 writer"):
+        write_small("cifar10", tmp_path, train_images=10, test_images=5)
+    write_small("imagenet", tmp_path, train_images=8, test_images=4, classes=4)
+    folder = write_small("imagenet", tmp_path, train_images=4, test_images=2, classes=2)
+    assert sorted(p.name for p in (folder / "train").iterdir()) == ["n00000001", "n00000002"]
+    with pytest.raises(DatasetError, match="has 10 classes, not 4"):
+        write_small("cifar10", tmp_path / "other", train_images=10, test_images=5, classes=4)
+    with pytest.raises(DatasetError, match="needs no small copy"):
+        write_small("digits", tmp_path, train_images=10, test_images=5)
+
+
 def test_bad_names_and_options():
     assert set(DATASETS) == {"cifar10", "cifar100", "imagenet", "digits", "mnist5k", "synthetic"}
     allowed = "cifar10, cifar100, imagenet, digits, mnist5k, synthetic"
@@ -142,6 +203,10 @@ def test_bad_names_and_options():
         load_dataset("mnist")
     with pytest.raises(ConfigError, match="colour"):
         load_dataset("digits", options={"colour": True})
+    for checksums in ("no", {"data_batch_1": 5}):
+        with pytest.raises(ConfigError, match="'dataset_options.checksums': must be a mapping "
+                                              "{file: md5}, skip or null"):
+            load_dataset("cifar10", options={"checksums": checksums})
     with pytest.raises(DatasetError, match="image-net.org"):
         download("imagenet", "data")
 

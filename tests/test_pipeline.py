@@ -65,6 +65,16 @@ def test_the_imagenet_setup_trains_one_process_per_gpu_with_workers_for_its_cpus
     assert "slurm_extra=--signal=TERM@120" in result.stdout
 
 
+def test_a_local_job_scaled_down_to_one_gpu_trains_in_one_process():
+    """The default profile lets one GPU job run at a time (resources: gpu=1), so Snakemake
+    scales the ImageNet job's four GPUs down to one: it trains in one process, not four."""
+    run = "imagenet-resnet50__sgd__linear__s0"
+    result = snakemake("-n", "-p", f"results/runs/{run}/metrics.json", "--configfile",
+                       "config/paper.yaml", timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"exec cafw on-gpus 1 cafw train --config results/runs/{run}/run.yaml" in result.stdout
+
+
 @pytest.mark.slow
 def test_a_setup_with_two_gpus_trains_in_two_processes(tmp_path):
     """`resources: {gpu: 2}` runs the train rule through torchrun, and the GPU slots give the

@@ -130,10 +130,11 @@ def _run_pipeline(repo: Path, log: Path, *args: str) -> int:
     return _finish_pipeline(_start_pipeline(repo, log, *args), log)
 
 
-def _slurm_logs(repo: Path, rule: str) -> dict[str, list[Path]]:
-    """Slurm's job logs of ``rule``: {wildcards: [<logdir>/rule_<rule>/<wildcards>/<id>.log]}."""
+def _slurm_logs(repo: Path, rule: str, workdir: str = ".") -> dict[str, list[Path]]:
+    """Slurm's job logs of ``rule``: {wildcards: [<logdir>/rule_<rule>/<wildcards>/<id>.log]},
+    the log directory being relative to the config's ``workdir`` (its output_dir)."""
     profile = yaml.safe_load((repo / "profiles/slurm/config.yaml").read_text())
-    logdir = repo / profile.get("slurm-logdir", ".snakemake/slurm_logs")
+    logdir = repo / workdir / profile.get("slurm-logdir", ".snakemake/slurm_logs")
     jobs = (logdir / f"rule_{rule}").glob("*")
     return {d.name: sorted(d.glob("*.log")) for d in jobs if d.is_dir()}
 
@@ -298,3 +299,31 @@ def test_the_controller_runs_as_a_slurm_job(slurm_cluster, tmp_path):
     assert state is None or state.get("JobState") == "COMPLETED", f"{state}\n{_tail(log)}"
     assert (repo / "results" / "runs" / run / "metrics.json").is_file(), _tail(log)
     assert list(_slurm_logs(repo, "train")) == [run] and list(_slurm_logs(repo, "preflight"))
+
+
+def test_the_rehearsal_runs_its_two_process_imagenet_job_through_slurm(slurm_cluster, tmp_path):
+    """The paper grid's rehearsal through profiles/slurm, kept to one run: ImageNet's small
+    copy is written where Snakemake runs, then its setup's preflight job (cafw doctor on the
+    CPU, gloo over two processes) and the training job, in two processes (torchrun with gloo),
+    run as Slurm jobs."""
+    repo = copy_repo(tmp_path / "repo")
+    run = "imagenet-resnet50__sgd__linear__s0"
+    log = tmp_path / "snakemake.log"
+    check = _checker(log)
+    returncode = _run_pipeline(repo, log, f"results/runs/{run}/metrics.json", "--configfile",
+                               "config/paper.yaml", "config/rehearsal.yaml")
+    check(returncode == 0, f"snakemake exited with {returncode}")
+
+    out = repo / "outputs" / "rehearsal"
+    metrics = json.loads((out / "results" / "runs" / run / "metrics.json").read_text())
+    check(metrics["processes"] == 2 and metrics["device_type"] == "cpu",
+          f"trained in {metrics['processes']} processes on {metrics['device_type']}")
+    check(list(_slurm_logs(repo, "train", "outputs/rehearsal")) == [run], "no Slurm train job")
+    check(list(_slurm_logs(repo, "preflight", "outputs/rehearsal")) == ["imagenet-resnet50"],
+          "no Slurm preflight job")
+    report = (out / "results" / "preflight" / "imagenet-resnet50.txt").read_text()
+    check("GLOO, 2 processes" in report and report.splitlines()[-1].endswith("none failed"),
+          f"the preflight:\n{report}")
+    check(not _slurm_logs(repo, "dataset", "outputs/rehearsal"), "the dataset rule ran in Slurm")
+    written = (out / "results" / "logs" / "dataset" / "imagenet.log").read_text()
+    check("wrote a small ImageNet" in written and "checksums: skipped" in written, written)

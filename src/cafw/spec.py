@@ -173,9 +173,18 @@ class Mnist5kOptions(_Spec):
                                                            "stratified")
 
 
+def _checksums(value: Any) -> Any:
+    """One message for a value of neither kind (the union's would name both)."""
+    if value is None or value == "skip" or (isinstance(value, dict) and all(
+            isinstance(item, str) for pair in value.items() for item in pair)):
+        return value
+    raise ValueError(f"must be a mapping {{file: md5}}, skip or null, got {value!r}")
+
+
 class CifarOptions(_Spec):
     validation_size: Count = Field(5000, ge=1, description="training images, stratified")
-    checksums: dict[str, str] | Literal["skip"] | None = Field(
+    checksums: Annotated[dict[str, str] | Literal["skip"] | None,
+                         BeforeValidator(_checksums)] = Field(
         None, description="{file: md5} replacing torchvision's (tests, custom copies); skip: "
                           "not checked (a rehearsal's small copy), which the log says")
 

@@ -160,7 +160,7 @@ def sweep_arguments(run):
     physical = [kind for kind in kinds if grid().sweeps[run, kind].physical]
     if physical:
         sweeps += [f"--physical {' '.join(physical)}", latency_arguments()]
-    return " ".join(sweeps)
+    return " ".join(filter(None, sweeps))
 
 
 def latency_arguments():
@@ -239,10 +239,11 @@ def slurm_extra(rule_name, setup=None):
     return " ".join(signal + ([extra] if extra else [])) or None
 
 
-def train_command(setup):
-    """`cafw train`: one process, or several under torchrun (one node; one per GPU with NCCL,
-    or gloo on the CPU), which sets the environment each process joins the others with."""
-    processes = train_processes(config, setup)
+def train_command(setup, gpus):
+    """`cafw train`: one process, or several under torchrun (one node; one per GPU of the
+    job with NCCL, or the setup's `processes` with gloo on the CPU), which sets the
+    environment each process joins the others with."""
+    processes = train_processes(config, setup, gpus)
     if processes == 1:
         return "cafw train"
     return (

@@ -44,7 +44,7 @@ rule train:
         **job_resources("train", lambda w: setup_of(w.run)),
     params:
         out=lambda w, output: os.path.dirname(output.metrics),
-        train=lambda w: train_command(setup_of(w.run)),
+        train=lambda w, resources: train_command(setup_of(w.run), resources.gpu),
         sweeps=lambda w: sweep_arguments(w.run),
     shell:
         "exec cafw on-gpus {resources.gpu} {params.train} --config {input.config} "

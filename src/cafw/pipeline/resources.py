@@ -14,7 +14,9 @@ def train_gpus(config: dict, setup: str) -> int:
     return train_resource(config, setup, "gpu") or 0
 
 
-def train_processes(config: dict, setup: str) -> int:
+def train_processes(config: dict, setup: str, gpus: int | None = None) -> int:
     """The processes a training job of ``setup`` trains in (torchrun on one node where more
-    than one): its ``processes``, else one per GPU."""
-    return train_resource(config, setup, "processes") or max(train_gpus(config, setup), 1)
+    than one): its ``processes``, else one per GPU, of ``gpus`` where given (a local job's,
+    which Snakemake scales down to what --resources allows)."""
+    gpus = train_gpus(config, setup) if gpus is None else gpus
+    return train_resource(config, setup, "processes") or max(gpus, 1)
