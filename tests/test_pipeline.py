@@ -94,6 +94,21 @@ def test_a_setup_with_two_gpus_trains_in_two_processes(tmp_path):
     assert "torchrun --standalone --nproc-per-node 2 -m cafw train" in result.stderr
 
 
+def test_the_compute_comparison_waits_for_the_dataset_it_reads(tmp_path):
+    """Found by the rehearsal: the compute job read CIFAR before the dataset rule had made it
+    ready (its input lacked the dataset).  A benchmark setup's (the default config's) needs
+    no files."""
+    repo = copy_repo(tmp_path / "repo")
+    result = snakemake("-n", "results/compute/cifar10-resnet56.csv", "--configfile",
+                       "config/paper.yaml", cwd=repo, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert job_counts(result.stdout) == {"compute_config": 1, "dataset": 1, "compute": 1,
+                                         "total": 3}
+    result = snakemake("-n", "results/compute/cifar-shape-resnet18.csv", cwd=repo, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert job_counts(result.stdout) == {"compute_config": 1, "compute": 1, "total": 2}
+
+
 @pytest.mark.parametrize("name", ["config.yaml", "ci.yaml"])
 def test_default_and_ci_configs_plan(name, tmp_path):
     repo = copy_repo(tmp_path / "repo")

@@ -84,7 +84,8 @@ rule compute_config:
 
 rule compute:
     input:
-        "results/compute/{setup}.yaml",
+        spec="results/compute/{setup}.yaml",
+        data=lambda w: dataset_ready_of(w.setup),
     output:
         summary="results/compute/{setup}.csv",
         rounds="results/compute/{setup}_rounds.csv",
@@ -102,7 +103,7 @@ rule compute:
         steps=config["compute"]["steps"],
         rounds=config["compute"]["rounds"],
     shell:
-        "exec cafw on-gpus {resources.gpu} cafw bench compute --config {input} "
+        "exec cafw on-gpus {resources.gpu} cafw bench compute --config {input.spec} "
         "--baseline {params.baseline} --steps {params.steps} --rounds {params.rounds} "
         "--out {output.summary} --rounds-out {output.rounds} > {log} 2>&1"
 

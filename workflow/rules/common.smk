@@ -130,7 +130,9 @@ def dataset_ready(run):
 
 
 def dataset_ready_of(setup):
-    dataset = config["setups"][setup]["dataset"]
+    """The marker of the dataset a setup (or benchmark setup) reads, if it lives on disk."""
+    setups = {**config["setups"], **config.get("benchmark_setups", {})}
+    dataset = setups[setup]["dataset"]
     return [f"results/data/{dataset}.ready"] if dataset in ON_DISK else []
 
 
