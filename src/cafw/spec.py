@@ -173,9 +173,14 @@ class Mnist5kOptions(_Spec):
                                                            "stratified")
 
 
+#: CIFAR's ``checksums`` that reads the files without verifying them (a rehearsal's small
+#: copy, which no published checksum describes)
+SKIP_CHECKSUMS = "skip"
+
+
 def _checksums(value: Any) -> Any:
     """One message for a value of neither kind (the union's would name both)."""
-    if value is None or value == "skip" or (isinstance(value, dict) and all(
+    if value is None or value == SKIP_CHECKSUMS or (isinstance(value, dict) and all(
             isinstance(item, str) for pair in value.items() for item in pair)):
         return value
     raise ValueError(f"must be a mapping {{file: md5}}, skip or null, got {value!r}")
@@ -183,7 +188,7 @@ def _checksums(value: Any) -> Any:
 
 class CifarOptions(_Spec):
     validation_size: Count = Field(5000, ge=1, description="training images, stratified")
-    checksums: Annotated[dict[str, str] | Literal["skip"] | None,
+    checksums: Annotated[dict[str, str] | Literal[SKIP_CHECKSUMS] | None,
                          BeforeValidator(_checksums)] = Field(
         None, description="{file: md5} replacing torchvision's (tests, custom copies); skip: "
                           "not checked (a rehearsal's small copy), which the log says")

@@ -22,13 +22,11 @@ from torch import Tensor
 from ..errors import DatasetError
 from ..extras import optional_dependency
 from ..io import atomic_write
+from ..spec import SKIP_CHECKSUMS
 from .base import Data, Request, small_folder
 from .loader import Augment, tensor_data
 from .split import stratified_holdout
 
-
-#: ``checksums`` that reads the files without verifying them (``write_small``'s copies)
-SKIP = "skip"
 #: the side of CIFAR's square images
 SIDE = 32
 
@@ -108,7 +106,7 @@ def _verify(directory: Path, name: str, checksums: Mapping[str, str] | None) -> 
 def _unpickle(path: Path, label_key: bytes) -> tuple[np.ndarray, np.ndarray]:
     with open(path, "rb") as f:
         batch = pickle.load(f, encoding="bytes")
-    return batch[b"data"].reshape(-1, 3, 32, 32), np.asarray(batch[label_key])
+    return batch[b"data"].reshape(-1, 3, SIDE, SIDE), np.asarray(batch[label_key])
 
 
 def read_cifar(directory: str | Path, name: str,
@@ -117,11 +115,11 @@ def read_cifar(directory: str | Path, name: str,
     """``((train_images, train_labels), (test_images, test_labels))`` from ``directory``.
 
     Images are uint8 (N, 3, 32, 32), labels int64.  ``checksums`` maps each batch file's name
-    to its MD5 (default: torchvision's table); ``"skip"`` (``SKIP``) checks only that the
+    to its MD5 (default: torchvision's table); ``"skip"`` checks only that the
     files are there, with a warning that says so.
     """
     directory, variant = Path(directory), VARIANTS[name]
-    if checksums == SKIP:
+    if checksums == SKIP_CHECKSUMS:
         _verify(directory, name, None)
         warnings.warn(f"{variant.title} under {directory}: checksums not checked "
                       "(dataset_options.checksums: skip)", stacklevel=2)
