@@ -155,7 +155,7 @@ def test_the_paper_grid_is_rehearsed_with_the_writers_two_processes_and_its_pref
     counts = job_counts(result.stdout)
     assert counts["dataset"] == 3 and counts["preflight"] == 5 and counts["paper"] == 1
     assert "cafw data download" not in result.stdout
-    assert ("cafw data write imagenet --train-images 24 --test-images 8 --classes 4 --root data"
+    assert ("cafw data write imagenet --train-images 16 --test-images 8 --classes 4 --root data"
             in result.stdout)
     assert "gpu=1" not in result.stdout and "gpu=0" in result.stdout
     assert (f"exec cafw on-gpus 0 env TORCH_ELASTIC_SHUTDOWN_TIMEOUT=100 torchrun --standalone "
