@@ -110,12 +110,16 @@ def _grid(**changes) -> dict:
 
 def test_schedules_are_brought_inside_the_rehearsals_epochs():
     """A grid that warms up for 5 epochs and decays at epochs 30 and 60 would not be a valid
-    run at two epochs."""
+    run at two epochs; a step decay every 30 epochs would never decay."""
     config = _grid(schedules={"linear": {"name": "linear", "warmup_epochs": 5},
-                              "constant": {"name": "multistep", "milestones": [30, 60]}})
+                              "constant": {"name": "multistep", "milestones": [1, 30, 60]},
+                              "step": {"name": "step", "step_size": 30}})
     schedules = rehearsed(config)["schedules"]
     assert schedules == {"linear": {"name": "linear", "warmup_epochs": 1},
-                         "constant": {"name": "multistep"}}
+                         "constant": {"name": "multistep", "milestones": [1]},
+                         "step": {"name": "step", "step_size": 1}}
+    config["schedules"]["constant"]["milestones"] = [30, 60]
+    assert rehearsed(config)["schedules"]["constant"] == {"name": "multistep"}
     for run in expand(rehearsed(config), _selected(rehearsed(config))).runs.values():
         load_run(run)
 

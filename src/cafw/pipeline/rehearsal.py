@@ -103,9 +103,10 @@ def _check(config: dict, plan: dict) -> None:
 
 
 def _within(schedule: dict, epochs: int) -> dict:
-    """A schedule whose epoch counts (warm-up, milestones) lie inside ``epochs``, as the run
-    config requires: the warm-up shortened to the last epoch at most, milestones past the end
-    dropped (none left: the default halfway and three quarters)."""
+    """A schedule whose epoch counts lie inside ``epochs``: the warm-up shortened to end
+    before the last epoch and milestones past the end dropped (none left: the default halfway
+    and three quarters), as the run config requires, and the step decay's step shortened
+    likewise, so that the rehearsal decays as the grid does."""
     out = dict(schedule)
     if out.get("warmup_epochs"):
         out["warmup_epochs"] = min(out["warmup_epochs"], epochs - 1)
@@ -114,7 +115,7 @@ def _within(schedule: dict, epochs: int) -> dict:
         if milestones:
             out["milestones"] = milestones
     if out.get("step_size"):
-        out["step_size"] = min(out["step_size"], epochs)
+        out["step_size"] = min(out["step_size"], max(epochs - 1, 1))
     return out
 
 
