@@ -139,6 +139,15 @@ def _the_default_pipeline_config(tmp: Path) -> dict:
     return {"config": yaml.safe_load((ROOT / "config" / "config.yaml").read_text())}
 
 
+def _the_paper_grid_and_the_rehearsal_merged(tmp: Path) -> dict:
+    from snakemake.utils import update_config
+
+    merged: dict = {}
+    for name in ("paper.yaml", "rehearsal.yaml"):
+        update_config(merged, yaml.safe_load((ROOT / "config" / name).read_text()))
+    return {"merged": merged}
+
+
 #: (file, text in the example) -> the names it reads (files it reads are written to the
 #: temporary directory it runs in)
 GIVEN: dict[tuple[str, str], Callable[[Path], dict]] = {
@@ -147,6 +156,8 @@ GIVEN: dict[tuple[str, str], Callable[[Path], dict]] = {
     ("src/cafw/pipeline/area.py", "normalised_area(ratios, accuracies"): _a_curve,
     ("src/cafw/runtime.py", "set_up(spec)"): _a_run_config,
     ("src/cafw/pipeline/studies.py", "figures(config)"): _the_default_pipeline_config,
+    ("src/cafw/pipeline/rehearsal.py", "rehearsed(merged)"):
+        _the_paper_grid_and_the_rehearsal_merged,
 }
 
 #: (file, text in the example) -> why it is not run here
