@@ -22,6 +22,7 @@ from cafw.pipeline.selection import read_selection
 from cafw.pipeline.studies import figures, study_figure, table as studies_table
 from cafw.spec import ConfigError
 from cafw.vocabulary import KINDS, ON_DISK, PAPER_FILES, PAPER_TABLES
+from cafw.warm import start_server
 
 TUNING = "results/tables/tuning.csv"
 # The repository, for envs/cafw.post-deploy.sh (the conda env's install of cafw): Snakemake
@@ -83,6 +84,16 @@ def after_selection(*paths):
     """An input function giving ``paths`` only once the selection is made, so that the
     rule's params and outputs see the whole grid."""
     return lambda w: (selected_grid(), list(paths))[1]
+
+
+# Local jobs fork from a server that has imported torch and the library once (cafw.warm): a
+# digits run would spend about 3 of its 8 seconds on those imports.  The server is imported
+# with the environment Snakemake gives a training job; jobs of another thread count, and a
+# cluster executor's jobs (which run elsewhere), start cold, as every job does where
+# CAFW_WARM=off.
+onstart:
+    if workflow.local_exec and not workflow.remote_exec:
+        start_server(threads("train"))
 
 
 validated(config)
