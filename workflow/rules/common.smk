@@ -17,7 +17,9 @@ from cafw.pipeline.grid import (
     compute_spec,
     expand as expand_grid,
 )
+from cafw.pipeline import lock
 from cafw.pipeline.preflight import PREFLIGHT_MINUTES, gpu_setups, requirement
+from cafw.pipeline.protocol import protocol_hash
 from cafw.pipeline.selection import read_selection
 from cafw.pipeline.studies import figures, study_figure, table as studies_table
 from cafw.spec import ConfigError
@@ -30,13 +32,22 @@ TUNING = "results/tables/tuning.csv"
 os.environ.update(CAFW_REPO=workflow.basedir)
 
 
-def checked_grid(config, selection=None):
-    """The grid of a config whose every run is valid: one line naming the study, the method
-    and the key otherwise."""
+def lock_path():
+    """The config's tuning lock (relative to the repository), or None without one."""
+    path = config.get("tuning", {}).get("lock")
+    return None if path is None else os.path.join(workflow.basedir, path)
+
+
+def checked_grid(config, selection=None, locked=True):
+    """The grid of a config whose every run is valid (one line naming the study, the method
+    and the key otherwise), with the choices of its tuning lock unless not ``locked``."""
     try:
-        return expand_grid(config, selection)
+        recorded = lock.choices(lock.read(lock_path())) if locked else None
+        return expand_grid(config, selection, recorded)
     except ConfigError as err:
         raise WorkflowError(f"invalid configuration: {err}") from None
+    except ValueError as err:  # a file that is not a tuning lock
+        raise WorkflowError(str(err)) from None
 
 
 def validated(config):
@@ -98,7 +109,8 @@ onstart:
 
 validated(config)
 GRID = grid()
-UNSELECTED = checked_grid(config)  # what the preflight checks: the same before and after tuning
+# what the preflight checks: the same before and after tuning
+UNSELECTED = checked_grid(config, locked=False)
 GPU_SETUPS = gpu_setups(config)
 SETUPS = list(config["setups"])
 COMPUTE_SETUPS = compute_setups(config)

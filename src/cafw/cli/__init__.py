@@ -39,11 +39,12 @@ from . import (
     select,
     stability,
     train,
+    tune,
 )
 from .common import main_process
 
-COMMANDS = (train, compress, bench, aggregate, select, claims, stability, figure, lr_theory,
-            paper, readme, on_gpus, schema, cost, doctor, data)
+COMMANDS = (train, compress, bench, aggregate, select, tune, claims, stability, figure,
+            lr_theory, paper, readme, on_gpus, schema, cost, doctor, data)
 
 # failures that a message explains: the command prints it and exits with 1
 EXPLAINED_ERRORS = (DatasetError, DeviceError, CheckpointError, TrainingDiverged, NotEnoughGPUs,
