@@ -33,18 +33,20 @@ def job_counts(output: str) -> dict[str, int]:
 
 
 def test_paper_grid_plans_in_seconds_with_the_expected_jobs():
-    """Before the tuning choice exists, the plan is every tuning run (each grid point with the
-    two tuning seeds) and its sweep, then the checkpoint; the study runs follow the choice."""
+    """Before the tuning choices exist (the paper's grid has no lock), the plan is every tuning
+    run (each grid point with each replicate's tuning seed) and its sweep, then the checkpoint;
+    the evaluation runs follow the choices."""
     result = snakemake("-n", "--configfile", "config/paper.yaml", timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     counts = job_counts(result.stdout)
-    grid = expand(yaml.safe_load((ROOT / "config" / "paper.yaml").read_text()))
+    config = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    grid = expand(config)
     tuning_runs = {row["run"] for row in grid.tuning}
-    assert counts["train"] == counts["run_config"] == len(tuning_runs) == 2 * 323
+    assert counts["train"] == counts["run_config"] == len(tuning_runs) == 3 * 323
     assert "compress" not in counts  # each training job sweeps its run
-    assert sum(len(grid.kinds[run]) for run in tuning_runs) == 2 * 341  # SGD: three kinds
+    assert sum(len(grid.kinds[run]) for run in tuning_runs) == 3 * 341  # SGD: three kinds
     assert counts["select"] == 1 and counts["dataset"] == 3  # cifar10, cifar100, imagenet
-    assert len(grid.pending) == 68  # tuned curves, whose study runs follow the choice
+    assert len(grid.pending) == 68 * 3  # tuned curves x replicates, pending the choice
     assert "checkpoint" in result.stdout
 
 

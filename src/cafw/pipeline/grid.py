@@ -222,10 +222,13 @@ def _digest(value) -> str:
 
 
 def seed_range(seeds: list[int]) -> str:
-    """'0-4' for consecutive seeds, else '1, 3, 7'."""
+    """'0-4' for consecutive seeds, '1, 3, ..., 15' for seeds in steps, else '1, 3, 8'."""
     seeds = sorted(seeds)
-    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+    steps = {b - a for a, b in zip(seeds, seeds[1:])}
+    if len(seeds) > 3 and steps == {1}:
         return f"{seeds[0]}-{seeds[-1]}"
+    if len(seeds) > 3 and len(steps) == 1:
+        return f"{seeds[0]}, {seeds[1]}, ..., {seeds[-1]}"
     return ", ".join(map(str, seeds))
 
 
