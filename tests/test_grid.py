@@ -183,8 +183,8 @@ def test_counts_of_the_default_grid():
     # 15 tuned curves: 8 methods (SGD in 4 studies), 4 ablation rules
     assert len(tuned) == 15
     # every point once per replicate, grid points shared by curves trained once (SGD's by 4
-    # studies, SFW group-k-support's by filter-pruning and the ablation's gradient rule): 62
-    assert len({row["run"] for row in grid.tuning}) == 62 * 8
+    # studies, SFW group-k-support's by filter-pruning and the ablation's gradient rule): 72
+    assert len({row["run"] for row in grid.tuning}) == 72 * 8
     assert len(grid.manifest) == sum(len(c.replicates) for c in curves(config))
 
 
