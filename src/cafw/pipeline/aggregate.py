@@ -85,7 +85,7 @@ def aggregate(manifest: Path, metrics: list[Path], histories: list[Path], sweeps
 def _measured(column: str) -> bool:
     """A column of a sweep that the compression table keeps, besides the ratio."""
     return (column in COMPRESSION_METRICS or column in PHYSICAL_COLUMNS
-            or column in ("params", "macs", "flops", "eval_seconds")
+            or column in ("params", "macs", "flops", "eval_seconds", "diverged")
             or re.fullmatch(LATENCY_COLUMN, column) is not None)
 
 

@@ -36,11 +36,13 @@ interest (``min_effect``), in *parts*:
   rounds (``compute_rounds.csv``), paired by round, as the interval of the mean log ratio.
 
 Within a replicate the two sides share their evaluation seeds, so the advantage is paired by
-seed and averaged over the replicate's seeds.  ``effect`` is the method's advantage in the
-measure's units (positive when the method is better).  ``p_improvement`` is the share of
+seed and averaged over the replicate's seeds. A run whose training diverged counts as a model
+that learned nothing (chance accuracy, the loss of a uniform guess), as it was recorded;
+``diverged_runs`` says how many of a measure's runs did. ``effect`` is the method's advantage
+in the measure's units (positive when the method is better). ``p_improvement`` is the share of
 replicates (rounds) in which the method is better, ties counting half (Bouthillier et al.'s
 probability of improvement, MLSys 2021), with a 95% Wilson interval (ties count as losses for
-its lower end and as wins for its upper end).  ``samples_needed`` is the number of replicates
+its lower end and as wins for its upper end). ``samples_needed`` is the number of replicates
 (rounds) at which the verdict "holds" would have 80% power if the true advantage were the
 declared ``min_effect``, at the replicates' measured spread.
 
@@ -84,7 +86,7 @@ CLAIMS_COLUMNS = [  # of claims.csv
     "method", "versus", "up_to", "method_value", "versus_value", "effect", "ci_low", "ci_high",
     "ci_low_holm", "ci_high_holm", "p_holds", "p_fails_holm", "p_improvement",
     "p_improvement_low", "p_improvement_high", "samples", "unit", "evaluation_seeds",
-    "min_effect",
+    "diverged_runs", "min_effect",
     "samples_needed", "margin", "threshold", "ratio", "effect_at_ratio", "ci_low_at_ratio",
     "ci_high_at_ratio", "verdict", "part_verdict", "claim_verdict", "protocol"]
 
@@ -206,7 +208,8 @@ def _compare_sides(name: str, claim: dict, rows: pd.DataFrame, a: dict[int, str]
     common = {"claim": name, "statement": claim["statement"], "study": claim["study"],
               "setup": rows["setup"].iloc[0], "schedule": sides[0]["schedule"].iloc[0],
               "pair": pair, "method": _name(rows, a), "versus": _name(rows, b), "up_to": up_to,
-              "evaluation_seeds": seed_range(sorted({*sides[0]["seed"], *sides[1]["seed"]}))}
+              "evaluation_seeds": seed_range(sorted({*sides[0]["seed"], *sides[1]["seed"]})),
+              "diverged_runs": sum(_diverged(side) for side in sides)}
     margin = claim.get("margin", 0.0)  # in accuracy: the accuracy measures read it
     measures = claim["measures"]
     out = []
@@ -226,6 +229,14 @@ def _compare_sides(name: str, claim: dict, rows: pd.DataFrame, a: dict[int, str]
                        ci_low_at_ratio=at_ratio["ci_low"], ci_high_at_ratio=at_ratio["ci_high"])
         out.append(row)
     return out
+
+
+def _diverged(side: pd.DataFrame) -> int:
+    """The runs of a side whose training diverged: they count as models that learned
+    nothing (``cafw train --record-divergence``)."""
+    if "diverged" not in side:
+        return 0
+    return int(side.loc[side["diverged"].fillna(False).astype(bool), "run"].nunique())
 
 
 def _per_run(rows: pd.DataFrame, measure, up_to: float, training: pd.DataFrame,
