@@ -126,3 +126,11 @@ def test_the_second_replicate_set_moves_every_seed_and_tunes_anew(tmp_path, monk
     assert "seed_offset=1000" in other and "output_dir=seed-offset-1000" in other
     assert table["same_claim_verdict"].all() and table["overlap"].all()
     assert Path(stability.STABILITY).is_file()
+
+
+def test_snakemake_arguments_follow_the_separator():
+    from cafw.cli.common import snakemake_arguments
+
+    assert snakemake_arguments("2", ["--", "--rerun-triggers", "mtime"]) == [
+        "--cores", "2", "--rerun-triggers", "mtime"]
+    assert snakemake_arguments("all", []) == ["--cores", "all"]

@@ -27,8 +27,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from ..pipeline.stability import ROUNDING, STABILITY, overlap_share, run, run_rounding
+    from .common import snakemake_arguments
 
-    snakemake = ["--cores", str(args.cores), *args.snakemake]
+    snakemake = snakemake_arguments(args.cores, args.snakemake)
     if args.rounding:
         table, written = run_rounding(args.configfile, snakemake), ROUNDING
         sets = ("kernels_a", "kernels_b")

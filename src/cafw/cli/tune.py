@@ -20,8 +20,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from ..pipeline.tune import retune
+    from .common import snakemake_arguments
 
-    moved = retune(args.configfile, ["--cores", str(args.cores), *args.snakemake])
+    moved = retune(args.configfile, snakemake_arguments(args.cores, args.snakemake))
     for line in moved:
         print(f"moved: {line}")
     print(f"{len(moved)} choice{'s' if len(moved) != 1 else ''} moved; the lock is written "
