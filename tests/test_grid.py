@@ -168,6 +168,18 @@ def test_variants_equal_to_the_base_method_are_the_base_run():
     assert variant["optimizer"]["rescale"] == "none" and variant["optimizer"]["lr"] == 0.03
 
 
+def test_curves_that_no_claim_reads_run_in_fewer_replicates():
+    config = _config()
+    found = {(c.study, c.method): len(c.replicates) for c in curves(config)
+             if not c.overrides}
+    assert config["replicates"]["unclaimed"] == 3
+    assert found[("filter-pruning", "sfw-group-k-support")] == 8  # C1's method
+    assert found[("filter-pruning", "sgd")] == 8  # one of C1's opponents
+    assert found[("filter-pruning", "sfw-l2")] == 3  # drawn, never claimed
+    assert found[("low-rank", "sfw-nuclear")] == 3 and found[("low-rank", "sgd")] == 3
+    assert found[("unstructured", "sfw-k-sparse")] == 8
+
+
 def test_a_study_may_use_fewer_replicates_and_skip_tuning():
     config = _config()
     grid = expand(config)
@@ -183,8 +195,9 @@ def test_counts_of_the_default_grid():
     # 15 tuned curves: 8 methods (SGD in 4 studies), 4 ablation rules
     assert len(tuned) == 15
     # every point once per replicate, grid points shared by curves trained once (SGD's by 4
-    # studies, SFW group-k-support's by filter-pruning and the ablation's gradient rule): 72
-    assert len({row["run"] for row in grid.tuning}) == 72 * 8
+    # studies, SFW group-k-support's by filter-pruning and the ablation's gradient rule): 72;
+    # SFW L2's five points, which no claim reads, in three replicates only
+    assert len({row["run"] for row in grid.tuning}) == 72 * 8 - 5 * 5
     assert len(grid.manifest) == sum(len(c.replicates) for c in curves(config))
 
 

@@ -71,7 +71,8 @@ class Replicate:
 def replicates(config: dict) -> list[Replicate]:
     """The config's replicates: replicate r's seeds are the block of ``tuning_seeds +
     evaluation_seeds`` consecutive seeds starting at ``seed_offset + r * block``, tuning seeds
-    first, so no seed serves two replicates or two purposes."""
+    first, so no seed serves two replicates or two purposes.  A curve that no claim reads (it
+    is drawn and tabulated only) runs in the first ``unclaimed`` of them (default all)."""
     spec, offset = config["replicates"], config.get("seed_offset", 0)
     tuning, evaluation = spec["tuning_seeds"], spec["evaluation_seeds"]
     block = tuning + evaluation
@@ -255,7 +256,8 @@ def curves(config: dict) -> list[Curve]:
         methods = _names(config, "methods", spec["methods"], study)
         schedules = _names(config, "schedules", spec.get("schedules", [config["schedule"]]), study)
         count = spec.get("replicates", config["replicates"]["count"])
-        chosen = tuple(replicates(config)[:count])
+        unclaimed = min(count, config["replicates"].get("unclaimed", count))
+        claims = [c for c in config.get("claims", {}).values() if c["study"] == study]
         for setup, method, schedule in itertools.product(setups, methods, schedules):
             base = config["methods"][method]
             for variant in _variants(base, spec, study):
@@ -263,8 +265,13 @@ def curves(config: dict) -> list[Curve]:
                 grid = variant.get("tune", base.get("tune", {})) if spec.get("tune", True) \
                     else {}
                 _check_keys(base, {**overrides, **grid}, study)
-                out.append(Curve(study, kind, setup, method, schedule, overrides, grid, chosen,
-                                 spec.get("physical", False), tuple(save_ratios)))
+                curve = Curve(study, kind, setup, method, schedule, overrides, grid,
+                              tuple(replicates(config)[:count]), spec.get("physical", False),
+                              tuple(save_ratios))
+                if not any(_matches(config, curve, c[side]) for c in claims
+                           for side in ("method", "versus")):  # drawn, not claimed
+                    curve = dataclasses.replace(curve, replicates=curve.replicates[:unclaimed])
+                out.append(curve)
     return out
 
 
