@@ -203,7 +203,8 @@ def test_counts_of_the_default_grid():
 
 def test_a_seed_offset_moves_every_seed_the_tuning_seeds_included():
     config = _config()
-    base, moved = expand(config), expand({**config, "seed_offset": 1000})
+    moved_config = {**config, "seed_offset": 1000}
+    base, moved = expand(config, _selected(config)), expand(moved_config, _selected(moved_config))
     seeds = lambda grid: {row["seed"] for row in grid.manifest + grid.tuning}  # noqa: E731
     assert seeds(base) == set(range(16))  # eight replicates of a tuning and an evaluation seed
     assert seeds(moved) == set(range(1000, 1016))
