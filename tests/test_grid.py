@@ -105,6 +105,11 @@ def test_a_recorded_choice_is_used_while_its_tuning_runs_are_the_grid_s():
     threads = copy.deepcopy(config)
     threads["defaults"]["threads"] = 2
     assert expand(threads).digests == digests
+    # only a lock that makes every choice spares the pipeline the wait for the selection
+    assert not grid.all_locked()
+    every = {key: (digest, curve_points[0]) for key, digest in digests.items()
+             for curve_points in [next(c for c in curves(config) if c.id == key[0]).points()]}
+    assert expand(config, lock=every).all_locked()
 
 
 def test_runs_shared_by_studies_are_trained_once_and_compressed_per_kind():

@@ -77,7 +77,7 @@ def test_a_setup_with_two_gpus_trains_in_two_processes(tmp_path):
     config["defaults"]["device"] = "cpu"  # never look for the fake GPUs
     config["setups"]["digits-cnn"]["resources"]["gpu"] = 2
     (repo / "config" / "two.yaml").write_text(yaml.safe_dump(config))
-    run = "digits-cnn__sgd__linear__s0"
+    run = "digits-cnn__sgd__linear__s1"
     result = snakemake(f"results/runs/{run}/metrics.json", "--cores", "2", "--resources", "gpu=2",
                        "--configfile", "config/two.yaml", cwd=repo,
                        env={"CUDA_VISIBLE_DEVICES": "0,1", "CAFW_GPU_LOCKS": str(tmp_path)})

@@ -86,8 +86,11 @@ def grid():
 
 
 def selected_grid():
-    """For the inputs of rules after the selection: the grid once `select` has run."""
-    checkpoints.select.get()
+    """For the inputs of rules after the selection: the grid once `select` has run.  Where
+    the tuning lock makes every choice, the grid is known before and nothing waits, so a dry
+    run already lists every evaluation run."""
+    if not GRID.all_locked():
+        checkpoints.select.get()
     return grid()
 
 
@@ -142,9 +145,20 @@ wildcard_constraints:
     study="|".join(config["studies"]),
 
 
+def planned(run):
+    """The `cafw train` config of ``run``, or one line saying the grid has no such run."""
+    try:
+        return grid().runs[run]
+    except KeyError:
+        raise WorkflowError(
+            f"{run} is not a run of this config's grid: results/tables/manifest.csv and "
+            "tuning_plan.csv list the runs (the seeds of a run follow its replicate; see "
+            "the config's replicates block)") from None
+
+
 def dataset_ready(run):
     """The marker of a dataset that must be on disk before the run can train."""
-    dataset = grid().runs[run]["dataset"]
+    dataset = planned(run)["dataset"]
     return [f"results/data/{dataset}.ready"] if dataset in ON_DISK else []
 
 
@@ -169,7 +183,7 @@ def sweep_arguments(run):
 
 
 def setup_of(run):
-    return grid().runs[run]["tags"]["setup"]
+    return planned(run)["tags"]["setup"]
 
 
 def resource(rule_name, key, setup=None):

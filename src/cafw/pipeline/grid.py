@@ -135,6 +135,10 @@ class Grid:
         """The (run, kind) sweeps that keep compressed models."""
         return [key for key, sweep in self.sweeps.items() if sweep.save_ratios]
 
+    def all_locked(self) -> bool:
+        """Whether the lock makes every tuning choice, so that no choice waits for runs."""
+        return self.locked == set(self.digests)
+
     def tuning_runs(self) -> list[str]:
         """The runs the tuning choices that the lock does not make read."""
         return list(dict.fromkeys(row["run"] for row in self.tuning
