@@ -48,17 +48,18 @@ def test_gpu_hours_are_runtime_times_gpus_of_each_setup():
 
 @pytest.mark.parametrize("name", ["config.yaml", "paper.yaml"])
 def test_the_study_runs_are_an_upper_bound_for_any_choice(name):
-    """Whatever point tuning chooses for each curve, the study runs it then trains (beyond
-    those trained for tuning) never outnumber the count given before."""
+    """Whatever point tuning chooses for each curve in each replicate, the study runs it then
+    trains never outnumber the count given before, and none of them is a tuning run."""
     config = yaml.safe_load((ROOT / "config" / name).read_text())
     bound = _stages(config)["study runs (at most)"].jobs
     tuning_runs = set(expand(config).tuning_runs())
     rng = random.Random(0)
     for _ in range(20):
-        choice = {c.id: rng.choice(c.points()) for c in curves(config) if c.grid}
+        choice = {(c.id, r.index): rng.choice(c.points()) for c in curves(config) if c.grid
+                  for r in c.replicates}
         grid = expand(config, choice)
         assert not grid.pending
-        assert len(set(grid.study_runs()) - tuning_runs) <= bound
+        assert len(grid.study_runs()) <= bound and not set(grid.study_runs()) & tuning_runs
 
 
 def test_measured_epoch_times_give_an_estimate(tmp_path):

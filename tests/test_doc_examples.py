@@ -158,6 +158,7 @@ GIVEN: dict[tuple[str, str], Callable[[Path], dict]] = {
     ("src/cafw/pipeline/studies.py", "figures(config)"): _the_default_pipeline_config,
     ("src/cafw/pipeline/rehearsal.py", "rehearsed(merged)"):
         _the_paper_grid_and_the_rehearsal_merged,
+    ("src/cafw/pipeline/protocol.py", "protocol_hash(config)"): _the_default_pipeline_config,
 }
 
 #: (file, text in the example) -> why it is not run here
@@ -168,8 +169,11 @@ NOT_RUN = {
     ("src/cafw/pipeline/paper/__init__.py", "generate(tables, figures, out_dir)"):
         "needs the tables and figures of a pipeline run",
     ("src/cafw/pipeline/paper/readme.py", "update("): "rewrites README.md from a pipeline run",
-    ("src/cafw/pipeline/selection.py", "select(plan, sweeps)"):
+    ("src/cafw/pipeline/selection.py", "select(plan, sweeps, lock)"):
         "needs the sweeps of a grid's tuning runs",
+    ("src/cafw/pipeline/lock.py", "lock = read(path)"): "needs the tuning table of a pipeline run",
+    ("src/cafw/pipeline/tune.py", "retune("): "runs the default pipeline's tuning",
+    ("src/cafw/warm.py", "start_server()"): "starts a server beside the test process",
     ("src/cafw/pipeline/stability.py", "compare(claims_a, claims_b"):
         "needs the claims of two pipeline runs",
 }

@@ -155,7 +155,7 @@ def test_the_preflight_job_runs_before_training_and_a_rerun_retrains_nothing(tmp
     config["defaults"]["device"] = "cpu"
     config["resources"]["train"]["gpu"] = 1
     (repo / "config" / "gpu.yaml").write_text(yaml.safe_dump(config))
-    run = "digits-cnn__sgd__linear__s0"
+    run = "digits-cnn__sgd__linear__s1"
     target = f"results/runs/{run}/metrics.json"
     env = {"CUDA_VISIBLE_DEVICES": "0", "CAFW_GPU_LOCKS": str(tmp_path / "locks")}
     result = snakemake(target, "--cores", "2", "--resources", "gpu=1", "--configfile",

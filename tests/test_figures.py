@@ -14,15 +14,15 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from cafw.pipeline.figures import draw, figure
 
 COMPRESSION = ["study", "kind", "setup", "dataset", "model", "method", "label", "schedule",
-               "variant", "family", "rescale", "k", "value", "seed", "run", "ratio",
+               "variant", "family", "rescale", "k", "value", "replicate", "seed", "run", "ratio",
                "test_accuracy", "test_top5", "test_loss", "dense_test_accuracy", "params_ratio",
                "flops_ratio", "params", "macs", "flops", "eval_seconds"]
 HISTORY = ["epoch", "train_loss", "train_accuracy", "lr", "step_size", "fw_gap", "train_seconds",
            "images", "test_loss", "test_accuracy", "test_top5", "eval_seconds", "run", "setup",
            "dataset", "model", "method", "label", "schedule", "variant", "family", "rescale", "k",
-           "value", "seed"]
+           "value", "replicate", "seed"]
 MANIFEST = ["study", "kind", "run", "setup", "dataset", "model", "method", "label", "schedule",
-            "variant", "seed", "family", "rescale", "k", "value"]
+            "variant", "replicate", "seed", "family", "rescale", "k", "value"]
 COMPUTE = ["setup", "dataset", "model", "method", "label", "batch_size", "step_ms", "step_ms_min",
            "steps_per_epoch", "epoch_s", "ratio_to_sgd", "device"]
 LR_THEORY = ["rule", "seed", "horizon", "best_gap", "bound", "iteration", "step_size"]
@@ -35,12 +35,14 @@ FIGURES = [("compression", "filter-pruning", "x"), ("lr_ablation", "lr-ablation"
 
 
 def _run(study, method, seed, schedule="linear", rescale=None, k=None, value=None):
-    """The manifest row of one run: SGD when ``rescale`` is None, else SFW."""
+    """The manifest row of one run (replicate ``seed``, its evaluation seed ``2 seed + 1``):
+    SGD when ``rescale`` is None, else SFW."""
     sfw = rescale is not None
     name = f"{method}-{schedule}-{rescale}-{k}-{value}-{seed}"
     return {"study": study, "kind": "filter", "run": name, "setup": "x", "dataset": "digits",
             "model": "cnn_small", "method": method, "label": "SFW" if sfw else "SGD",
-            "schedule": schedule, "variant": rescale or "", "seed": seed,
+            "schedule": schedule, "variant": rescale or "", "replicate": seed,
+            "seed": 2 * seed + 1,
             "family": "group_k_support" if sfw else None, "rescale": rescale,
             "k": k if sfw else None, "value": value if sfw else None}
 
@@ -61,7 +63,7 @@ def _manifest(schedules: list[str]) -> pd.DataFrame:
 
 def _accuracy(run: dict, ratio: float) -> float:
     drop = {"gradient": 0.2, "none": 0.5}.get(run["rescale"], 0.8)
-    return 0.95 - ratio * drop - 0.01 * run["seed"] - 0.1 * np.nan_to_num(run["k"])
+    return 0.95 - ratio * drop - 0.01 * run["replicate"] - 0.1 * np.nan_to_num(run["k"])
 
 
 def _compression(manifest: pd.DataFrame) -> pd.DataFrame:
@@ -82,7 +84,7 @@ def _history(manifest: pd.DataFrame) -> pd.DataFrame:
         for epoch in range(1, 4):
             rows.append({**run, "epoch": epoch, "train_loss": 1 / epoch, "train_accuracy": 0.9,
                          "lr": 0.1, "step_size": 0.1 * scale / epoch if sfw else None,
-                         "fw_gap": scale / epoch ** (1 + run["seed"]) if sfw else None,
+                         "fw_gap": scale / epoch ** (1 + run["replicate"]) if sfw else None,
                          "train_seconds": 1.0, "images": 100, "test_loss": 1 / epoch,
                          "test_accuracy": 0.9, "test_top5": 1.0, "eval_seconds": 0.1})
     return pd.DataFrame(rows)[HISTORY]
@@ -111,18 +113,19 @@ def _lr_theory() -> pd.DataFrame:
 
 
 def _tuning(compression: pd.DataFrame) -> pd.DataFrame:
-    """The ablation's learning-rate grid: each curve at three learning rates, the middle one
-    chosen."""
+    """The ablation's learning-rate grid in two replicates: each curve at three learning
+    rates, the middle one chosen in replicate 0, the first in replicate 1."""
     curves = compression[compression["study"] == "lr-ablation"]
+    grid = curves.groupby(["method", "rescale", "schedule"], dropna=False,
+                          as_index=False).first()
     rows = []
-    for lr, factor in [(0.3, 0.9), (1.0, 1.0), (3.0, 0.8)]:
-        grid = curves.groupby(["method", "rescale", "schedule", "ratio"], dropna=False,
-                              as_index=False).first()
+    for replicate, (lr, factor) in itertools.product([0, 1], [(0.3, 0.9), (1.0, 1.0),
+                                                               (3.0, 0.8)]):
         rows.append(grid.assign(
             curve=grid["method"] + grid["rescale"].fillna("") + grid["schedule"],
-            point=f'{{"lr": {lr}}}', lr=lr, seeds=2, selected=lr == 1.0,
-            test_accuracy=grid["test_accuracy"] * factor,
-            dense_test_accuracy=grid["dense_test_accuracy"] * factor))
+            replicate=replicate, point=f'{{"lr": {lr}}}', lr=lr, seeds=1,
+            selected=lr == (1.0 if replicate == 0 else 0.3), score=0.8 * factor,
+            test_area=0.7 * factor, flags="", pooled_flags=""))
     return pd.concat(rows, ignore_index=True)
 
 

@@ -5,6 +5,7 @@ config/ci.yaml that builds the tables, figures, report and paper."""
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -33,18 +34,20 @@ def job_counts(output: str) -> dict[str, int]:
 
 
 def test_paper_grid_plans_in_seconds_with_the_expected_jobs():
-    """Before the tuning choice exists, the plan is every tuning run (each grid point with the
-    two tuning seeds) and its sweep, then the checkpoint; the study runs follow the choice."""
+    """Before the tuning choices exist (the paper's grid has no lock), the plan is every tuning
+    run (each grid point with each replicate's tuning seed) and its sweep, then the checkpoint;
+    the evaluation runs follow the choices."""
     result = snakemake("-n", "--configfile", "config/paper.yaml", timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     counts = job_counts(result.stdout)
-    grid = expand(yaml.safe_load((ROOT / "config" / "paper.yaml").read_text()))
+    config = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    grid = expand(config)
     tuning_runs = {row["run"] for row in grid.tuning}
-    assert counts["train"] == counts["run_config"] == len(tuning_runs) == 2 * 323
+    assert counts["train"] == counts["run_config"] == len(tuning_runs) == 3 * 323
     assert "compress" not in counts  # each training job sweeps its run
-    assert sum(len(grid.kinds[run]) for run in tuning_runs) == 2 * 341  # SGD: three kinds
+    assert sum(len(grid.kinds[run]) for run in tuning_runs) == 3 * 341  # SGD: three kinds
     assert counts["select"] == 1 and counts["dataset"] == 3  # cifar10, cifar100, imagenet
-    assert len(grid.pending) == 68  # tuned curves, whose study runs follow the choice
+    assert len(grid.pending) == 68 * 3  # tuned curves x replicates, pending the choice
     assert "checkpoint" in result.stdout
 
 
@@ -84,7 +87,7 @@ def test_a_setup_with_two_gpus_trains_in_two_processes(tmp_path):
     config["defaults"]["device"] = "cpu"  # never look for the fake GPUs
     config["setups"]["digits-cnn"]["resources"]["gpu"] = 2
     (repo / "config" / "two.yaml").write_text(yaml.safe_dump(config))
-    run = "digits-cnn__sgd__linear__s0"
+    run = "digits-cnn__sgd__linear__s1"
     result = snakemake(f"results/runs/{run}/metrics.json", "--cores", "2", "--resources", "gpu=2",
                        "--configfile", "config/two.yaml", cwd=repo,
                        env={"CUDA_VISIBLE_DEVICES": "0,1", "CAFW_GPU_LOCKS": str(tmp_path)})
@@ -261,18 +264,56 @@ def test_ci_config_end_to_end(tmp_path):
     assert job_counts(plan.stdout) == {"paper_generated": 1, "paper": 1, "figure_study": 1,
                                        "all": 1, "total": 4}
 
-    # the stability check: the claims again with disjoint seeds, beside the first ones
+    # the stability check: the claims again with a disjoint replicate set, beside the first
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     check = subprocess.run(["cafw", "stability", "--configfile", "config/ci.yaml",
                             "--seed-offset", "10", "--cores", "2"], cwd=repo, env=env,
                            capture_output=True, text=True, timeout=1200)
     assert check.returncode == 0, check.stdout[-4000:] + check.stderr[-4000:]
+    assert "measures whose intervals overlap" in check.stdout
     stability = pd.read_csv(tables / "stability.csv")
     claims = pd.read_csv(tables / "claims.csv")
-    assert len(stability) == len(claims) and set(stability["seeds_b"].astype(str)) == {"10"}
+    assert len(stability) == len(claims)
+    seeds = stability.dropna(subset=["evaluation_seeds_b"])
+    assert set(seeds["evaluation_seeds_a"]) == {"1, 3"} and set(seeds["evaluation_seeds_b"]) \
+        == {"11, 13"}  # replicate r: tuning seed 2r (+10), evaluation seed 2r + 1 (+10)
     offset = repo / "seed-offset-10" / "results"
-    assert (offset / "runs" / "digits-cnn__sgd__linear__s10" / "metrics.json").is_file()
-    assert not (offset / "runs" / "digits-cnn__sgd__linear__s0").exists()
+    assert (offset / "runs" / "digits-cnn__sgd__linear__s11" / "metrics.json").is_file()
+    assert not (offset / "runs" / "digits-cnn__sgd__linear__s1").exists()
     readme = repo / "README.md"
     assert subprocess.run(["cafw", "readme", "--outputs", "."], cwd=repo, env=env).returncode == 0
-    assert "**Stability: the claims with a disjoint set of seeds**" in readme.read_text()
+    assert "**Stability: the claims with a second replicate set**" in readme.read_text()
+
+
+@pytest.mark.slow
+def test_a_tuning_lock_spares_a_fresh_run_the_tuning_runs(tmp_path):
+    """`cafw tune` writes the lock; a run of the same config elsewhere then plans no tuning
+    run, only the evaluation runs at the recorded points, and a grid changed since is tuned
+    again."""
+    repo = copy_repo(tmp_path / "repo")
+    config = yaml.safe_load((repo / "config" / "ci.yaml").read_text())
+    config["tuning"] = {"lock": "config/ci.lock.csv"}
+    del config["studies"]["lr-ablation"]["variants"][0]["tune"]  # one tuned curve: quicker
+    config["claims"].pop("C3")
+    (repo / "config" / "locked.yaml").write_text(yaml.safe_dump(config))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    tune = subprocess.run(["cafw", "tune", "--configfile", "config/locked.yaml", "--cores", "2"],
+                          cwd=repo, env=env, capture_output=True, text=True, timeout=1200)
+    assert tune.returncode == 0, tune.stdout[-4000:] + tune.stderr[-4000:]
+    lock = pd.read_csv(repo / "config" / "ci.lock.csv")
+    assert set(lock["replicate"]) == {0, 1} and lock["selected"].sum() == 2 * 2  # 2 curves
+    assert "choices moved" in tune.stdout
+    # elsewhere (a fresh clone: no run on disk), the plan trains no tuning run
+    shutil.rmtree(repo / "results")
+    plan = snakemake("-n", "-p", "--configfile", "config/locked.yaml", cwd=repo)
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    tuning_runs = set(expand(config).tuning_runs())
+    planned = set(re.findall(r"--out results/runs/(\S+) ", plan.stdout))
+    assert planned and not planned & tuning_runs
+    # a grid changed since the lock: its curve is tuned again, the other stays locked
+    config["methods"]["sgd-nuclear"]["tune"] = {"penalty.strength": [1.0e-2, 1.0e-1]}
+    (repo / "config" / "locked.yaml").write_text(yaml.safe_dump(config))
+    plan = snakemake("-n", "-p", "--configfile", "config/locked.yaml", cwd=repo)
+    planned = set(re.findall(r"--out results/runs/(\S+) ", plan.stdout))
+    assert "digits-cnn__sgd-nuclear+strength=0.1__linear__s0" in planned  # a tuning run
+    assert not {run for run in tuning_runs if "rescale=diameter" in run} & planned

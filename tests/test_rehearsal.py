@@ -1,6 +1,6 @@
 """The rehearsal (config/rehearsal.yaml, cafw.pipeline.rehearsal): merged over a grid, it keeps
 the grid's structure, shrinks every run onto the CPU and small copies of its datasets, thins
-only seeds, tuning grids and ratios, and is planned by Snakemake with the writers instead of
+only replicates, tuning grids and ratios, and is planned by Snakemake with the writers instead of
 the downloads.  The rehearsal itself runs in test_rehearsal_run.py (slow)."""
 
 import copy
@@ -29,8 +29,9 @@ def _load(*files: str) -> dict:
 
 
 def _selected(config: dict) -> dict:
-    """A selection that picks the last grid point of every tuned curve."""
-    return {c.id: c.points()[-1] for c in curves(config) if c.grid}
+    """A selection that picks the last grid point of every tuned curve in every replicate."""
+    return {(c.id, r.index): c.points()[-1] for c in curves(config) if c.grid
+            for r in c.replicates}
 
 
 @pytest.mark.parametrize("grid", GRIDS, ids=["paper", "paper-reduced"])
@@ -50,7 +51,7 @@ def test_it_thins_only_as_far_as_claims_and_tuning_still_work(grid):
     original, rehearsal = _load(*grid), _load(*grid, REHEARSAL)
     tuned = {c.id: c for c in curves(original) if c.grid}
     for curve in curves(rehearsal):
-        assert len(curve.seeds) >= 2, curve.id  # the claims' intervals
+        assert len(curve.replicates) >= 2, curve.id  # the claims' intervals
         if curve.id in tuned:
             assert len(curve.points()) >= 2, curve.id  # tuning chooses
             assert all(values == tuned[curve.id].grid[key][:len(values)]

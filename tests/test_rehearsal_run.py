@@ -33,9 +33,9 @@ SLICE = {
                                      {"rescale": "none", "tune": {"lr": [0.01, 0.03]}}]},
         "sensitivity": {"vary": {"constraint.k": [0.1, 0.3], "constraint.value": [10]}},
         "every-model-filter": {"kind": "filter", "methods": ["sfw-group-k-support"],
-                               "physical": True, "tune": False, "seeds": [0]},
+                               "physical": True, "tune": False, "replicates": 1},
         "every-model-lowrank": {"kind": "lowrank", "methods": ["sfw-spectral-k-support"],
-                                "physical": True, "tune": False, "seeds": [0]},
+                                "physical": True, "tune": False, "replicates": 1},
     },
     "compute": {"methods": ["sgd", "sgd-nuclear", "sfw-spectral-k-support"]},
 }

@@ -1,21 +1,30 @@
-"""Tuning selects on validation accuracy only; the claims are checked with intervals over
-seeds, choosing among curves on validation accuracy too."""
+"""Tuning chooses each curve's point in each replicate on validation accuracy only, flags
+choices at a grid's edge or beside a cliff, and takes recorded choices from the tuning lock."""
 
 import json
-import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from cafw.pipeline.claims import claims, combine, samples_needed, verdict
-from cafw.pipeline.selection import read_selection, select
+from cafw.pipeline import lock
+from cafw.pipeline.selection import CLIFF_DROP, flags, read_selection, select
 
 
-def _plan(points, seeds=(0,)):
-    return pd.DataFrame([{"curve": "c", "study": "s", "kind": "filter", "point": json.dumps(p),
-                          "run": f"r{i}s{seed}", "seed": seed, "method": "m", "label": "M"}
-                         for i, p in enumerate(points) for seed in seeds])
+def _plan(points, replicates=(0,), seeds=1, curve="c"):
+    """One row per (curve, replicate, point, seed); run r<point>s<seed> of replicate r."""
+    return pd.DataFrame([{"curve": curve, "study": "s", "kind": "filter", "replicate": r,
+                          "point": json.dumps(p), "run": f"r{i}s{r * seeds + k}",
+                          "seed": r * seeds + k, "method": "m", "label": "M",
+                          "digest": f"d{r}"}
+                         for r in replicates for i, p in enumerate(points) for k in range(seeds)])
+
+
+def _curves(runs):
+    """runs: run -> {ratio: (val, test)}"""
+    return pd.DataFrame([{"run": run, "kind": "filter", "ratio": ratio, "val_accuracy": v,
+                          "test_accuracy": t}
+                         for run, curve in runs.items() for ratio, (v, t) in curve.items()])
 
 
 def _sweeps(scores, seed=0):
@@ -24,20 +33,8 @@ def _sweeps(scores, seed=0):
                     for i, (dense_val, val, dense_test, test) in scores.items()})
 
 
-def _curves(runs):
-    """runs: run -> {ratio: (val, test)}"""
-    rows = []
-    for run, curve in runs.items():
-        (dense_val, dense_test) = curve[0.0]
-        for ratio, (v, t) in curve.items():
-            rows.append({"run": run, "kind": "filter", "ratio": ratio, "val_accuracy": v,
-                         "test_accuracy": t, "dense_val_accuracy": dense_val,
-                         "dense_test_accuracy": dense_test})
-    return pd.DataFrame(rows)
-
-
 def _chosen(table):
-    return table[table["selected"]].drop_duplicates("curve")["point"].map(json.loads).tolist()
+    return table[table["selected"]]["point"].map(json.loads).tolist()
 
 
 def test_the_choice_reads_validation_accuracy_only():
@@ -48,19 +45,20 @@ def test_the_choice_reads_validation_accuracy_only():
     # whatever the test accuracies are, the choice stays
     shuffled = _sweeps({0: (0.99, 0.8, 0.10, 0.0), 1: (0.99, 0.6, 1.0, 1.0)})
     assert _chosen(select(plan, shuffled)) == [{"lr": 0.1}]
-    assert {"test_accuracy", "dense_test_accuracy", "lr"} <= set(table.columns)
+    assert {"dense_test_accuracy", "test_area", "lr"} <= set(table.columns)
+    assert len(table) == 2  # one row per point
 
 
 def test_the_score_weighs_dense_accuracy_and_the_area_equally_averaged_over_the_seeds():
     """lr 1.0 keeps more under compression (area 0.725 against 0.675) but loses ten points of
     dense accuracy: the area alone would choose it, the rule does not."""
-    plan = _plan([{"lr": 0.1}, {"lr": 1.0}], seeds=(0, 1))
+    plan = _plan([{"lr": 0.1}, {"lr": 1.0}], seeds=2)
     ratios = (0.0, 0.3, 0.6)
     runs = {"r0s0": (1.0, 0.9, 0.1), "r0s1": (1.0, 0.7, 0.1),  # areas 0.725, 0.625
             "r1s0": (0.9, 0.8, 0.5), "r1s1": (0.9, 0.8, 0.3)}  # areas 0.75, 0.70
     table = select(plan, _curves({run: {r: (a, 0.0) for r, a in zip(ratios, accuracies)}
                                   for run, accuracies in runs.items()}))
-    points = table.drop_duplicates("point").set_index("lr")
+    points = table.set_index("lr")
     assert points["area_score"].to_dict() == pytest.approx({0.1: 0.675, 1.0: 0.725})
     assert points["dense_score"].to_dict() == pytest.approx({0.1: 1.0, 1.0: 0.9})
     assert points["score"].to_dict() == pytest.approx({0.1: 0.8375, 1.0: 0.8125})
@@ -70,10 +68,10 @@ def test_the_score_weighs_dense_accuracy_and_the_area_equally_averaged_over_the_
 
 
 def test_a_few_validation_images_cannot_flip_a_clear_choice():
-    """The case that broke the former rule (a dense-accuracy tolerance of one point): lr 3
-    keeps its accuracy under compression, lr 0.3 collapses, and lr 3's dense validation
-    accuracy is 5 images of 270 lower.  Moving up to 5 images at every ratio of either point,
-    in either direction, never changes the choice."""
+    """The case that broke a former rule (a dense-accuracy tolerance of one point): lr 3 keeps
+    its accuracy under compression, lr 0.3 collapses, and lr 3's dense validation accuracy is
+    5 images of 270 lower.  Moving up to 5 images at every ratio of either point, in either
+    direction, never changes the choice."""
     ratios = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
     robust = [0.981, 0.98, 0.98, 0.98, 0.975, 0.97, 0.9, 0.7, 0.4, 0.2]
     fragile = [1.0, 0.99, 0.9, 0.6, 0.35, 0.27, 0.12, 0.1, 0.1, 0.1]
@@ -88,24 +86,35 @@ def test_a_few_validation_images_cannot_flip_a_clear_choice():
             assert _chosen(table) == [{"lr": 3.0}]
 
 
+def test_each_replicate_chooses_from_its_own_tuning_runs():
+    plan = _plan([{"lr": 0.1}, {"lr": 1.0}], replicates=(0, 1))
+    # replicate 0 (seed 0) prefers lr 0.1, replicate 1 (seed 1) lr 1.0
+    sweeps = pd.concat([_sweeps({0: (0.9, 0.8, 0, 0), 1: (0.9, 0.6, 0, 0)}, seed=0),
+                        _sweeps({0: (0.9, 0.6, 0, 0), 1: (0.9, 0.8, 0, 0)}, seed=1)])
+    table = select(plan, sweeps)
+    chosen = table[table["selected"]].set_index("replicate")["point"].map(json.loads)
+    assert chosen.to_dict() == {0: {"lr": 0.1}, 1: {"lr": 1.0}}
+    assert (table["seeds"] == 1).all()
+
+
 def test_a_run_may_serve_several_curves():
     plan = pd.concat([_plan([{"lr": 0.1}, {"lr": 1.0}]),
-                      _plan([{"lr": 0.1}, {"lr": 1.0}]).assign(curve="d", study="t")])
+                      _plan([{"lr": 0.1}, {"lr": 1.0}], curve="d").assign(study="t")])
     table = select(plan, _sweeps({0: (0.99, 0.8, 0, 0), 1: (0.99, 0.6, 0, 0)}))
     assert _chosen(table) == [{"lr": 0.1}, {"lr": 0.1}]
-    assert len(table) == 8  # two curves x two points x two ratios
+    assert len(table) == 4  # two curves x two points
 
 
 def test_ties_go_to_the_first_point_and_the_table_round_trips(tmp_path):
     plan = _plan([{"lr": 0.1}, {"lr": 1.0}])
     table = select(plan, _sweeps({0: (0.99, 0.7, 0, 0), 1: (0.99, 0.7, 0, 0)}))
     table.to_csv(tmp_path / "tuning.csv", index=False)
-    assert read_selection(tmp_path / "tuning.csv") == {"c": {"lr": 0.1}}
+    assert read_selection(tmp_path / "tuning.csv") == {("c", 0): {"lr": 0.1}}
 
 
 def test_no_tuning_gives_an_empty_table(tmp_path):
-    table = select(pd.DataFrame(columns=["curve", "study", "kind", "point", "run"]),
-                   pd.DataFrame(columns=["run", "kind", "ratio"]))
+    columns = ["curve", "study", "kind", "replicate", "point", "run", "digest"]
+    table = select(pd.DataFrame(columns=columns), pd.DataFrame(columns=["run", "kind", "ratio"]))
     table.to_csv(tmp_path / "tuning.csv", index=False)
     assert table.empty and read_selection(tmp_path / "tuning.csv") == {}
 
@@ -115,170 +124,85 @@ def test_a_missing_sweep_is_an_error():
         select(_plan([{"lr": 0.1}, {"lr": 1.0}]), _sweeps({0: (0.9, 0.8, 0, 0)}))
 
 
-# -- claims ------------------------------------------------------------------------------------
+# -- flags -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("low, high, threshold, expected", [
-    (0.01, 0.05, 0.0, "holds"),
-    (-0.05, -0.01, 0.0, "does not hold"),
-    (-0.02, 0.03, 0.0, "inconclusive"),
-    (-0.005, 0.01, -0.01, "holds"),  # on par within one point
-    (-0.03, -0.015, -0.01, "does not hold"),
-    (1.4, 2.6, 1.25, "holds"),  # a step-time ratio against its `at_least`
-    (1.1, 1.6, 1.25, "inconclusive"),
-    (math.nan, math.nan, 0.0, "inconclusive"),  # one seed
+LRS = [{"lr": lr} for lr in (0.1, 0.3, 1.0, 3.0)]
+
+
+@pytest.mark.parametrize("scores, best, expected", [
+    ([0.80, 0.85, 0.86, 0.84], 2, []),  # inside, neighbours close
+    ([0.80, 0.85, 0.86, 0.87], 3, ["edge"]),  # the best may lie beyond the grid
+    ([0.90, 0.85, 0.86, 0.84], 0, ["edge"]),
+    ([0.80, 0.85, 0.86, 0.30], 2, ["cliff"]),  # beside a diverging value
+    ([0.80, 0.85, 0.30, 0.20], 1, ["cliff"]),
+    ([0.10, 0.85, 0.84, 0.80], 1, ["cliff"]),
+    ([0.80, 0.85, 0.10, 0.90], 3, ["edge", "cliff"]),
 ])
-def test_verdicts(low, high, threshold, expected):
-    assert verdict(low, high, threshold) == expected
+def test_a_choice_at_a_grid_edge_or_beside_a_cliff_is_flagged(scores, best, expected):
+    assert flags(LRS, np.array(scores), best) == expected
 
 
-def test_parts_combine_all_must_hold_and_any_failure_sinks():
-    assert combine(["holds", "holds"]) == "holds"
-    assert combine(["holds", "inconclusive"]) == "inconclusive"
-    assert combine(["inconclusive", "does not hold"]) == "does not hold"
+def test_a_drop_just_under_the_cliff_is_no_cliff():
+    scores = np.array([0.80, 0.85, 0.86, 0.86 - CLIFF_DROP + 0.001])
+    assert flags(LRS, scores, 2) == []
 
 
-def test_seeds_needed_at_the_measured_spread():
-    # t(0.975, n-1) / sqrt(n) first drops below 1 at n = 7 (2.447 / 2.646)
-    assert samples_needed(1.0, 1.0) == 7
-    assert samples_needed(-1.0, 1.0) == 7  # a decisive "does not hold" counts alike
-    assert samples_needed(0.5, 0.0) == 2 and math.isnan(samples_needed(0.0, 1.0))
+def test_flags_follow_each_axis_of_a_product_grid():
+    points = [{"lr": lr, "s": s} for lr in (0.1, 1.0, 10.0) for s in (0.01, 0.1, 1.0)]
+    scores = np.full(9, 0.8)
+    scores[4] = 0.85  # lr 1.0, s 0.1: inside on both axes
+    assert flags(points, scores, 4) == []
+    scores[5] = 0.5  # lr 1.0, s 1.0: a cliff along s
+    assert flags(points, scores, 4) == ["cliff"]
+    scores[4], scores[3] = 0.80, 0.9  # lr 1.0, s 0.01: the edge of the s axis
+    assert flags(points, scores, 3) == ["edge"]
 
 
-RATIOS = (0.0, 0.5, 0.9)
+def test_the_table_flags_each_choice_and_each_curve_by_its_pooled_scores():
+    plan = _plan([{"lr": 0.1}, {"lr": 1.0}, {"lr": 10.0}], replicates=(0, 1))
+    sweeps = pd.concat([  # replicate 0 chooses lr 10 (edge), replicate 1 lr 1
+        _sweeps({0: (0.9, 0.7, 0, 0), 1: (0.9, 0.8, 0, 0), 2: (0.9, 0.81, 0, 0)}, seed=0),
+        _sweeps({0: (0.9, 0.7, 0, 0), 1: (0.9, 0.9, 0, 0), 2: (0.9, 0.7, 0, 0)}, seed=1)])
+    table = select(plan, sweeps)
+    chosen = table[table["selected"]].set_index("replicate")
+    assert chosen["flags"].to_dict() == {0: "edge", 1: ""}
+    assert set(table["pooled_flags"]) == {""}  # over both replicates lr 1.0 is best
 
 
-def _compression(curves):
-    """curves: (method, rescale) -> per seed, {ratio: (val, test)} or one (val, test) for
-    every ratio"""
-    rows = []
-    for (method, rescale), seeds in curves.items():
-        for seed, points in enumerate(seeds):
-            points = points if isinstance(points, dict) else dict.fromkeys(RATIOS, points)
-            for ratio, (val, test) in points.items():
-                rows.append({"study": "s", "setup": "x", "ratio": ratio, "method": method,
-                             "label": method.upper(), "schedule": "linear",
-                             "variant": f"rescale={rescale}" if rescale else "",
-                             "rescale": rescale, "seed": seed, "val_accuracy": val,
-                             "test_accuracy": test, "run": f"{method}-{rescale}-{seed}"})
-    return pd.DataFrame(rows)
+# -- the lock ----------------------------------------------------------------------------------
+
+def test_recorded_choices_stand_in_for_the_runs_they_were_made_from(tmp_path):
+    plan = _plan([{"lr": 0.1}, {"lr": 1.0}], replicates=(0, 1))
+    sweeps = pd.concat([_sweeps({0: (0.9, 0.6, 0, 0), 1: (0.9, 0.8, 0, 0)}, seed=s)
+                        for s in (0, 1)])
+    tuned = select(plan, sweeps)
+    lock.write(tmp_path / "lock.csv", tuned)
+    recorded = lock.read(tmp_path / "lock.csv")
+    # with the lock, no sweep is needed, and the table is the same
+    again = select(plan, sweeps.iloc[0:0], recorded)
+    pd.testing.assert_frame_equal(again[tuned.columns], tuned, check_dtype=False)
+    # a replicate whose tuning runs changed (another digest) needs its sweeps again
+    changed = plan.assign(digest=plan["digest"].replace({"d1": "other"}))
+    with pytest.raises(ValueError, match="no sweep rows for tuning run r0s1"):
+        select(changed, sweeps.iloc[0:0], recorded)
+    assert _chosen(select(changed, sweeps[sweeps["run"].str.endswith("s1")], recorded)) \
+        == [{"lr": 1.0}, {"lr": 1.0}]
 
 
-def _spec(**claim):
-    return {"C": {"statement": "x", "study": "s", "ratio": 0.5, **claim}}
+def test_the_lock_says_which_choices_moved(tmp_path):
+    plan = _plan([{"lr": 0.1}, {"lr": 1.0}], replicates=(0, 1))
+    first = select(plan, pd.concat([_sweeps({0: (0.9, 0.8, 0, 0), 1: (0.9, 0.6, 0, 0)},
+                                            seed=s) for s in (0, 1)]))
+    second = select(plan, pd.concat([
+        _sweeps({0: (0.9, 0.8, 0, 0), 1: (0.9, 0.6, 0, 0)}, seed=0),
+        _sweeps({0: (0.9, 0.6, 0, 0), 1: (0.9, 0.8, 0, 0)}, seed=1)]))
+    assert lock.moved(first, second) == ["c replicate 1: lr=0.1 -> lr=1"]
+    assert lock.moved(first, first) == []
+    assert lock.choices(first) == {("c", 0): ("d0", {"lr": 0.1}), ("c", 1): ("d1", {"lr": 0.1})}
 
 
-def test_claims_compare_areas_paired_by_seed_and_choose_the_opponent_on_validation():
-    table = _compression({
-        ("sfw", "gradient"): [(0.9, 0.80), (0.9, 0.82), (0.9, 0.84)],
-        ("sgd", None): [(0.5, 0.50), (0.5, 0.52), (0.5, 0.54)],  # best on validation
-        ("lasso", None): [(0.4, 0.79), (0.4, 0.81), (0.4, 0.83)],  # best on test
-    })
-    spec = _spec(method={"method": "sfw"}, versus={"method": ["sgd", "lasso"]})
-    row = claims(spec, table, pd.DataFrame(columns=["run", "train_loss"])).iloc[0]
-    assert row["versus"] == "SGD" and row["samples"] == 3 and row["unit"] == "seeds"
-    assert row["measure"] == "area" and row["part"] == "robustness" and row["up_to"] == 0.9
-    assert row["effect"] == pytest.approx(0.30) and row["effect_at_ratio"] == pytest.approx(0.3)
-    assert row["ci_low"] == pytest.approx(0.30) and row["verdict"] == "holds"  # no spread
-    assert row["p_improvement"] == 1.0 and row["samples_needed"] == 2
-    assert row["claim_verdict"] == "holds"
-
-
-def test_the_area_reads_the_whole_range_not_one_ratio():
-    """Five seeds: the method dips at 0.5 in one and wins everywhere else; at the single
-    ratio 0.5 the comparison is inconclusive, over the range it holds."""
-    method = [{0.0: (1, 1.0), 0.5: (0.9, dip), 0.9: (0.9, 0.9)}
-              for dip in (0.9, 0.3, 0.9, 0.9, 0.9)]
-    versus = [{0.0: (1, 1.0), 0.5: (0.5, 0.5), 0.9: (0.1, 0.1)}] * 5
-    table = _compression({("sfw", "gradient"): method, ("sgd", None): versus})
-    row = claims(_spec(method={"method": "sfw"}, versus={"method": "sgd"}), table,
-                 pd.DataFrame(columns=["run", "train_loss"])).iloc[0]
-    assert row["ci_low_at_ratio"] < 0 < row["ci_high_at_ratio"]
-    assert row["ci_low"] > 0 and row["verdict"] == "holds"
-    up_to = claims(_spec(method={"method": "sfw"}, versus={"method": "sgd"}, up_to=0.5), table,
-                   pd.DataFrame(columns=["run", "train_loss"])).iloc[0]
-    assert up_to["up_to"] == 0.5 and up_to["verdict"] == "inconclusive"
-
-
-def test_convergence_reads_dense_accuracy_and_training_loss_and_states_which_part_holds():
-    table = _compression({
-        ("sfw", "gradient"): [{0.0: (0.99, 0.99), 0.5: (0.5, 0.5), 0.9: (0.1, 0.1)}] * 3,
-        ("sfw", "none"): [{0.0: (0.97, 0.97 + d), 0.5: (0.9, 0.9), 0.9: (0.5, 0.5)}
-                          for d in (0.0, 0.001, 0.002)],
-    })
-    training = pd.DataFrame({"run": table["run"].unique()})
-    training["train_loss"] = [0.1 if "gradient" in r else 0.3 for r in training["run"]]
-    spec = _spec(method={"rescale": "gradient"}, versus={"rescale": "none"}, convergence=True)
-    rows = claims(spec, table, training).set_index("measure")
-    assert list(rows.index) == ["area", "dense_accuracy", "train_loss"]
-    assert rows.loc["train_loss", "effect"] == pytest.approx(0.2)  # lower loss: an advantage
-    assert rows.loc["train_loss", "better"] == "lower"
-    assert rows.loc["dense_accuracy", "verdict"] == "holds"
-    assert rows.loc["area", "verdict"] == "does not hold"
-    assert set(rows["claim_verdict"]) == {"robustness does not hold; convergence holds"}
-
-
-def _rounds(device_b="cpu"):
-    times = {"sfw": [10.0, 11.0, 9.0, 10.0], "nuc": [20.0, 23.0, 17.0, 21.0]}
-    return pd.DataFrame([{"setup": "big", "method": m, "round": i, "step_ms": t,
-                          "device": "cpu" if m == "sfw" else device_b}
-                         for m, ts in times.items() for i, t in enumerate(ts)])
-
-
-def test_claims_about_compute_read_a_ratio_with_its_interval_from_the_rounds():
-    table = _compression({("sfw", "gradient"): [(0.9, 0.80), (0.9, 0.82)],
-                          ("nuc", None): [(0.9, 0.81), (0.9, 0.815)]})
-    spec = _spec(method={"method": "sfw"}, versus={"method": "nuc"}, margin=0.01,
-                 compute={"setup": "big", "at_least": 1.25})
-    rows = claims(spec, table, pd.DataFrame(columns=["run", "train_loss"]),
-                  _rounds()).set_index("measure")
-    step = rows.loc["step_ratio"]
-    ratios = np.array([20 / 10, 23 / 11, 17 / 9, 21 / 10])
-    assert step["effect"] == pytest.approx(np.exp(np.log(ratios).mean()))
-    assert 1.25 < step["ci_low"] < step["effect"] < step["ci_high"]
-    assert step["verdict"] == "holds" and step["unit"] == "timing rounds"
-    assert step["samples"] == 4 and step["p_improvement"] == 1.0
-    assert rows.loc["area", "ci_low"] < -0.01 < rows.loc["area", "ci_high"]
-    assert set(rows["claim_verdict"]) == {"robustness inconclusive; compute holds"}
-
-
-def test_a_ratio_of_step_times_from_two_devices_is_refused():
-    table = _compression({("sfw", "gradient"): [(0.9, 0.80)], ("nuc", None): [(0.9, 0.81)]})
-    spec = _spec(method={"method": "sfw"}, versus={"method": "nuc"},
-                 compute={"setup": "big", "at_least": 1.25})
-    with pytest.raises(ValueError, match="not measured on one device"):
-        claims(spec, table, pd.DataFrame(columns=["run", "train_loss"]), _rounds("NVIDIA H100"))
-
-
-def test_a_side_is_the_best_curve_by_the_tuning_score_where_dense_accuracy_counts():
-    """The static side's 'none' curve keeps more under compression but lost a third of its
-    dense accuracy: the tuning rule's score, not the area alone, picks 'diameter'."""
-    table = _compression({
-        ("sfw", "gradient"): [{0.0: (0.99, 0.99), 0.5: (0.6, 0.6), 0.9: (0.2, 0.2)}] * 2,
-        ("sfw", "diameter"): [{0.0: (0.99, 0.99), 0.5: (0.7, 0.7), 0.9: (0.3, 0.3)}] * 2,
-        ("sfw", "none"): [{0.0: (0.66, 0.66), 0.5: (0.9, 0.9), 0.9: (0.9, 0.9)}] * 2,
-    })
-    spec = _spec(method={"rescale": "gradient"}, versus={"rescale": ["diameter", "none"]})
-    row = claims(spec, table, pd.DataFrame(columns=["run", "train_loss"])).iloc[0]
-    # diameter's area (none's is 0.833)
-    assert row["versus_value"] == pytest.approx((0.5 * (0.99 + 0.7) / 2 + 0.4 * 0.5) / 0.9)
-
-
-def test_pairs_each_compares_every_curve_of_one_side_with_every_curve_of_the_other():
-    table = _compression({
-        ("sfw", "gradient"): [{0.0: (0.99, 0.99), 0.5: (0.6, 0.6 + d), 0.9: (0.2, 0.2)}
-                              for d in (0.0, 0.01, 0.02)],
-        ("sfw", "fast_gradient"): [{0.0: (0.9, 0.9), 0.5: (0.8, 0.8 + d), 0.9: (0.5, 0.5)}
-                                   for d in (0.0, 0.01, 0.02)],
-        ("sfw", "diameter"): [{0.0: (0.99, 0.99), 0.5: (0.7, 0.7), 0.9: (0.3, 0.3)}] * 3,
-        ("sfw", "none"): [{0.0: (0.98, 0.98), 0.5: (0.5, 0.5), 0.9: (0.1, 0.1)}] * 3,
-    })
-    spec = _spec(method={"rescale": ["gradient", "fast_gradient"]},
-                 versus={"rescale": ["diameter", "none"]}, pairs="each")
-    rows = claims(spec, table, pd.DataFrame(columns=["run", "train_loss"]))
-    assert list(rows["pair"]) == [
-        "rescale=gradient vs rescale=diameter", "rescale=gradient vs rescale=none",
-        "rescale=fast_gradient vs rescale=diameter", "rescale=fast_gradient vs rescale=none"]
-    verdicts = dict(zip(rows["pair"], rows["verdict"]))
-    assert verdicts["rescale=gradient vs rescale=diameter"] == "does not hold"
-    assert verdicts["rescale=fast_gradient vs rescale=none"] == "holds"
-    assert set(rows["claim_verdict"]) == {"does not hold"}  # one pair that fails sinks it
+def test_a_file_that_is_not_a_lock_is_refused(tmp_path):
+    (tmp_path / "lock.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="is not a tuning lock"):
+        lock.read(tmp_path / "lock.csv")
+    assert lock.read(tmp_path / "absent.csv").empty and lock.read(None).empty

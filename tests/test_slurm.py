@@ -241,7 +241,7 @@ def test_a_two_process_job_checkpoints_on_sigterm_and_its_retry_resumes(slurm_cl
     the profile's retry resumes it to the end."""
     repo = copy_repo(tmp_path / "repo")
     _gpu_config(repo, epochs=20, batch_size=32)  # long enough to signal
-    run = "digits-cnn__sgd__linear__s0"
+    run = "digits-cnn__sgd__linear__s1"
     log = tmp_path / "snakemake.log"
     check = _checker(log)
     process = _start_pipeline(repo, log, f"results/runs/{run}/metrics.json", "--configfile",
@@ -275,7 +275,7 @@ def test_the_controller_runs_as_a_slurm_job(slurm_cluster, tmp_path):
     (and its preflight) from its node and waits for them."""
     repo = copy_repo(tmp_path / "repo")
     _gpu_config(repo)
-    run = "digits-cnn__sgd__linear__s0"
+    run = "digits-cnn__sgd__linear__s1"
     (repo / "results" / "logs" / "slurm").mkdir(parents=True)
     venv_bin = Path(sys.executable).parent
     env = {**os.environ, "PATH": os.pathsep.join([str(venv_bin), SEARCH_PATH])}

@@ -1,5 +1,7 @@
 """The training engine: end-to-end runs, resumption, signals, divergence, bad configs."""
 
+import json
+import math
 import os
 import signal
 import subprocess
@@ -170,6 +172,33 @@ def test_diverging_loss_stops_with_a_clear_error(tmp_path, capsys):
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
     code = main(["train", "--config", str(tmp_path / "bad.yaml"), "--out", str(tmp_path / "x")])
     assert code == 1 and "lower the learning rate" in capsys.readouterr().err
+
+
+def test_a_diverged_run_is_recorded_as_a_model_that_learned_nothing(tmp_path):
+    """The pipeline's tuning grids reach learning rates where training diverges: such a run
+    finishes as an outcome, scored as chance, and its sweeps score every ratio alike."""
+    cfg = config(optimizer={"name": "sgd", "lr": 1e12, "momentum": 0.9})
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
+    out = tmp_path / "run"
+    code = main(["train", "--config", str(tmp_path / "bad.yaml"), "--out", str(out),
+                 "--record-divergence", "--sweep", "filter", "0.0", "0.5", "--sweep-out",
+                 str(tmp_path / "sweep.csv")])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["diverged"].startswith("the training loss became NaN or infinite in epoch 1")
+    classes = 10
+    assert metrics["test_accuracy"] == metrics["val_accuracy"] == 1 / classes
+    assert metrics["train_loss"] == pytest.approx(math.log(classes))
+    history = pd.read_csv(out / "history.csv")
+    assert list(history["epoch"]) == [1] and history["val_accuracy"].iloc[0] == 1 / classes
+    assert (out / "model.pt").is_file() and not (out / "checkpoint.pt").exists()
+    sweep = pd.read_csv(tmp_path / "sweep.csv")
+    assert list(sweep["ratio"]) == [0.0, 0.5] and sweep["diverged"].all()
+    assert (sweep["test_accuracy"] == 1 / classes).all()
+    # a finished run: resuming returns it as it is
+    again = main(["train", "--config", str(tmp_path / "bad.yaml"), "--out", str(out),
+                  "--resume", "--record-divergence"])
+    assert again == 0
 
 
 def test_finished_runs_and_foreign_checkpoints_are_never_overwritten(tmp_path):

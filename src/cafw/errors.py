@@ -28,7 +28,12 @@ class CheckpointError(RuntimeError):
 
 
 class TrainingDiverged(RuntimeError):
-    """The training loss became NaN or infinite."""
+    """Training cannot go on: its loss or its processes' copies of the model diverged."""
+
+
+class LossDiverged(TrainingDiverged):
+    """The training loss became NaN or infinite (the learning rate is too high, or the data
+    are bad)."""
 
 
 class Interrupted(RuntimeError):

@@ -3,6 +3,7 @@ of a model on the validation and test splits."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -51,6 +52,16 @@ def score(model: nn.Module, splits: dict[str, Loader], *, bf16: bool = False,
     ``<split>_top5`` (``val_accuracy``, ``test_accuracy``, ...)."""
     return {f"{split}_{k}": v for split, loader in splits.items()
             for k, v in evaluate(model, loader, bf16=bf16, sum_=sum_).items()}
+
+
+def chance_scores(num_classes: int, splits: tuple[str, ...]) -> dict[str, float]:
+    """The scores of a model that learned nothing (it predicts the uniform distribution):
+    loss log C, accuracy 1/C, top-5 accuracy min(5, C)/C, on each split, as ``score``'s
+    columns.  A run whose training diverged is recorded with them (``cafw train
+    --record-divergence``)."""
+    chance = {"loss": math.log(num_classes), "accuracy": 1 / num_classes,
+              "top5": min(5, num_classes) / num_classes}
+    return {f"{split}_{k}": v for split in splits for k, v in chance.items()}
 
 
 def top_k_hits(logits: torch.Tensor, labels: torch.Tensor,

@@ -154,7 +154,7 @@ rule claims_spec:
         "results/logs/claims_spec.log",
     localrule: True
     params:
-        spec=config.get("claims", {}),
+        spec={"protocol": protocol_hash(config), "claims": config.get("claims", {})},
     run:
         from cafw.io import write_yaml
 
@@ -166,6 +166,7 @@ rule claims:
         spec="results/tables/claims.yaml",
         compression="results/tables/compression.csv",
         training="results/tables/training.csv",
+        tuning=TUNING,
         compute_rounds="results/tables/compute_rounds.csv",
     output:
         report("results/tables/claims.csv", caption="../report/claims.rst", category="Tables"),
@@ -176,5 +177,6 @@ rule claims:
         "../../envs/cafw.yaml"
     shell:
         "cafw claims --spec {input.spec} --compression {input.compression} "
-        "--training {input.training} --compute-rounds {input.compute_rounds} --out {output} "
+        "--training {input.training} --tuning {input.tuning} "
+        "--compute-rounds {input.compute_rounds} --out {output} "
         "> {log} 2>&1"

@@ -17,13 +17,16 @@ from cafw.pipeline.grid import (
     compute_spec,
     expand as expand_grid,
 )
+from cafw.pipeline import lock
 from cafw.pipeline.preflight import PREFLIGHT_MINUTES, preflight_setups, requirement
+from cafw.pipeline.protocol import protocol_hash
 from cafw.pipeline.rehearsal import rehearsed
 from cafw.pipeline.resources import train_processes
 from cafw.pipeline.selection import read_selection
 from cafw.pipeline.studies import figures, study_figure, table as studies_table
 from cafw.spec import ConfigError
 from cafw.vocabulary import KINDS, ON_DISK, PAPER_FILES, PAPER_TABLES
+from cafw.warm import start_server
 
 TUNING = "results/tables/tuning.csv"
 # The repository, for envs/cafw.post-deploy.sh (the conda env's install of cafw): Snakemake
@@ -31,13 +34,22 @@ TUNING = "results/tables/tuning.csv"
 os.environ.update(CAFW_REPO=workflow.basedir)
 
 
-def checked_grid(config, selection=None):
-    """The grid of a config whose every run is valid: one line naming the study, the method
-    and the key otherwise."""
+def lock_path():
+    """The config's tuning lock (relative to the repository), or None without one."""
+    path = config.get("tuning", {}).get("lock")
+    return None if path is None else os.path.join(workflow.basedir, path)
+
+
+def checked_grid(config, selection=None, locked=True):
+    """The grid of a config whose every run is valid (one line naming the study, the method
+    and the key otherwise), with the choices of its tuning lock unless not ``locked``."""
     try:
-        return expand_grid(config, selection)
+        recorded = lock.choices(lock.read(lock_path())) if locked else None
+        return expand_grid(config, selection, recorded)
     except ConfigError as err:
         raise WorkflowError(f"invalid configuration: {err}") from None
+    except ValueError as err:  # a file that is not a tuning lock
+        raise WorkflowError(str(err)) from None
 
 
 def validated(config):
@@ -78,8 +90,11 @@ def grid():
 
 
 def selected_grid():
-    """For the inputs of rules after the selection: the grid once `select` has run."""
-    checkpoints.select.get()
+    """For the inputs of rules after the selection: the grid once `select` has run.  Where
+    the tuning lock makes every choice, the grid is known before and nothing waits, so a dry
+    run already lists every evaluation run."""
+    if not GRID.all_locked():
+        checkpoints.select.get()
     return grid()
 
 
@@ -89,9 +104,20 @@ def after_selection(*paths):
     return lambda w: (selected_grid(), list(paths))[1]
 
 
+# Local jobs fork from a server that has imported torch and the library once (cafw.warm): a
+# digits run would spend about 3 of its 8 seconds on those imports.  The server is imported
+# with the environment Snakemake gives a training job; jobs of another thread count, and a
+# cluster executor's jobs (which run elsewhere), start cold, as every job does where
+# CAFW_WARM=off.
+onstart:
+    if workflow.local_exec and not workflow.remote_exec:
+        start_server(threads("train"))
+
+
 config.update(validated(config))
 GRID = grid()
-UNSELECTED = checked_grid(config)  # what the preflight checks: the same before and after tuning
+# what the preflight checks: the same before and after tuning
+UNSELECTED = checked_grid(config, locked=False)
 PREFLIGHT_SETUPS = preflight_setups(config)
 SETUPS = list(config["setups"])
 COMPUTE_SETUPS = compute_setups(config)
@@ -123,9 +149,20 @@ wildcard_constraints:
     study="|".join(config["studies"]),
 
 
+def planned(run):
+    """The `cafw train` config of ``run``, or one line saying the grid has no such run."""
+    try:
+        return grid().runs[run]
+    except KeyError:
+        raise WorkflowError(
+            f"{run} is not a run of this config's grid: results/tables/manifest.csv and "
+            "tuning_plan.csv list the runs (the seeds of a run follow its replicate; see "
+            "the config's replicates block)") from None
+
+
 def dataset_ready(run):
     """The marker of a dataset that must be on disk before the run can train."""
-    dataset = grid().runs[run]["dataset"]
+    dataset = planned(run)["dataset"]
     return [f"results/data/{dataset}.ready"] if dataset in ON_DISK else []
 
 
@@ -173,7 +210,7 @@ def latency_arguments():
 
 
 def setup_of(run):
-    return grid().runs[run]["tags"]["setup"]
+    return planned(run)["tags"]["setup"]
 
 
 def resource(rule_name, key, setup=None):

@@ -5,7 +5,7 @@ rule run_config:
         "results/logs/run_config/{run}.log",
     localrule: True
     params:
-        config=lambda w: grid().runs[w.run],
+        config=lambda w: planned(w.run),
     run:
         from cafw.io import write_yaml
 
@@ -13,7 +13,9 @@ rule run_config:
 
 
 # A job trains one run and then, in the same process, sweeps every compression kind its
-# studies ask for (one process start per run instead of one per run and kind); the sweep
+# studies ask for (one process start per run instead of one per run and kind).  A run whose
+# training loss diverges is recorded as an outcome (the tuning grids reach learning rates
+# where it does), with the scores of a model that learned nothing.  The sweep
 # evaluates the trained model on its own device.  The resume checkpoint (RUN/checkpoint.pt)
 # is deliberately not an output: Snakemake removes the outputs of a failed or preempted job,
 # and the checkpoint must survive to be resumed; it is deleted once the sweep succeeded, so
@@ -48,7 +50,8 @@ rule train:
         sweeps=lambda w: sweep_arguments(w.run),
     shell:
         "exec cafw on-gpus {resources.gpu} {params.train} --config {input.config} "
-        "--out {params.out} --resume {params.sweeps} --sweep-out {output.sweep} > {log} 2>&1"
+        "--out {params.out} --resume --record-divergence {params.sweeps} "
+        "--sweep-out {output.sweep} > {log} 2>&1"
 
 
 # Datasets that live on disk are fetched (CIFAR) or checked (ImageNet) once, on the machine

@@ -1,6 +1,8 @@
-# Tuning: every grid point of a tuned curve is trained with the tuning seeds and swept; the
-# checkpoint `select` then chooses one point per curve from validation accuracy alone (the
-# rule is in cafw.pipeline.selection), and the study runs of those curves follow.
+# Tuning: in every replicate, every grid point of a tuned curve is trained with the replicate's
+# tuning seeds and swept; the checkpoint `select` then chooses one point per curve and
+# replicate from validation accuracy alone (the rule is in cafw.pipeline.selection), and the
+# evaluation runs of those curves follow.  Choices recorded in the config's tuning lock
+# (cafw.pipeline.lock) stand in for the tuning runs they were made from: those are not trained.
 
 
 rule tuning_plan:
@@ -15,7 +17,7 @@ rule tuning_plan:
         import pandas as pd
         from cafw.io import write_csv
 
-        columns = ["curve", "study", "kind", "point", "run"]
+        columns = ["curve", "study", "kind", "replicate", "point", "run", "digest"]
         write_csv(
             pd.DataFrame(params.rows, columns=None if params.rows else columns), output[0]
         )
@@ -25,6 +27,7 @@ checkpoint select:
     input:
         plan="results/tables/tuning_plan.csv",
         sweeps=expand("results/compress/{run}.csv", run=GRID.tuning_runs()),
+        lock=[lock_path()] if GRID.locked else [],
     output:
         report(TUNING, caption="../report/tuning.rst", category="Tables"),
     log:
@@ -32,5 +35,8 @@ checkpoint select:
     localrule: True
     conda:
         "../../envs/cafw.yaml"
+    params:
+        lock=lambda w, input: f"--lock {input.lock}" if input.lock else "",
     shell:
-        "cafw select --plan {input.plan} --sweeps {input.sweeps} --out {output} > {log} 2>&1"
+        "cafw select --plan {input.plan} --sweeps {input.sweeps} {params.lock} --out {output} "
+        "> {log} 2>&1"

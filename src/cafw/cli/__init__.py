@@ -39,11 +39,12 @@ from . import (
     select,
     stability,
     train,
+    tune,
 )
 from .common import main_process
 
-COMMANDS = (train, compress, bench, aggregate, select, claims, stability, figure, lr_theory,
-            paper, readme, on_gpus, schema, cost, doctor, data)
+COMMANDS = (train, compress, bench, aggregate, select, tune, claims, stability, figure,
+            lr_theory, paper, readme, on_gpus, schema, cost, doctor, data)
 
 # failures that a message explains: the command prints it and exits with 1
 EXPLAINED_ERRORS = (DatasetError, DeviceError, CheckpointError, TrainingDiverged, NotEnoughGPUs,
@@ -59,7 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, warm: bool = True) -> int:
+    """Run ``cafw argv``: in a child of the warm server where one runs (``cafw.warm``; not
+    with ``warm=False``), else here."""
+    argv = sys.argv[1:] if argv is None else argv
+    if warm:
+        from ..warm import run_warm
+
+        code = run_warm(argv)
+        if code is not None:
+            return code
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

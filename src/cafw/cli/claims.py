@@ -8,10 +8,13 @@ from pathlib import Path
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("claims", help="check the paper's claims on the runs")
-    p.add_argument("--spec", type=Path, required=True, help="the config's claims (YAML)")
+    p.add_argument("--spec", type=Path, required=True,
+                   help="the config's claims and its protocol hash (YAML)")
     p.add_argument("--compression", type=Path, required=True, help="compression.csv")
     p.add_argument("--training", type=Path, required=True,
                    help="training.csv (for claims about convergence)")
+    p.add_argument("--tuning", type=Path, required=True,
+                   help="tuning.csv (a side of several curves takes the best tuned one)")
     p.add_argument("--compute-rounds", type=Path,
                    help="compute_rounds.csv (for claims about compute)")
     p.add_argument("--out", type=Path, required=True, help="claims.csv")
@@ -27,10 +30,12 @@ def handle(args: argparse.Namespace) -> int:
 
     spec = yaml.safe_load(args.spec.read_text()) or {}
     rounds = pd.read_csv(args.compute_rounds) if args.compute_rounds else None
-    table = claims(spec, pd.read_csv(args.compression), pd.read_csv(args.training), rounds)
+    tuning = pd.read_csv(args.tuning, keep_default_na=False, na_values=[""])
+    table = claims(spec.get("claims", {}), pd.read_csv(args.compression),
+                   pd.read_csv(args.training), tuning, rounds, spec.get("protocol", ""))
     write_csv(table, args.out)
     for row in table.itertuples():
-        print(f"{row.claim} {row.setup} {row.measure}: {row.effect:+.4g} [{row.ci_low:+.4g}, "
-              f"{row.ci_high:+.4g}] over {row.samples} {row.unit} -> {row.verdict} "
-              f"(claim: {row.claim_verdict})")
+        print(f"{row.claim} {row.setup} {row.pair or ''} {row.measure}: {row.effect:+.4g} "
+              f"[{row.ci_low:+.4g}, {row.ci_high:+.4g}] over {row.samples} {row.unit} -> "
+              f"{row.verdict} (claim: {row.claim_verdict})")
     return 0

@@ -27,6 +27,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                    help="the sweeps' rows, every kind in one CSV")
     p.add_argument("--latency-batches", type=int, nargs="+", metavar="B",
                    help="batch sizes of the physical sweeps' latency columns (default: 1 256)")
+    p.add_argument("--record-divergence", action="store_true",
+                   help="a training loss that becomes NaN or infinite ends the run as a "
+                        "finished one with the scores of a model that learned nothing, "
+                        "instead of an error (the pipeline's tuning grids reach it)")
     p.set_defaults(handler=handle)
 
 
@@ -59,10 +63,12 @@ def handle(args: argparse.Namespace) -> int:
         raise ConfigError(f"--physical {' '.join(unswept)}: not swept; add --sweep "
                           f"{unswept[0]} RATIO ...")
     config = load_run(args.config)
-    metrics = train(config, args.out, resume=args.resume, keep_checkpoint=bool(args.sweep))
+    metrics = train(config, args.out, resume=args.resume, keep_checkpoint=bool(args.sweep),
+                    record_divergence=args.record_divergence)
     if main_process():
+        diverged = f", diverged in {metrics['diverged']}" if "diverged" in metrics else ""
         print(f"{args.out}: test accuracy {metrics['test_accuracy']:.4f} "
-              f"({metrics['seconds_per_epoch']:.2f} s/epoch on {metrics['device']})")
+              f"({metrics['seconds_per_epoch']:.2f} s/epoch on {metrics['device']}{diverged})")
         if args.sweep:
             _sweep_trained(args)
             checkpoint.discard(args.out)

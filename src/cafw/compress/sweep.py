@@ -35,7 +35,7 @@ from ..io import write_records
 from ..runtime import Runtime, set_up
 from ..spec import RunSpec
 from ..train import checkpoint
-from ..vocabulary import KINDS, PHYSICAL_COLUMNS, PHYSICAL_KINDS, load
+from ..vocabulary import EVALUATION_COLUMNS, KINDS, PHYSICAL_COLUMNS, PHYSICAL_KINDS, load
 from .artifact import save_compressed, state_bytes
 from .flops import Cost, count, model_cost, output_positions
 from .latency import LATENCY_BATCHES, inference_ms
@@ -65,16 +65,22 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float],
     run_dir = Path(run_dir)
     ratios = _checked(kind, ratios, physical)
     save_ratios = _checked_saves(kind, ratios, save_dir, save_ratios)
+    config, metrics, state = checkpoint.read_finished(run_dir)
+    labels = {**{key: metrics.get(key) for key in IDENTITY}, **config.tags, "kind": kind}
+    if "diverged" in metrics:
+        rows = _diverged_rows(metrics, labels, ratios, run_dir)
+        if out_csv is not None:
+            write_records(rows, out_csv)
+        return rows
     unavailable = physical and _without_torch_pruning(kind)
     built = set() if unavailable else set(ratios) if physical else set(save_ratios)
-    config, metrics, rt = _trained_run(run_dir, device)
+    rt = _trained_model(run_dir, config, state, device)
     dense = _dense_reference(rt, run_dir, metrics)
     compressor = load(KINDS[kind].compressor)(rt.model)
     deployment = _Deployment(rt, kind, compressor, latency_batches, save_dir, save_ratios,
                              about={"run": str(run_dir), "dataset": config.dataset}
                              ) if built else None
 
-    labels = {**{key: metrics.get(key) for key in IDENTITY}, **config.tags, "kind": kind}
     rows = []
     for ratio in ratios:
         detail = compressor.apply(ratio)
@@ -95,19 +101,31 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float],
     return rows
 
 
+def _diverged_rows(metrics: dict, labels: dict, ratios: list[float], run_dir: Path
+                   ) -> list[dict]:
+    """The rows of a run whose training diverged (``cafw train --record-divergence``): it has
+    no weights worth compressing, so every ratio scores as the run does, as a model that
+    learned nothing."""
+    scores = {key: metrics[key] for key in EVALUATION_COLUMNS}
+    return [{**labels, "ratio": ratio, **scores,
+             "dense_val_accuracy": scores["val_accuracy"],
+             "dense_test_accuracy": scores["test_accuracy"], "diverged": True,
+             "run": str(run_dir)} for ratio in ratios]
+
+
 def physical_columns(latency_batches: Sequence[int] = LATENCY_BATCHES) -> list[str]:
     """The columns a deployable model adds to its row."""
     return [*PHYSICAL_COLUMNS,
             *(f"{which}_ms_batch{b}" for b in latency_batches for which in ("dense", "physical"))]
 
 
-def _trained_run(run_dir: Path, device: str | None) -> tuple[RunSpec, dict, Runtime]:
-    """The run's config, its metrics, and its runtime holding the trained model in eval mode.
+def _trained_model(run_dir: Path, config: RunSpec, state: dict, device: str | None
+                   ) -> Runtime:
+    """The run's runtime holding its trained model in eval mode.
 
     The runtime has the run's own precision and memory format, so that ratio 0 reproduces its
     test accuracy exactly (on the same device).
     """
-    config, metrics, state = checkpoint.read_finished(run_dir)
     rt = set_up(config, device=device, single_process=True)
     try:
         rt.model.load_state_dict(state)
@@ -116,7 +134,7 @@ def _trained_run(run_dir: Path, device: str | None) -> tuple[RunSpec, dict, Runt
                               f"{config.model!r} of {run_dir / checkpoint.RUN_CONFIG} ({err}); "
                               "train the run again") from None
     rt.model.eval()
-    return config, metrics, rt
+    return rt
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,15 @@
 """Collect run directories and sweep CSVs into tidy tables (results/tables/):
 
     training.csv             one row per run: its metrics.json (tags included)
-    training_summary.csv     mean and std over seeds per (setup, method, variant, schedule)
-    compression.csv          one row per (study, run, kind, ratio)
-    compression_summary.csv  mean and std over seeds per (study, ..., ratio)
+    training_summary.csv     mean and std over runs per (setup, method, variant, schedule)
+    compression.csv          one row per (study, run, kind, ratio), with the run's curve,
+                             replicate and tuned point
+    compression_summary.csv  mean and std over runs per (study, ..., ratio)
     history.csv              one row per (run, epoch): lr, SFW step size, Frank-Wolfe gap, ...
 
 The manifest (one row per study x run, written from the config) says which run belongs to
-which study; every other input is a file a previous stage wrote, passed by path:
+which study, curve and replicate, at which tuned point; every other input is a file a
+previous stage wrote, passed by path:
 ``<run>/metrics.json`` and ``<run>/history.csv`` of each run directory, and
 ``<run>.csv``, the sweeps of each run (one row per kind and ratio).
 """
@@ -44,7 +46,8 @@ def aggregate(manifest: Path, metrics: list[Path], histories: list[Path], sweeps
     training = _with_tags(training, studies, keys)
     history = pd.concat([pd.read_csv(_file(history_of, run, "history")).assign(run=run)
                          for run in run_ids], ignore_index=True)
-    history = history.merge(studies.drop_duplicates("run")[["run", *keys, "seed"]], on="run")
+    history = history.merge(studies.drop_duplicates("run")[["run", *keys, "replicate", "seed"]],
+                            on="run")
 
     sweeps, read = [], {}
     for (run, kind), rows in studies.groupby(["run", "kind"], sort=False):
@@ -60,9 +63,10 @@ def aggregate(manifest: Path, metrics: list[Path], histories: list[Path], sweeps
         for study in rows["study"]:
             sweeps.append(sweep.assign(study=study, kind=kind, run=run))
     compression = pd.concat(sweeps, ignore_index=True)
-    compression = compression.merge(studies.drop_duplicates("run")[["run", *keys, "seed"]],
-                                    on="run")
-    front = ["study", "kind", *keys, "seed", "run", "ratio"]
+    compression = compression.merge(
+        studies[["study", "run", "curve", "replicate", "point", *keys, "seed"]],
+        on=["study", "run"])
+    front = ["study", "kind", *keys, "curve", "replicate", "point", "seed", "run", "ratio"]
     compression = compression[front + [c for c in compression.columns if c not in front]]
 
     tables = {
@@ -81,12 +85,13 @@ def aggregate(manifest: Path, metrics: list[Path], histories: list[Path], sweeps
 def _measured(column: str) -> bool:
     """A column of a sweep that the compression table keeps, besides the ratio."""
     return (column in COMPRESSION_METRICS or column in PHYSICAL_COLUMNS
-            or column in ("params", "macs", "flops", "eval_seconds")
+            or column in ("params", "macs", "flops", "eval_seconds", "diverged")
             or re.fullmatch(LATENCY_COLUMN, column) is not None)
 
 
 def summarize(table: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFrame:
-    """Mean, standard deviation and count over seeds of every metric present."""
+    """Mean, standard deviation and count over runs (``seeds``: one per evaluation seed of
+    every replicate) of every metric present."""
     present = [m for m in metrics if m in table.columns and table[m].notna().any()]
     grouped = table.groupby(by, dropna=False, sort=False)[present]
     summary = grouped.agg(["mean", "std"])
@@ -112,7 +117,8 @@ def _read_json(path: Path) -> dict:
 
 def _with_tags(training: pd.DataFrame, studies: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Identify runs by the manifest's columns (the runs' own tags can differ in type)."""
-    tags = studies.drop_duplicates("run")[["run", *keys, "seed"]]
-    training = training.drop(columns=[c for c in [*keys, "seed"] if c in training.columns])
+    tags = studies.drop_duplicates("run")[["run", *keys, "replicate", "seed"]]
+    training = training.drop(columns=[c for c in [*keys, "replicate", "seed"]
+                                      if c in training.columns])
     merged = tags.merge(training, on="run")
     return merged

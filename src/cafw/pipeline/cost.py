@@ -10,9 +10,9 @@ the count follows the config's seeds, tuning grids and studies.  Per job:
   sweeps that follow in the same job are not included).
 
 Tuning runs are known before the selection.  Study runs of tuned curves are not: they are
-counted as each tuned curve's seeds at one chosen point, less the runs its tuning already
-trained, with no two curves sharing one, so the count is an upper bound (curves of several
-studies that choose the same point share their runs).
+counted as each tuned curve's evaluation seeds in every replicate at one chosen point, with no
+two curves sharing one, so the count is an upper bound (curves of several studies that choose
+the same point share their runs).
 """
 
 from __future__ import annotations
@@ -69,12 +69,11 @@ def stages(config: dict) -> list[Stage]:
     """Preflight, tuning, study runs, compute benchmark and saved models, in pipeline order;
     stages without jobs are left out."""
     known = expand(config)
-    chosen = expand(config, {c.id: c.points()[0] for c in curves(config) if c.grid})
-    tuning_runs = set(known.tuning_runs())
-    untuned = [run for run in known.study_runs() if run not in tuning_runs]
-    trained = tuning_runs | set(untuned)
+    chosen = expand(config, {(c.id, r.index): c.points()[0] for c in curves(config) if c.grid
+                             for r in c.replicates})
+    untuned = known.study_runs()
     # (study, run) of the tuned curves' runs: pairs, so that no two studies share one
-    tuned = {(row["study"], row["run"]) for row in chosen.manifest if row["run"] not in trained}
+    tuned = {(row["study"], row["run"]) for row in chosen.manifest if row["run"] not in untuned}
 
     preflight = Stage("preflight")
     for setup in preflight_setups(config):
@@ -159,9 +158,9 @@ def _markdown_table(rows: list[list[str]]) -> list[str]:
 
 NOTES = ("Requested GPU-hours are each job's `runtime` x `gpu` from the config's `resources`: "
          "the time limits Slurm reserves, an upper bound of what the jobs use. Study runs of "
-         "tuned curves are an upper bound until tuning has chosen: each tuned curve's seeds at "
-         "one chosen point, less the runs its tuning already trained, with no two curves "
-         "sharing a run (curves of several studies that choose the same point share theirs).")
+         "tuned curves are an upper bound until tuning has chosen: each tuned curve's "
+         "evaluation seeds in every replicate at one chosen point, with no two curves sharing "
+         "a run (curves of several studies that choose the same point share theirs).")
 
 
 def text(config: dict, name: str) -> str:

@@ -59,7 +59,7 @@ def figure(kind: str, tables: list[Path], study: str | None = None,
 # -- one function per kind --------------------------------------------------------------------
 
 def compression(tables: dict[str, Path], study: str, setup: str) -> Figure:
-    """Test accuracy against compression ratio, one line per method, ±1 sd over seeds."""
+    """Test accuracy against compression ratio, one line per method, ±1 sd over the runs."""
     rows = _select(_read(tables, "compression.csv"), "compression.csv", study, setup)
     fig, (ax,) = _panels(1, width=1.6)  # room for the legend beside the axes
     sns.lineplot(rows, x="ratio", y="test_accuracy", hue="label", errorbar="sd", marker="o",
@@ -89,7 +89,7 @@ def lr_ablation(tables: dict[str, Path], study: str, setup: str) -> Figure:
 
 
 def dynamics(tables: dict[str, Path], study: str, setup: str) -> Figure:
-    """SFW's effective step size and Frank-Wolfe gap per epoch, mean over seeds."""
+    """SFW's effective step size and Frank-Wolfe gap per epoch, mean over the runs."""
     runs = _select(_read(tables, "manifest.csv"), "manifest.csv", study, setup)["run"]
     history = _read(tables, "history.csv")
     rows = history[history["run"].isin(runs)].dropna(subset=["step_size", "fw_gap"])
@@ -130,37 +130,42 @@ def sensitivity(tables: dict[str, Path], study: str, setup: str) -> Figure:
 
 
 def lr_grid(tables: dict[str, Path], study: str, setup: str) -> Figure:
-    """The learning-rate grid of an ablation: per rescaling rule and learning rate, the test
-    accuracy of the dense model and after compression at the ratio closest to 0.5 (mean over
-    the tuning seeds); the rule's learning rate chosen on validation data is framed."""
+    """The learning-rate grid of an ablation: per rescaling rule and learning rate, the
+    validation score tuning chose by and the test accuracy averaged over the study's ratios,
+    each the mean over the replicates' tuning runs; a cell says how many replicates chose it,
+    and the rule's best point by the mean score is framed."""
     rows = _select(_read(tables, "tuning.csv"), "tuning.csv", study, setup)
     if "lr" not in rows.columns or rows["lr"].isna().all():
         raise ValueError(f"tuning.csv has no learning-rate grid for study {study!r} and setup "
                          f"{setup!r}")
-    rows = rows.assign(rescale=rows["rescale"].fillna(rows["label"]))
-    ratio = min((r for r in rows["ratio"].unique() if r > 0), key=lambda r: abs(r - 0.5))
+    rows = rows.assign(rescale=rows["rescale"].fillna(rows["label"]),
+                       chosen=rows["selected"].astype(str) == "True")
     modes = _order(rows["rescale"], RESCALES)
-    panels = {"dense (uncompressed)": ("dense_test_accuracy",
-                                       rows.drop_duplicates(["curve", "point"])),
-              f"{_kind(rows)} compression, ratio {ratio:g}": ("test_accuracy",
-                                                              rows[rows["ratio"] == ratio])}
+    replicates = rows["replicate"].nunique()
+    chosen = rows.pivot_table(index="rescale", columns="lr", values="chosen",
+                              aggfunc="sum").reindex(modes)
+    panels = {"validation score (tuning chooses by it)": "score",
+              f"test accuracy averaged over the {_kind(rows)} ratios": "test_area"}
     # each rule has its own grid, so the columns are their union: widen with their number
     fig, axes = _panels(2, width=max(1.0, rows["lr"].nunique() / 6))
-    for ax, (title, (column, data)) in zip(axes, panels.items()):
-        grid = data.pivot_table(index="rescale", columns="lr", values=column, aggfunc="mean")
-        grid = grid.reindex(modes)
-        sns.heatmap(grid.rename(columns="{:g}".format), annot=True, fmt=".2f", vmin=0, vmax=1,
-                    cmap="viridis", cbar_kws={"label": "test accuracy"},
-                    annot_kws={"fontsize": "small"}, ax=ax)
-        chosen = data[data["selected"].astype(str) == "True"]
-        for mode, lr in zip(chosen["rescale"], chosen["lr"]):
+    for ax, (title, column) in zip(axes, panels.items()):
+        grid = rows.pivot_table(index="rescale", columns="lr", values=column,
+                                aggfunc="mean").reindex(modes)
+        text = grid.map(lambda v: "" if pd.isna(v) else f"{v:.2f}") + chosen.map(
+            lambda n: f"\n{n:.0f}/{replicates}" if n and not pd.isna(n) else "")
+        sns.heatmap(grid.rename(columns="{:g}".format), annot=text.to_numpy(), fmt="",
+                    vmin=0, vmax=1, cmap="viridis", cbar_kws={"label": "accuracy"},
+                    annot_kws={"fontsize": "x-small"}, ax=ax)
+        score = rows.pivot_table(index="rescale", columns="lr", values="score",
+                                 aggfunc="mean").reindex(modes)
+        for row, mode in enumerate(modes):
             ax.add_patch(matplotlib.patches.Rectangle(
-                (list(grid.columns).index(lr), modes.index(mode)), 1, 1, fill=False,
+                (int(np.nanargmax(score.loc[mode].to_numpy())), row), 1, 1, fill=False,
                 edgecolor="red", linewidth=2))
         ax.set(title=title, xlabel="learning rate", ylabel="rescaling")
-    seeds = int(rows["seeds"].max())
-    _suptitle(fig, f"{study}: learning rate x rescaling — {_title_where(rows)} ({seeds} "
-                   f"tuning seed{'s' if seeds != 1 else ''}; framed: chosen on validation)")
+    _suptitle(fig, f"{study}: learning rate x rescaling — {_title_where(rows)} ({replicates} "
+                   f"replicate{'s' if replicates != 1 else ''}; n/{replicates}: replicates that "
+                   "chose a cell; framed: the best mean validation score)")
     return fig
 
 
@@ -283,8 +288,14 @@ def _kind(rows: pd.DataFrame) -> str:
 
 
 def _title(head: str, rows: pd.DataFrame) -> str:
-    seeds = rows["seed"].nunique()
-    return f"{head} — {_title_where(rows)} ({seeds} seed{'s' if seeds != 1 else ''})"
+    return f"{head} — {_title_where(rows)} ({_runs(rows)})"
+
+
+def _runs(rows: pd.DataFrame) -> str:
+    """'8 replicates', or '4 replicates x 2 seeds' with several evaluation seeds each."""
+    replicates, seeds = rows["replicate"].nunique(), rows["seed"].nunique()
+    text = f"{replicates} replicate{'s' if replicates != 1 else ''}"
+    return text if seeds == replicates else f"{text} x {seeds // replicates} seeds"
 
 
 def _title_where(rows: pd.DataFrame) -> str:

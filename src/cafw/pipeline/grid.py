@@ -1,23 +1,31 @@
 """Expand the pipeline config into training runs and compression jobs.
 
-A study is the product  setups x methods x schedules x variants x seeds  plus the compression
-kind it evaluates; each element without the seed is a *curve* (one line of the study's
-figure).  Variants (``vary``: a product; ``variants``: a list) override SFW hyperparameters,
-e.g. the rescaling mode or the constraint's k.  A run is identified by what it trains, not by
-the study that asked for it, so a run shared by several studies (plain SGD is in four of the
-default's) is trained once and compressed once per kind.  Overrides equal to the method's own
-value are dropped, so a variant that repeats the base method is the base run.
+A study is the product  setups x methods x schedules x variants  plus the compression kind it
+evaluates; each element is a *curve* (one line of the study's figure).  Variants (``vary``: a
+product; ``variants``: a list) override SFW hyperparameters, e.g. the rescaling mode or the
+constraint's k.  A run is identified by what it trains, not by the study that asked for it, so
+a run shared by several studies (plain SGD is in four of the default's) is trained once and
+compressed once per kind.  Overrides equal to the method's own value are dropped, so a variant
+that repeats the base method is the base run.
+
+**Replicates.**  The whole protocol, tuning included, is repeated ``replicates.count`` times
+with disjoint seeds: replicate r has its own tuning seeds (and, since every seed draws its own
+validation split, its own validation data) and its own evaluation seeds (``Replicate``).  A
+claim's interval is taken over the replicates, so it covers a change of tuning choice as well
+as the seeds (``cafw.pipeline.claims``).  No run of an evaluation seed is ever a tuning run.
 
 **Tuning.**  A curve whose method (``methods.<m>.tune``) or variant (``tune`` in the variant)
-has a grid, e.g. ``{lr: [0.3, 1, 3]}``, is first trained at every grid point with each tuning
-seed; ``cafw.pipeline.selection`` picks one point from the validation accuracies of those
-runs (``results/tables/tuning.csv``), and the study's seeds are then trained at that point.
-Until the selection exists, ``expand`` lists such a curve as pending and the Snakemake
-checkpoint ``select`` fills it in.
+has a grid, e.g. ``{lr: [0.3, 1, 3]}``, is trained in every replicate at every grid point with
+the replicate's tuning seeds; ``cafw.pipeline.selection`` picks one point per replicate from
+the validation accuracies of those runs (``results/tables/tuning.csv``), and the replicate's
+evaluation seeds are then trained at that point.  A choice recorded in the config's tuning
+lock (``cafw.pipeline.lock``) is used as long as the tuning runs it was made from are the
+grid's (``Grid.digests``), so a fresh clone trains only the evaluation runs; other choices are
+pending until the Snakemake checkpoint ``select`` makes them.
 
-**Seeds.**  ``seed_offset`` (default 0) is added to every seed of the config, the tuning
-seeds included, so that the same config with another offset is a disjoint set of runs: the
-stability check (``cafw stability``) reruns every claim that way.
+**Seeds.**  ``seed_offset`` (default 0) is added to every seed, so that the same config with
+another offset is a disjoint set of replicates: the stability check (``cafw stability``)
+reruns every claim that way, tuning included.
 
 Every run is validated here with ``cafw.spec.RunSpec``, the model ``cafw train`` reads, so a
 bad key or value of any run stops ``snakemake -n`` with one line naming the study, the method
@@ -31,6 +39,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -40,12 +49,37 @@ from pydantic import ValidationError
 from ..errors import GridError
 from ..spec import RunSpec, SFWSpec, one_line
 from ..vocabulary import KINDS, PHYSICAL_KINDS
+from .protocol import RUN_HOW
 from .resources import train_processes
 
 #: the dotted SFW optimizer keys a study may vary (``vary``, ``variants``)
 VARIABLE_KEYS = ("lr", "momentum", "dampening", "rescale", "make_feasible", "constraint.family",
                  "constraint.k", "constraint.value", "constraint.mode", "constraint.lmo_method",
                  "constraint.lmo_iterations")
+
+
+@dataclass(frozen=True)
+class Replicate:
+    """One repetition of the whole protocol, with seeds of its own: those its tuning runs are
+    trained with (each drawing its own validation split) and those its chosen points are
+    trained with afresh, the runs the tables and claims read."""
+
+    index: int
+    tuning_seeds: tuple[int, ...]
+    evaluation_seeds: tuple[int, ...]
+
+
+def replicates(config: dict) -> list[Replicate]:
+    """The config's replicates: replicate r's seeds are the block of ``tuning_seeds +
+    evaluation_seeds`` consecutive seeds starting at ``seed_offset + r * block``, tuning seeds
+    first, so no seed serves two replicates or two purposes.  A curve that no claim reads (it
+    is drawn and tabulated only) runs in the first ``unclaimed`` of them (default all)."""
+    spec, offset = config["replicates"], config.get("seed_offset", 0)
+    tuning, evaluation = spec["tuning_seeds"], spec["evaluation_seeds"]
+    block = tuning + evaluation
+    return [Replicate(r, tuple(range(offset + r * block, offset + r * block + tuning)),
+                      tuple(range(offset + r * block + tuning, offset + (r + 1) * block)))
+            for r in range(spec["count"])]
 
 
 @dataclass(frozen=True)
@@ -59,7 +93,7 @@ class Curve:
     schedule: str
     overrides: dict  # the variant's overrides of the method's optimizer
     grid: dict  # dotted optimizer key -> values to tune over; empty: not tuned
-    seeds: tuple[int, ...]
+    replicates: tuple[Replicate, ...]
     physical: bool = False  # the study measures the deployable compressed model
     save_ratios: tuple[float, ...] = ()  # the study keeps these compressed models
 
@@ -88,20 +122,28 @@ class Grid:
     kinds: dict[str, list[str]] = field(default_factory=dict)  # run id -> kinds to compress
     sweeps: dict[tuple[str, str], Sweep] = field(default_factory=dict)  # (run, kind) -> ...
     manifest: list[dict] = field(default_factory=list)  # one row per (study, run)
-    tuning: list[dict] = field(default_factory=list)  # one row per (curve, point, seed)
-    pending: list[str] = field(default_factory=list)  # tuned curves without a selection
+    tuning: list[dict] = field(default_factory=list)  # one row per (curve, replicate, point, seed)
+    #: (curve id, replicate) -> the digest of the tuning runs its choice is made from
+    digests: dict[tuple[str, int], str] = field(default_factory=dict)
+    locked: set[tuple[str, int]] = field(default_factory=set)  # chosen by the lock
+    pending: list[tuple[str, int]] = field(default_factory=list)  # no choice yet
 
     def study_runs(self) -> list[str]:
-        """The runs of the studies (the manifest), without the tuning runs."""
+        """The runs of the studies (the manifest): the evaluation runs."""
         return list(dict.fromkeys(row["run"] for row in self.manifest))
 
     def saved_models(self) -> list[tuple[str, str]]:
         """The (run, kind) sweeps that keep compressed models."""
         return [key for key, sweep in self.sweeps.items() if sweep.save_ratios]
 
+    def all_locked(self) -> bool:
+        """Whether the lock makes every tuning choice, so that no choice waits for runs."""
+        return self.locked == set(self.digests)
+
     def tuning_runs(self) -> list[str]:
-        """The runs the tuning choice reads (each grid point with the tuning seeds)."""
-        return list(dict.fromkeys(row["run"] for row in self.tuning))
+        """The runs the tuning choices that the lock does not make read."""
+        return list(dict.fromkeys(row["run"] for row in self.tuning
+                                  if (row["curve"], row["replicate"]) not in self.locked))
 
     def add(self, run: str, config: dict, kind: str, curve: Curve | None = None) -> None:
         """Add a run and its sweep of ``kind``, with what ``curve``'s study measures."""
@@ -115,36 +157,91 @@ class Grid:
             sweep.save_ratios = sorted({*sweep.save_ratios, *curve.save_ratios})
 
 
-def expand(config: dict, selection: dict[str, dict] | None = None) -> Grid:
-    """The runs of ``config``; ``selection`` maps a tuned curve's id to its chosen point
-    (``selection.read_selection``)."""
+#: a choice per tuned curve and replicate: (curve id, replicate) -> point
+Selection = dict[tuple[str, int], dict]
+#: a recorded choice: (curve id, replicate) -> (the digest it was made for, point)
+Lock = dict[tuple[str, int], tuple[str, dict]]
+
+
+def expand(config: dict, selection: Selection | None = None, lock: Lock | None = None) -> Grid:
+    """The runs of ``config``.  A tuned curve's replicate is trained at the point ``lock``
+    records for it while the lock's digest is the grid's, else at the point ``selection``
+    (``selection.read_selection``) chose; without either it is pending."""
     grid = Grid()
-    tuning_seeds = _seeds(config, config.get("tuning", {}).get("seeds", config["seeds"][:1]))
     for curve in curves(config):
-        if curve.grid:
-            _run(config, curve, curve.overrides, tuning_seeds[0])  # the method's own values
-            # A tuning run of the chosen point is also the study's run of that seed, and its
-            # sweep is made before the choice is known: so it measures what the study does,
-            # but keeps no compressed models.
-            measured = dataclasses.replace(curve, save_ratios=())
-            for point, seed in itertools.product(curve.points(), tuning_seeds):
-                run, run_config = _run(config, curve, {**curve.overrides, **point}, seed)
-                grid.add(run, run_config, curve.kind, measured)
-                grid.tuning.append({"curve": curve.id, "study": curve.study,
-                                    "kind": curve.kind, "point": json.dumps(point),
-                                    "run": run, **run_config["tags"]})
-            chosen = (selection or {}).get(curve.id)
-            if chosen not in curve.points():  # none yet, or made for another grid
-                grid.pending.append(curve.id)
+        for replicate in curve.replicates:
+            chosen = _tune(config, grid, curve, replicate, selection or {}, lock or {}) \
+                if curve.grid else {}
+            if chosen is None:
+                grid.pending.append((curve.id, replicate.index))
                 continue
-        else:
-            chosen = {}
-        for seed in curve.seeds:
-            run, run_config = _run(config, curve, {**curve.overrides, **chosen}, seed)
-            grid.add(run, run_config, curve.kind, curve)
-            grid.manifest.append({"study": curve.study, "kind": curve.kind, "run": run,
-                                  **run_config["tags"]})
+            for seed in replicate.evaluation_seeds:
+                run, run_config = _run(config, curve, {**curve.overrides, **chosen}, seed)
+                grid.add(run, run_config, curve.kind, curve)
+                grid.manifest.append({
+                    "study": curve.study, "kind": curve.kind, "curve": curve.id,
+                    "replicate": replicate.index, "point": point_text(chosen), "run": run,
+                    **run_config["tags"], "variant": variant(config, curve)})
     return grid
+
+
+def _tune(config: dict, grid: Grid, curve: Curve, replicate: Replicate, selection: Selection,
+          lock: Lock) -> dict | None:
+    """Add the tuning runs of ``curve`` in ``replicate`` (every grid point with the
+    replicate's tuning seeds) and return the point chosen for them, None if none is yet."""
+    _run(config, curve, curve.overrides, replicate.tuning_seeds[0])  # the method's own values
+    # A tuning sweep measures what the study does, but keeps no compressed models.
+    measured = dataclasses.replace(curve, save_ratios=())
+    key, configs = (curve.id, replicate.index), []
+    for point, seed in itertools.product(curve.points(), replicate.tuning_seeds):
+        run, run_config = _run(config, curve, {**curve.overrides, **point}, seed)
+        grid.add(run, run_config, curve.kind, measured)
+        grid.tuning.append({"curve": curve.id, "study": curve.study, "kind": curve.kind,
+                            "replicate": replicate.index, "point": json.dumps(point),
+                            "run": run, **run_config["tags"],
+                            "variant": variant(config, curve)})
+        configs.append({k: v for k, v in run_config.items() if k not in RUN_HOW})
+    grid.digests[key] = _digest({"runs": configs, "ratios": config["ratios"][curve.kind]})
+    for row in grid.tuning[-len(configs):]:
+        row["digest"] = grid.digests[key]
+    recorded = lock.get(key)
+    if recorded is not None and recorded[0] == grid.digests[key] and recorded[1] in curve.points():
+        grid.locked.add(key)
+        return recorded[1]
+    chosen = selection.get(key)
+    return chosen if chosen in curve.points() else None  # none yet, or made for another grid
+
+
+def variant(config: dict, curve: Curve) -> str:
+    """What tells a curve apart from its method: the overrides that differ from the method's
+    own values, its tuned keys left out (they vary between replicates), e.g.
+    'rescale=diameter'."""
+    optimizer = config["methods"][curve.method]["optimizer"]
+    return ",".join(f"{k.split('.')[-1]}={v}" for k, v in curve.overrides.items()
+                    if k not in curve.grid and _get(optimizer, k) != v)
+
+
+def _digest(value) -> str:
+    """A short hash of a JSON-able value (key order does not matter)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def seed_range(seeds: list[int]) -> str:
+    """'0-4' for consecutive seeds, '1, 3, ..., 15' for seeds in steps, else '1, 3, 8'."""
+    seeds = sorted(seeds)
+    steps = {b - a for a, b in zip(seeds, seeds[1:])}
+    if len(seeds) > 3 and steps == {1}:
+        return f"{seeds[0]}-{seeds[-1]}"
+    if len(seeds) > 3 and len(steps) == 1:
+        return f"{seeds[0]}, {seeds[1]}, ..., {seeds[-1]}"
+    return ", ".join(map(str, seeds))
+
+
+def point_text(point: dict) -> str:
+    """'lr=0.3' for {'lr': 0.3}; '' for an untuned curve."""
+    return ",".join(f"{k.split('.')[-1]}={v:g}" if isinstance(v, int | float) else
+                    f"{k.split('.')[-1]}={v}" for k, v in point.items())
 
 
 def curves(config: dict) -> list[Curve]:
@@ -163,7 +260,9 @@ def curves(config: dict) -> list[Curve]:
         setups = _names(config, "setups", spec.get("setups", "all"), study)
         methods = _names(config, "methods", spec["methods"], study)
         schedules = _names(config, "schedules", spec.get("schedules", [config["schedule"]]), study)
-        seeds = tuple(_seeds(config, spec.get("seeds", config["seeds"])))
+        count = spec.get("replicates", config["replicates"]["count"])
+        unclaimed = min(count, config["replicates"].get("unclaimed", count))
+        claims = [c for c in config.get("claims", {}).values() if c["study"] == study]
         for setup, method, schedule in itertools.product(setups, methods, schedules):
             base = config["methods"][method]
             for variant in _variants(base, spec, study):
@@ -171,18 +270,20 @@ def curves(config: dict) -> list[Curve]:
                 grid = variant.get("tune", base.get("tune", {})) if spec.get("tune", True) \
                     else {}
                 _check_keys(base, {**overrides, **grid}, study)
-                out.append(Curve(study, kind, setup, method, schedule, overrides, grid, seeds,
-                                 spec.get("physical", False), tuple(save_ratios)))
+                curve = Curve(study, kind, setup, method, schedule, overrides, grid,
+                              tuple(replicates(config)[:count]), spec.get("physical", False),
+                              tuple(save_ratios))
+                if not any(_matches(config, curve, c[side]) for c in claims
+                           for side in ("method", "versus")):  # drawn, not claimed
+                    curve = dataclasses.replace(curve, replicates=curve.replicates[:unclaimed])
+                out.append(curve)
     return out
 
 
-def _seeds(config: dict, seeds: list[int]) -> list[int]:
-    return [seed + config.get("seed_offset", 0) for seed in seeds]
-
-
 def check_claims(config: dict) -> None:
-    """Every claim names a study of the config, ratios that its kind sweeps, and a setup the
-    compute comparison times."""
+    """Every claim names a study of the config with replicates enough for an interval, ratios
+    that its kind sweeps, a setup the compute comparison times exactly when it measures
+    step times, and tuned curves wherever a side chooses among several."""
     timed = compute_setups(config)
     for name, claim in config.get("claims", {}).items():
         study = config["studies"].get(claim["study"])
@@ -195,10 +296,43 @@ def check_claims(config: dict) -> None:
                 raise GridError(f"claim {name!r}: its {key} {claim[key]} is not a ratio that "
                                 f"study {claim['study']!r} sweeps; ratios.{study['kind']}: "
                                 f"{swept}")
+        count = study.get("replicates", config["replicates"]["count"])
+        if count < 2:
+            raise GridError(f"claim {name!r} reads study {claim['study']!r}, which has {count} "
+                            "replicate; an interval over replicates needs at least 2")
+        if ("step_ratio" in claim["measures"]) != ("compute" in claim):
+            raise GridError(f"claim {name!r}: the measure step_ratio and the key compute go "
+                            "together (which setup's timing rounds, and the ratio to reach)")
         setup = claim.get("compute", {}).get("setup")
         if setup is not None and setup not in timed:
             raise GridError(f"claim {name!r} reads the compute comparison on unknown setup "
                             f"{setup!r}; timed setups: {', '.join(timed)}")
+        if claim.get("pairs", "best") == "best":
+            _check_best_sides(config, name, claim)
+
+
+def _check_best_sides(config: dict, name: str, claim: dict) -> None:
+    """A side matching several curves takes, per replicate, the one whose choice scored best
+    in tuning: each of them must be tuned."""
+    of_study = [c for c in curves(config) if c.study == claim["study"]]
+    for side in ("method", "versus"):
+        found = [c for c in of_study if _matches(config, c, claim[side])]
+        for setup in dict.fromkeys(c.setup for c in found):
+            group = [c for c in found if c.setup == setup]
+            untuned = [c for c in group if not c.grid]
+            if len(group) > 1 and untuned:
+                raise GridError(f"claim {name!r}: its {side} side matches several curves, so each "
+                                "replicate takes the one that scored best in tuning, but "
+                                f"{untuned[0].id} is not tuned; tune it or name one curve")
+
+
+def _matches(config: dict, curve: Curve, where: dict) -> bool:
+    """Whether a side's filter (on the tables' columns) matches ``curve``."""
+    seed = curve.replicates[0].evaluation_seeds[0]
+    tags = {**_run(config, curve, curve.overrides, seed)[1]["tags"],
+            "variant": variant(config, curve)}
+    return all(tags.get(column) in (allowed if isinstance(allowed, list) else [allowed])
+               for column, allowed in where.items())
 
 
 def check_baseline(config: dict) -> None:
@@ -316,7 +450,7 @@ def compute_spec(config: dict, setup: str) -> dict:
         raise GridError(f"compute names unknown method {unknown[0]!r}; defined in 'methods': "
                         f"{', '.join(config['methods'])}")
     curve = lambda m: Curve("compute", "", setup, m, config["schedule"], {}, {}, ())  # noqa: E731
+    seed = replicates(config)[0].evaluation_seeds[0]
     return {"setup": setup, "methods": {
-        m: {"label": config["methods"][m]["label"],
-            "run": _run(config, curve(m), {}, _seeds(config, config["seeds"])[0])[1]}
+        m: {"label": config["methods"][m]["label"], "run": _run(config, curve(m), {}, seed)[1]}
         for m in methods}}

@@ -23,7 +23,7 @@ the config (the workflow, ``cafw cost`` and ``cafw doctor``):
 * ``ratios``: each kind keeps 0, the ratios that the claims and ``save_ratios`` name, then
   its largest, up to this many.
 
-The seeds are thinned by the overlay's own ``seeds`` and ``tuning`` keys.  Torch-free, like
+The replicates are thinned by the overlay's own ``replicates`` block.  Torch-free, like
 the grid: Snakemake evaluates it while planning.
 """
 

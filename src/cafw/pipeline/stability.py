@@ -1,32 +1,37 @@
-"""The claims rerun, side by side: does a verdict survive another seed set or other rounding?
+"""The claims rerun, side by side: does a verdict survive a second replicate set, or other
+rounding?
 
 ``cafw stability`` runs a config's pipeline as far as its claims twice, once with its own seeds
-and once with every seed (the tuning seeds included) shifted by ``seed_offset`` into a
-disjoint set, the second under ``<output_dir>/seed-offset-<offset>/``, and writes
+and once with every seed (the tuning seeds included, so every tuning choice is made anew, on
+other validation splits) shifted by ``seed_offset`` into a disjoint set of replicates, the
+second under ``<output_dir>/seed-offset-<offset>/``, and writes
 ``results/tables/stability.csv`` of the first: one row per claim, setup and measure with each
-set's effect, interval and verdicts, and whether they agree.
+set's effect, interval and verdicts, whether they agree, and whether the two intervals overlap.
+Two valid 95% intervals of one quantity fail to overlap rarely (well under 1% for intervals of
+equal width), so a share of non-overlapping measures much above that says the intervals are
+too narrow for what the protocol varies (``overlap_share``).
 
 ``cafw stability --rounding`` reruns the same seeds with the CPU kernels of a lower instruction
 set (AVX2 on an AVX-512 machine, scalar code on an AVX2 one), under
 ``<output_dir>/rounding-<kernels>/``, and writes ``results/tables/rounding.csv``: other vector
 widths split every sum differently, which is the rounding that separates two machines' BLAS
-and kernels. A verdict that changes there would change from one CPU to the next.
+and kernels.  With a tuning lock both use the lock's choices, so this checks the evaluation
+runs against rounding; the replicates check the choices.
 
-    table = compare(claims_a, claims_b, seeds_a="0-4", seeds_b="1000-1004")
+    table = compare(claims_a, claims_b)       # each set's seeds read from its claims.csv
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
-from ..errors import ConfigError, StepFailed
+from ..errors import ConfigError
 from ..io import write_csv
+from .cost import load
+from .grid import replicates
+from .invoke import run_snakemake
 
 CLAIMS = "results/tables/claims.csv"  # of each seed set, under its output_dir
 STABILITY = "results/tables/stability.csv"  # under the config's own output_dir
@@ -40,58 +45,54 @@ LOWER_KERNELS = {
                         "MKL_CBWR": "COMPATIBLE"}),
 }
 KEY = ["claim", "setup", "pair", "part", "measure"]
-PER_SET = ["effect", "ci_low", "ci_high", "p_improvement", "samples", "verdict", "claim_verdict"]
+PER_SET = ["evaluation_seeds", "effect", "ci_low", "ci_high", "p_improvement", "samples",
+           "verdict", "claim_verdict", "protocol"]
 
 
-def compare(a: pd.DataFrame, b: pd.DataFrame, *, seeds_a: str, seeds_b: str) -> pd.DataFrame:
-    """One row per claim, setup and measure of ``a`` and ``b`` (two claims.csv tables)."""
-    # A claim compared best against best has no pair label: read back from CSV that is NaN,
-    # which equals nothing, not even itself.
-    a, b = (frame.assign(pair=frame["pair"].astype(object).fillna("")) for frame in (a, b))
+def compare(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """One row per claim, setup and measure of ``a`` and ``b`` (two claims.csv tables), with
+    each set's evaluation seeds as each claim read them."""
+    # A claim compared best against best has no pair label, and a step ratio no seeds: read
+    # back from CSV they are NaN, which equals nothing, not even itself.
+    a, b = (frame.assign(**{c: frame[c].astype(object).fillna("")
+                            for c in ("pair", "evaluation_seeds")}) for frame in (a, b))
     if set(map(tuple, a[KEY].to_numpy())) != set(map(tuple, b[KEY].to_numpy())):
         raise ValueError("the two claims tables check different claims, setups or measures; "
                          "run both seed sets with the same config")
     table = a[KEY + ["statement", "unit"] + PER_SET].merge(
         b[KEY + PER_SET], on=KEY, suffixes=("_a", "_b"), validate="one_to_one")
-    table.insert(4, "seeds_a", seeds_a)
-    table.insert(5, "seeds_b", seeds_b)
     table["same_verdict"] = table["verdict_a"] == table["verdict_b"]
     table["same_claim_verdict"] = table["claim_verdict_a"] == table["claim_verdict_b"]
+    table["overlap"] = (table["ci_low_a"] <= table["ci_high_b"]) & \
+        (table["ci_low_b"] <= table["ci_high_a"])
     return table
 
 
-def seed_range(seeds: list[int]) -> str:
-    """'0-4' for consecutive seeds, else '0, 2, 7'."""
-    seeds = sorted(seeds)
-    if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 2:
-        return f"{seeds[0]}-{seeds[-1]}"
-    return ", ".join(map(str, seeds))
+def overlap_share(table: pd.DataFrame) -> float:
+    """The share of measures whose two intervals overlap."""
+    return float(table["overlap"].mean())
 
 
-def run(configfile: Path, offset: int, snakemake_args: list[str]) -> pd.DataFrame:
-    """Both seed sets' claims (Snakemake reruns only what is missing), compared and written to
-    the config's ``results/tables/stability.csv``."""
-    config = yaml.safe_load(Path(configfile).read_text())
+def run(configfiles: list[Path], offset: int, snakemake_args: list[str]) -> pd.DataFrame:
+    """Both replicate sets' claims (Snakemake reruns only what is missing), compared and
+    written to the config's ``results/tables/stability.csv``."""
+    config = load(configfiles)
     out, base = Path(config.get("output_dir", ".")), config.get("seed_offset", 0)
-    seeds = {*config["seeds"], *config.get("tuning", {}).get("seeds", []),
-             *(s for study in config["studies"].values() for s in study.get("seeds", []))}
+    seeds = [s for r in replicates(config) for s in (*r.tuning_seeds, *r.evaluation_seeds)]
     if offset <= max(seeds) - min(seeds):
         raise ConfigError(f"--seed-offset {offset} does not move the seeds {min(seeds)}-"
                           f"{max(seeds)} clear of themselves; choose at least "
                           f"{max(seeds) - min(seeds) + 1}")
     other = out / f"seed-offset-{offset}"
-    _claims_of(configfile, snakemake_args)
-    _claims_of(configfile, snakemake_args, into=other,
-               overrides=(f"seed_offset={base + offset}",))
-    studied = _studied(config)
-    table = compare(pd.read_csv(out / CLAIMS), pd.read_csv(other / CLAIMS),
-                    seeds_a=seed_range([s + base for s in studied]),
-                    seeds_b=seed_range([s + base + offset for s in studied]))
+    run_snakemake([CLAIMS], configfiles, snakemake_args, what="the claims of the config")
+    run_snakemake([CLAIMS], configfiles, snakemake_args, what=f"the claims of {other}",
+                  overrides=(f"seed_offset={base + offset}", f"output_dir={other}"))
+    table = compare(pd.read_csv(out / CLAIMS), pd.read_csv(other / CLAIMS))
     write_csv(table, out / STABILITY)
     return table
 
 
-def run_rounding(configfile: Path, snakemake_args: list[str]) -> pd.DataFrame:
+def run_rounding(configfiles: list[Path], snakemake_args: list[str]) -> pd.DataFrame:
     """The claims with this CPU's kernels and with a lower instruction set's, compared and
     written to the config's ``results/tables/rounding.csv``."""
     import torch
@@ -101,35 +102,13 @@ def run_rounding(configfile: Path, snakemake_args: list[str]) -> pd.DataFrame:
         raise ConfigError(f"no lower kernels are known for this CPU's {capability!r}: the "
                           "rounding check needs an x86 CPU with AVX2 or AVX-512")
     name, variables = LOWER_KERNELS[capability]
-    config = yaml.safe_load(Path(configfile).read_text())
-    out = Path(config.get("output_dir", "."))
+    out = Path(load(configfiles).get("output_dir", "."))
     other = out / f"rounding-{name}"
-    _claims_of(configfile, snakemake_args)
-    _claims_of(configfile, snakemake_args, into=other, variables=variables)
-    seeds = seed_range([s + config.get("seed_offset", 0) for s in _studied(config)])
-    table = compare(pd.read_csv(out / CLAIMS), pd.read_csv(other / CLAIMS),
-                    seeds_a=seeds, seeds_b=seeds)
-    table.insert(6, "kernels_a", capability.lower())
-    table.insert(7, "kernels_b", name)
+    run_snakemake([CLAIMS], configfiles, snakemake_args, what="the claims of the config")
+    run_snakemake([CLAIMS], configfiles, snakemake_args, what=f"the claims of {other}",
+                  overrides=(f"output_dir={other}",), variables=variables)
+    table = compare(pd.read_csv(out / CLAIMS), pd.read_csv(other / CLAIMS))
+    table.insert(5, "kernels_a", capability.lower())
+    table.insert(6, "kernels_b", name)
     write_csv(table, out / ROUNDING)
     return table
-
-
-def _studied(config: dict) -> list[int]:
-    """The seeds of the runs the claims read (the tuning seeds are among them)."""
-    return sorted({*config["seeds"], *(s for study in config["studies"].values()
-                                       for s in study.get("seeds", []))})
-
-
-def _claims_of(configfile: Path, snakemake_args: list[str], *, into: Path | None = None,
-               overrides: tuple[str, ...] = (), variables: dict[str, str] | None = None) -> None:
-    """Snakemake as far as the claims: into the config's own output_dir, or with ``overrides``
-    into the directory ``into``; ``variables`` are added to the environment."""
-    config = [] if into is None else ["--config", *overrides, f"output_dir={into}"]
-    command = [sys.executable, "-m", "snakemake", CLAIMS, "--configfile", str(configfile),
-               *config, *snakemake_args]
-    variables = variables or {}
-    print("$", *(f"{k}={v}" for k, v in variables.items()), " ".join(command), flush=True)
-    if subprocess.run(command, env={**os.environ, **variables}).returncode:
-        raise StepFailed(f"snakemake failed for the claims of {into or 'the config'} (its "
-                         "output is above); fix that, then rerun: what finished is kept")

@@ -34,8 +34,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import Interrupted, TrainingDiverged
-from ..evaluation import score, top_k_hits
+from ..errors import Interrupted, LossDiverged, TrainingDiverged
+from ..evaluation import chance_scores, score, top_k_hits
 from ..extras import optional_dependency
 from ..io import write_json, write_records
 from ..runtime import Runtime, World, set_up
@@ -70,7 +70,8 @@ class _Position:
 
 def train(config: RunSpec, out: str | Path, *, resume: bool = False,
           stop_at: tuple[int, int] | None = None, progress: bool | None = None,
-          log: Callable[[str], None] | None = None, keep_checkpoint: bool = False) -> dict:
+          log: Callable[[str], None] | None = None, keep_checkpoint: bool = False,
+          record_divergence: bool = False) -> dict:
     """Train ``config`` into directory ``out`` and return the final metrics.
 
     ``resume`` continues from ``out/checkpoint.pt`` if present (and returns the metrics of a
@@ -81,6 +82,12 @@ def train(config: RunSpec, out: str | Path, *, resume: bool = False,
     (``checkpoint.discard``) once what it does with the trained model has succeeded: a
     pipeline job whose later step fails loses its outputs, and the rerun then resumes the
     finished training instead of repeating it.
+
+    A training loss that becomes NaN or infinite is an error, unless ``record_divergence``:
+    then the run ends there, as a finished run whose scores are those of a model that learned
+    nothing (``evaluation.chance_scores``) and whose metrics say where it ``diverged``.  The
+    pipeline's tuning grids reach learning rates at which training diverges, and such a run is
+    an outcome of its protocol, not a failure of the pipeline.
     """
     out = Path(out)
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
@@ -102,13 +109,14 @@ def train(config: RunSpec, out: str | Path, *, resume: bool = False,
     rt = set_up(config)
     try:
         return _run(rt, out, resume, stop_at, progress, log if rt.world.main else _silent,
-                    keep_checkpoint)
+                    keep_checkpoint, record_divergence)
     finally:
         rt.world.close()
 
 
 def _run(rt: Runtime, out: Path, resume: bool, stop_at: tuple[int, int] | None,
-         progress: bool | None, log: Callable[[str], None], keep_checkpoint: bool) -> dict:
+         progress: bool | None, log: Callable[[str], None], keep_checkpoint: bool,
+         record_divergence: bool) -> dict:
     config, world = rt.spec, rt.world
     run = _start(rt, out, resume, log)
     position, optimizer = run.position, run.optimizer
@@ -120,33 +128,48 @@ def _run(rt: Runtime, out: Path, resume: bool, stop_at: tuple[int, int] | None,
     with _stop_signals() as stop, Progress(out, tensorboard=config.tensorboard,
                                            first_epoch=position.epoch, write=world.main,
                                            wandb=config.wandb, config=config.to_dict()) as live:
-        while position.epoch < config.epochs:
-            epoch = position.epoch
-            if not position.sums:
-                position.sums = _zero_sums(rt.device)
-            sums, started = position.sums, time.perf_counter()
-            rt.model.train()
-            batches = rt.data.train.epoch(epoch, start=position.batch)
-            for x, y in _maybe_bar(batches, show_bar, per_epoch, position.batch, epoch, config):
-                # this process's share of the batch: 1, unless the last batch splits unevenly
-                share = len(y) * world.size / rt.data.train.batch_length(position.batch)
-                loss, logits = step(x, y, share=share)
-                sums["lr"] += optimizer.param_groups[0]["lr"]
-                run.scheduler.step()
-                _accumulate(sums, loss, logits, y, optimizer)
-                position.batch += 1
-                if world.main and not show_bar:
-                    heartbeat.step(epoch, position.batch, len(y) * world.size, sums,
-                                   optimizer.param_groups[0]["lr"])
-                if _stopping(sums, stop, world, epoch, position.batch, stop_at):
-                    position.seconds += time.perf_counter() - started
-                    run.save_checkpoint()
-                    raise _interrupted(stop, f"epoch {epoch + 1}, batch {position.batch}")
-            stopping = _check(sums, stop, world, epoch, position.batch)
-            _end_epoch(run, position.seconds + time.perf_counter() - started, live, log)
-            if stopping and position.epoch < config.epochs:
-                raise _interrupted(stop, f"the end of epoch {epoch + 1}")
+        try:
+            _epochs(run, step, per_epoch, show_bar, heartbeat, stop, stop_at, live, log)
+        except LossDiverged as diverged:
+            if not record_divergence:
+                raise
+            log(f"recorded: {diverged}")
+            return _finish_diverged(run, per_epoch, str(diverged).split(";")[0])
     return _finish(run, per_epoch, keep_checkpoint)
+
+
+def _epochs(run: _Training, step: Callable, per_epoch: int, show_bar: bool,
+            heartbeat: Heartbeat, stop: _StopFlag, stop_at: tuple[int, int] | None,
+            live: Progress, log: Callable[[str], None]) -> None:
+    """Train epoch after epoch until the last, from where ``run`` stands."""
+    rt, position, optimizer = run.rt, run.position, run.optimizer
+    config, world = rt.spec, rt.world
+    while position.epoch < config.epochs:
+        epoch = position.epoch
+        if not position.sums:
+            position.sums = _zero_sums(rt.device)
+        sums, started = position.sums, time.perf_counter()
+        rt.model.train()
+        batches = rt.data.train.epoch(epoch, start=position.batch)
+        for x, y in _maybe_bar(batches, show_bar, per_epoch, position.batch, epoch, config):
+            # this process's share of the batch: 1, unless the last batch splits unevenly
+            share = len(y) * world.size / rt.data.train.batch_length(position.batch)
+            loss, logits = step(x, y, share=share)
+            sums["lr"] += optimizer.param_groups[0]["lr"]
+            run.scheduler.step()
+            _accumulate(sums, loss, logits, y, optimizer)
+            position.batch += 1
+            if world.main and not show_bar:
+                heartbeat.step(epoch, position.batch, len(y) * world.size, sums,
+                               optimizer.param_groups[0]["lr"])
+            if _stopping(sums, stop, world, epoch, position.batch, stop_at):
+                position.seconds += time.perf_counter() - started
+                run.save_checkpoint()
+                raise _interrupted(stop, f"epoch {epoch + 1}, batch {position.batch}")
+        stopping = _check(sums, stop, world, epoch, position.batch)
+        _end_epoch(run, position.seconds + time.perf_counter() - started, live, log)
+        if stopping and position.epoch < config.epochs:
+            raise _interrupted(stop, f"the end of epoch {epoch + 1}")
 
 
 @dataclass
@@ -256,9 +279,9 @@ def _check(sums: dict, stop: _StopFlag, world: World, epoch: int, batch: int) ->
     world.sum_(state)
     loss, stops = state.tolist()
     if not math.isfinite(loss):
-        raise TrainingDiverged(f"the training loss became NaN or infinite in epoch {epoch + 1} "
-                               f"(by batch {batch}); lower the learning rate or check the data. "
-                               "The last checkpoint (end of the previous epoch) is kept")
+        raise LossDiverged(f"the training loss became NaN or infinite in epoch {epoch + 1} "
+                           f"(by batch {batch}); lower the learning rate or check the data. "
+                           "The last checkpoint (end of the previous epoch) is kept")
     return stops > 0
 
 
@@ -317,6 +340,29 @@ def _finish(run: _Training, per_epoch: int, keep_checkpoint: bool) -> dict:
     return metrics
 
 
+def _finish_diverged(run: _Training, per_epoch: int, where: str) -> dict:
+    """A run whose training loss diverged, recorded as finished: the epochs it finished, then
+    a row for the one it diverged in, with the scores of a model that learned nothing (the
+    training loss and accuracy too); its weights as they stand."""
+    rt, position, world = run.rt, run.position, run.rt.world
+    chance = chance_scores(rt.data.info.num_classes, ("train", "val", "test"))
+    history = [*position.history, {
+        "epoch": position.epoch + 1, "train_loss": chance["train_loss"],
+        "train_accuracy": chance["train_accuracy"], "lr": math.nan, "step_size": math.nan,
+        "fw_gap": math.nan, "train_seconds": position.seconds, "images": 0,
+        **{k: v for k, v in chance.items() if k.startswith("val_")}, "eval_seconds": 0.0}]
+    test = {k: v for k, v in chance.items() if k.startswith("test_")}
+    metrics = {**_metrics(rt.spec, rt.model, history, test, rt.provenance(), per_epoch),
+               "diverged": where}
+    if world.main:
+        checkpoint.save(run.out / checkpoint.WEIGHTS, {
+            k: v.detach().cpu().contiguous() for k, v in rt.model.state_dict().items()})
+        write_records(history, run.out / checkpoint.HISTORY)
+        write_json(run.out / checkpoint.METRICS, metrics)  # last: it marks a finished run
+        checkpoint.discard(run.out)
+    return metrics
+
+
 def _metrics(config: RunSpec, model: nn.Module, history: list[dict], test: dict,
              provenance: dict, per_epoch: int) -> dict:
     last = {**history[-1], **test}
@@ -328,7 +374,8 @@ def _metrics(config: RunSpec, model: nn.Module, history: list[dict], test: dict,
         "train_accuracy": last["train_accuracy"],
         "wall_time_s": train_seconds + sum(row["eval_seconds"] for row in history),
         "seconds_per_epoch": train_seconds / len(history),
-        "images_per_second": sum(row["images"] for row in history) / train_seconds,
+        "images_per_second": (sum(row["images"] for row in history) / train_seconds
+                              if train_seconds else math.nan),
         "steps_per_epoch": per_epoch,
         "parameters": sum(p.numel() for p in model.parameters()),
         **provenance, "config_digest": config.digest(), **config.tags,

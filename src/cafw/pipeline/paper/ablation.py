@@ -1,20 +1,19 @@
 """Learning-rate ablation: does rescaling SFW's learning rate by the gradient norm (or its fast
-variant) keep more accuracy after compression than rescaling by the diameter?
+variant) keep more accuracy after compression than the static rules?
 
-The table lists every method and rescaling per schedule.  For each SFW method and schedule,
-each gradient rule is set against the diameter rule at the headline ratio, and each rule's wins
-are counted over the schedules.
+The table lists every method and rescaling per schedule, each rescaling at the learning rate
+its own tuning chose in each replicate.  The finding quotes each rescaling's accuracy at the
+headline ratio and the verdicts of the claims checked on the study (``claims.of_study``), the
+paper's one rule for judging a difference.
 """
 
 from __future__ import annotations
 
 from ...vocabulary import RESCALES
-from .curves import MeasuredCurve, compare, headline, section
-
-GRADIENT_RULES = ("gradient", "fast_gradient")  # each is set against "diameter"
+from .curves import MeasuredCurve, headline, section
 
 
-def facts(curves: list[MeasuredCurve]) -> dict:
+def facts(curves: list[MeasuredCurve], claims: list[dict]) -> dict:
     ratio = headline(curves)
     schedules = list(dict.fromkeys(c["schedule"] for c in curves))
     methods = list(dict.fromkeys(c["method"] for c in curves))
@@ -25,26 +24,18 @@ def facts(curves: list[MeasuredCurve]) -> dict:
     for row in out["curves"]:  # the variant's settings besides the rescaling
         row["overrides"] = [p for p in row["variant"].split(",")
                             if p and not p.startswith("rescale=")]
-
-    comparisons, wins = [], {rule: [] for rule in GRADIENT_RULES}
+    kept = []
     for method in dict.fromkeys(c["method"] for c in curves if c.sfw):
         for schedule in schedules:
             group = [c for c in curves if c["method"] == method and c["schedule"] == schedule
                      and c["rescale"] and c.at(ratio) is not None]
-            kept = {c["rescale"]: {"rescale": c["rescale"], **c.at(ratio)} for c in group}
-            if len(kept) < 2:
-                continue
-            verdicts = [compare(kept[rule], kept["diameter"])
-                        for rule in GRADIENT_RULES if rule in kept and "diameter" in kept]
-            for verdict in verdicts:
-                wins[verdict["a"]["rescale"]].append(verdict["difference"] > 0)
-            comparisons.append({"method": method, "label": group[0]["label"],
-                                "schedule": schedule, "kept": list(kept.values()),
-                                "verdicts": verdicts})
+            if len(group) > 1:
+                kept.append({"method": method, "label": group[0]["label"],
+                             "schedule": schedule,
+                             "kept": [{"rescale": c["rescale"], **c.at(ratio)} for c in group]})
     return out | {
         "schedules": schedules,
         "rescales": list(dict.fromkeys(c["rescale"] for c in curves if c["rescale"])),
-        "comparisons": comparisons,
-        "wins": [{"rule": rule, "wins": sum(won), "pairs": len(won)}
-                 for rule, won in wins.items() if won],
+        "comparisons": kept,
+        "claims": claims,
     }

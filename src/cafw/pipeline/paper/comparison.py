@@ -1,19 +1,21 @@
 """Method comparison: which method keeps the most accuracy after compression?
 
-The table gives each method's accuracy at a few ratios of the kind.  The verdict sets the best
-SFW method at the headline ratio against the reference baseline: the config's ``baseline``
-method when the study has it, else the best baseline.  "Best" is always on validation
-accuracy; the numbers quoted are test accuracies.
+The table gives each method's accuracy at a few ratios of the kind.  The finding quotes the
+best SFW method at the headline ratio beside the reference baseline: the config's
+``baseline`` method when the study has it, else the best baseline ("best" always on validation
+accuracy; the numbers quoted are test accuracies), and the verdicts of the claims checked on
+the study (``claims.of_study``), the paper's one rule for judging a difference.
 """
 
 from __future__ import annotations
 
 from ...vocabulary import KINDS
-from .curves import MeasuredCurve, compare, compressed_ratios, headline, nearest, section
+from .curves import MeasuredCurve, compressed_ratios, headline, nearest, section
 
 
-def facts(curves: list[MeasuredCurve], baseline: str) -> dict:
-    """The comparison of one study on one setup; ``baseline``: the config's baseline method."""
+def facts(curves: list[MeasuredCurve], baseline: str, claims: list[dict]) -> dict:
+    """The comparison of one study on one setup; ``baseline``: the config's baseline method;
+    ``claims``: those checked on it."""
     ratio = headline(curves)
     available = compressed_ratios(curves)
     kind = curves[0].rows["kind"].iloc[0]
@@ -35,8 +37,6 @@ def facts(curves: list[MeasuredCurve], baseline: str) -> dict:
     return out | {
         "best_sfw": best.summary(ratio) if best else None,
         "reference": reference.summary(ratio) if reference else None,
-        "verdict": compare({"label": best["label"], **best.at(ratio)},
-                           {"label": reference["label"], **reference.at(ratio)})
-        if best and reference else None,
         "best_overall": overall.summary(ratio) if overall not in (best, reference) else None,
+        "claims": claims,
     }

@@ -1,8 +1,8 @@
-"""Accuracy against compression ratio, the building block of every study's facts, and the one
-rule by which the paper compares two accuracies.
+"""Accuracy against compression ratio, the building block of every study's facts.
 
-A *stat* is the mean, standard deviation and number of seeds of an accuracy (a fraction) in
-compression_summary.csv, as plain data; its std is None with a single seed.  A
+A *stat* is the mean, standard deviation and number of runs (``seeds``: one per evaluation seed
+of every replicate) of an accuracy (a fraction) in compression_summary.csv, as plain data; its
+std is None with a single run.  A
 ``MeasuredCurve`` is what one curve of a study on a setup (``cafw.pipeline.grid.Curve``: a
 method with its schedule, variant and SFW settings) measured.  The text quotes
 one ratio, the *headline*: 50 % compression, or the nearest ratio that every curve has.
@@ -28,18 +28,6 @@ def stat(row: pd.Series, metric: str) -> dict | None:
         return None
     return {"mean": float(mean), "std": float(std) if seeds > 1 and pd.notna(std) else None,
             "seeds": seeds}
-
-
-def compare(a: dict, b: dict) -> dict:
-    """The verdict on ``a`` against ``b`` (stats, each with what it is the stat of): the
-    difference of the means, and whether it exceeds one standard deviation (the larger of the
-    two).  ``exceeds_sd`` is None when neither has a standard deviation: a single seed cannot
-    tell an effect from noise."""
-    difference = a["mean"] - b["mean"]
-    sds = [s["std"] for s in (a, b) if s["std"] is not None]
-    sd = max(sds) if sds else None
-    return {"a": a, "b": b, "difference": difference, "sd": sd,
-            "exceeds_sd": None if sd is None else abs(difference) > sd}
 
 
 @dataclass(frozen=True, eq=False)

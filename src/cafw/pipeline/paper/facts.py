@@ -22,11 +22,13 @@ from . import ablation, claims, comparison, compute, lr_grid, lr_theory, sensiti
 from .curves import curves_of
 from .tables import InputError
 
-#: a study's section type -> facts(curves of one setup, the study's row of studies.csv)
+#: a study's section type -> facts(curves of one setup, the study's row of studies.csv, the
+#: claims checked on the study and setup)
 STUDY_SECTIONS = {
-    "comparison": lambda curves, study: comparison.facts(curves, study["baseline"]),
-    "ablation": lambda curves, study: ablation.facts(curves),
-    "sensitivity": lambda curves, study: sensitivity.facts(curves),
+    "comparison": lambda curves, study, found: comparison.facts(curves, study["baseline"],
+                                                                found),
+    "ablation": lambda curves, study, found: ablation.facts(curves, found),
+    "sensitivity": lambda curves, study, found: sensitivity.facts(curves),
 }
 
 
@@ -46,8 +48,9 @@ def facts(tables: dict[str, pd.DataFrame]) -> dict:
                         "schedules": _distinct(runs["schedule"]),
                         "variants": [v for v in _distinct(runs["variant"]) if v],
                         "ratios": sorted({round(float(r), 9) for r in rows["ratio"]})})
-        for _, setup_rows in rows.groupby("setup", sort=False):
-            section = STUDY_SECTIONS[type_](curves_of(setup_rows, list(families)), study)
+        for setup, setup_rows in rows.groupby("setup", sort=False):
+            found = claims.of_study(tables["claims"], study["study"], setup)
+            section = STUDY_SECTIONS[type_](curves_of(setup_rows, list(families)), study, found)
             sections += [section, *_beside(section, tables["tuning"])]
     sections += [compute.facts(tables["compute"], families), lr_theory.facts(tables["lr_theory"])]
     if not tables["tuning"].empty:
@@ -58,8 +61,9 @@ def facts(tables: dict[str, pd.DataFrame]) -> dict:
     return {
         "counts": {key: int(manifest[column].nunique()) for key, column in (
             ("studies", "study"), ("setups", "setup"), ("runs", "run"), ("seeds", "seed"),
-            ("methods", "method"))},
+            ("replicates", "replicate"), ("methods", "method"))},
         "seeds": sorted(int(s) for s in manifest["seed"].unique()),
+        "protocol": None if tables["claims"].empty else tables["claims"]["protocol"].iloc[0],
         "setups": setups[["setup", "dataset", "model"]].to_dict("records"),
         "methods": [{**row, "k": _number(row["k"]), "value": _number(row["value"])}
                     for row in methods[["method", "label", "family", "rescale", "k",

@@ -1,14 +1,14 @@
 """The learning-rate grid of a learning-rate ablation on one setup, from tuning.csv: per
-rescaling of SFW's learning rate, the learning rates tried and the one chosen on validation
-data.  It captions the figure ``lr-grid__<study>__<setup>`` (``cafw figure lr_grid``), which
-shows the same grid's test accuracies; the tuning table lists the scores."""
+rescaling of SFW's learning rate, the learning rates tried, how many replicates chose each,
+and the best by the validation score averaged over the replicates.  It captions the figure
+``lr-grid__<study>__<setup>`` (``cafw figure lr_grid``), which shows the same grid's scores
+and test accuracies; the tuning table lists the scores."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from ...vocabulary import RESCALES
-from .curves import nearest
 
 
 def facts(tuning: pd.DataFrame, ablation: dict) -> dict | None:
@@ -24,11 +24,14 @@ def facts(tuning: pd.DataFrame, ablation: dict) -> dict | None:
     rules = []
     for rescale in [*order, *(r for r in dict.fromkeys(rows["rescale"]) if r not in order)]:
         of_rule = rows[rows["rescale"] == rescale]
-        chosen = of_rule.loc[of_rule["selected"].astype(str) == "True", "lr"]
-        rules.append({"rescale": rescale, "lrs": sorted(float(lr) for lr in of_rule["lr"].unique()),
-                      "chosen": float(chosen.iloc[0]) if len(chosen) else None})
+        chosen = of_rule.loc[of_rule["selected"].astype(str) == "True", "lr"].value_counts()
+        pooled = of_rule.groupby("lr")["score"].mean()
+        rules.append({"rescale": rescale,
+                      "lrs": sorted(float(lr) for lr in of_rule["lr"].unique()),
+                      "chosen": [{"lr": float(lr), "replicates": int(n)}
+                                 for lr, n in sorted(chosen.items())],
+                      "best": float(pooled.idxmax())})
     return {"type": "lr_grid", "id": f"lr-grid__{study}__{setup}", "study": study,
             "setup": setup, "dataset": ablation["dataset"], "model": ablation["model"],
-            "kind": ablation["kind"], "seeds": int(rows["seeds"].max()),
-            "ratio": nearest([float(r) for r in rows["ratio"].unique() if r > 0], 0.5),
+            "kind": ablation["kind"], "replicates": int(rows["replicate"].nunique()),
             "rules": rules}

@@ -14,7 +14,8 @@ from ...vocabulary import RUN_KEYS, SFW_KEYS
 CURVE_COLUMNS = (*RUN_KEYS, *SFW_KEYS)  # what identifies a curve in the tables
 READ_COLUMNS = {  # each of PAPER_TABLES -> the columns the facts read
     "studies.csv": ("study", "kind", "figure", "baseline"),
-    "manifest.csv": ("study", "kind", "run", "seed", *CURVE_COLUMNS),
+    "manifest.csv": ("study", "kind", "curve", "replicate", "point", "run", "seed",
+                     *CURVE_COLUMNS),
     "compression_summary.csv": ("study", "kind", "ratio", "seeds", *CURVE_COLUMNS,
                                 "val_accuracy_mean", "val_accuracy_std", "test_accuracy_mean",
                                 "test_accuracy_std", "dense_test_accuracy_mean",
@@ -22,20 +23,23 @@ READ_COLUMNS = {  # each of PAPER_TABLES -> the columns the facts read
     "compute.csv": ("setup", "dataset", "model", "method", "label", "batch_size", "step_ms",
                     "step_ms_min", "epoch_s", "ratio_to_sgd", "device"),
     "lr_theory.csv": ("rule", "seed", "horizon", "best_gap", "bound", "iteration", "step_size"),
-    "tuning.csv": ("curve", "study", "point", "label", "selected", "score", "score_std",
-                   "seeds"),
-    "claims.csv": ("claim", "statement", "study", "setup", "pair", "part", "measure", "better",
-                   "method", "versus", "up_to", "ratio", "method_value", "versus_value",
-                   "effect", "ci_low", "ci_high", "p_improvement", "samples", "unit",
-                   "samples_needed", "threshold", "effect_at_ratio", "ci_low_at_ratio",
-                   "ci_high_at_ratio", "verdict", "part_verdict", "claim_verdict"),
+    "tuning.csv": ("curve", "study", "setup", "replicate", "point", "label", "rescale",
+                   "selected", "score", "test_area", "seeds", "flags", "pooled_flags"),
+    "claims.csv": ("claim", "statement", "study", "setup", "schedule", "pair", "part",
+                   "measure", "better", "method", "versus", "up_to", "ratio", "method_value",
+                   "versus_value", "effect", "ci_low", "ci_high", "ci_low_holm", "ci_high_holm",
+                   "p_improvement", "p_improvement_low", "p_improvement_high", "samples",
+                   "unit", "evaluation_seeds", "min_effect", "samples_needed", "threshold",
+                   "effect_at_ratio", "ci_low_at_ratio", "ci_high_at_ratio", "verdict",
+                   "part_verdict", "claim_verdict", "protocol"),
 }
 # tables that may have no rows: a config without tuning grids or claims
 MAY_BE_EMPTY = ("tuning.csv", "claims.csv")
 # read as text, an empty cell as "": a baseline has no family, a base run no variant
 TEXT = ("study", "kind", "figure", "baseline", "run", *RUN_KEYS, "family", "rescale", "device",
         "rule", "curve", "point", "claim", "statement", "versus", "pair", "part", "measure",
-        "better", "unit", "verdict", "part_verdict", "claim_verdict")
+        "better", "unit", "evaluation_seeds", "verdict", "part_verdict", "claim_verdict",
+        "protocol", "flags", "pooled_flags")
 
 
 def read(files: list[Path]) -> dict[str, pd.DataFrame]:
