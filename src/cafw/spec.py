@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
@@ -26,17 +27,18 @@ import yaml
 from .conventions import LMO_ITERATIONS, check_family_options, check_step_size, validate_k
 from .errors import ConfigError
 from .extras import optional_dependency
+from .registry import Registry
 from .vocabulary import (
+    DATASETS,
+    FAMILIES,
     KINDS,
+    MODELS,
     ON_DISK,
     OPTIMIZERS,
-    STUDY_FIGURES,
-    Dataset,
-    Family,
+    PENALTIES,
+    STUDY_CHARTS,
     LmoMethod,
     Mode,
-    Model,
-    PenaltyType,
     Rescale,
     ScheduleName,
 )
@@ -48,10 +50,13 @@ with optional_dependency():
         BeforeValidator,
         ConfigDict,
         Field,
+        GetCoreSchemaHandler,
+        GetJsonSchemaHandler,
         Strict,
         ValidationError,
         model_validator,
     )
+    from pydantic_core import core_schema
 
 
 def _yaml_number(value: Any) -> Any:
@@ -69,6 +74,34 @@ Count = Annotated[int, Strict()]
 #: a finite real number (an int, a float or a numeric string)
 Real = Annotated[float, BeforeValidator(_yaml_number), Strict(), AllowInfNan(False)]
 Flag = Annotated[bool, Strict()]
+
+
+class OneOf:
+    """A string that must be one of ``names``: a vocabulary table's keys, which a ``Literal``
+    could only spell by building its type at run time.  The message and the schema's ``enum``
+    are those a ``Literal`` gives."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = tuple(names)
+
+    def _check(self, value: Any) -> str:
+        if not isinstance(value, str) or value not in self.names:
+            raise ValueError(f"{value!r} is not allowed; allowed: {', '.join(self.names)}")
+        return value
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler
+                                     ) -> core_schema.CoreSchema:
+        return core_schema.no_info_before_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> dict:
+        return {"enum": list(self.names), "type": "string"}
+
+
+Family = Annotated[str, OneOf(FAMILIES)]
+PenaltyType = Annotated[str, OneOf(PENALTIES)]
+Dataset = Annotated[str, OneOf(DATASETS)]
+Model = Annotated[str, OneOf(MODELS)]
 
 
 def _k_value(k: Any) -> Any:
@@ -160,11 +193,18 @@ class ScheduleSpec(_Spec):
 # Every dataset holds out a validation split from its training data (cafw.data.split): every
 # selection reads it, and the test set is only reported.
 
+#: dataset name -> the model of its ``dataset_options``; torch-free, unlike the dataset's
+#: loader (``cafw.data.SOURCES``), since planning validates every run's options
+DATASET_OPTIONS: Registry[type[_Spec]] = Registry("dataset options")
+
+
+@DATASET_OPTIONS.register("digits")
 class DigitsOptions(_Spec):
     validation_size: Count = Field(270, ge=1, description="of the 1258 training images "
                                                           "(15% of all 1797), stratified")
 
 
+@DATASET_OPTIONS.register("mnist5k")
 class Mnist5kOptions(_Spec):
     image_size: Literal[7, 14, 28] = Field(14, description="side of the images: 28 is "
                                                            "MNIST's own, 14 and 7 average "
@@ -186,6 +226,7 @@ def _checksums(value: Any) -> Any:
     raise ValueError(f"must be a mapping {{file: md5}}, skip or null, got {value!r}")
 
 
+@DATASET_OPTIONS.register("cifar10", "cifar100")
 class CifarOptions(_Spec):
     validation_size: Count = Field(5000, ge=1, description="training images, stratified")
     checksums: Annotated[dict[str, str] | Literal[SKIP_CHECKSUMS] | None,
@@ -194,12 +235,14 @@ class CifarOptions(_Spec):
                           "not checked (a rehearsal's small copy), which the log says")
 
 
+@DATASET_OPTIONS.register("imagenet")
 class ImageNetOptions(_Spec):
     validation_per_class: Count = Field(10, ge=1, description="training images per class")
     image_size: Count = Field(224, ge=8, description="side of the crops the model sees "
                                                      "(evaluation resizes to 256/224 of it)")
 
 
+@DATASET_OPTIONS.register("synthetic")
 class SyntheticOptions(_Spec):
     shape: tuple[Annotated[Count, Field(ge=1)], Annotated[Count, Field(ge=1)],
                  Annotated[Count, Field(ge=1)]] = Field((3, 32, 32), description="[C, H, W]")
@@ -209,11 +252,6 @@ class SyntheticOptions(_Spec):
     test_size: Count = Field(256, ge=1)
     augment: Literal["none", "crop_flip"] = "none"
 
-
-DATASET_OPTIONS: dict[str, type[_Spec]] = {
-    "cifar10": CifarOptions, "cifar100": CifarOptions, "imagenet": ImageNetOptions,
-    "digits": DigitsOptions, "mnist5k": Mnist5kOptions, "synthetic": SyntheticOptions,
-}
 
 
 def dataset_options(dataset: str, options: dict | None) -> dict:
@@ -421,7 +459,7 @@ def json_schema() -> dict:
     keys = {k: v for k, v in run["properties"].items() if k not in GRID_KEYS}
     defs.update(RunSpec=run, Optimizer=run["properties"]["optimizer"],
                 RunKeys={"type": "object", "properties": keys},
-                Kind={"enum": list(KINDS)}, StudyFigure={"enum": list(STUDY_FIGURES)},
+                Kind={"enum": list(KINDS)}, StudyChart={"enum": list(STUDY_CHARTS)},
                 OnDiskDataset={"enum": list(ON_DISK)})
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "description": "Generated from cafw.spec by `cafw schema`; do not edit.",

@@ -23,7 +23,7 @@ from cafw.pipeline.protocol import protocol_hash
 from cafw.pipeline.rehearsal import rehearsed
 from cafw.pipeline.resources import train_processes
 from cafw.pipeline.selection import read_selection
-from cafw.pipeline.studies import figures, study_figure, table as studies_table
+from cafw.pipeline.studies import figures, study_chart, table as studies_table
 from cafw.spec import ConfigError
 from cafw.vocabulary import KINDS, ON_DISK, PAPER_FILES, PAPER_TABLES
 from cafw.warm import start_server
@@ -157,7 +157,8 @@ def planned(run):
         raise WorkflowError(
             f"{run} is not a run of this config's grid: results/tables/manifest.csv and "
             "tuning_plan.csv list the runs (the seeds of a run follow its replicate; see "
-            "the config's replicates block)") from None
+            "the config's replicates block)"
+        ) from None
 
 
 def dataset_ready(run):
@@ -296,8 +297,8 @@ def figure_targets():
     return [f"figures/{figure.stem}.pdf" for figure in figures(config)]
 
 
-def figure_kind(study):
-    return study_figure(config["studies"][study])
+def figure_chart(study):
+    return study_chart(config["studies"][study])
 
 
 def paper_targets():

@@ -16,9 +16,9 @@ rule figure_study:
     conda:
         "../../envs/cafw.yaml"
     params:
-        kind=lambda w: figure_kind(w.study),
+        chart=lambda w: figure_chart(w.study),
     shell:
-        "cafw figure {params.kind} --tables {input} --study {wildcards.study} "
+        "cafw figure {params.chart} --tables {input} --study {wildcards.study} "
         "--setup {wildcards.setup} --out {output.pdf} > {log} 2>&1"
 
 

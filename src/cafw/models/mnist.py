@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .zoo import BUILDERS
+
 
 class MnistCNN(nn.Module):
     def __init__(self, num_classes: int, input_shape: tuple[int, int, int]) -> None:
@@ -31,5 +33,6 @@ class MnistCNN(nn.Module):
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
+@BUILDERS.register("mnist_cnn")
 def mnist_cnn(num_classes: int, input_shape: tuple[int, int, int] = (1, 28, 28)) -> MnistCNN:
     return MnistCNN(num_classes, input_shape)

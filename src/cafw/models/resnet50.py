@@ -9,8 +9,10 @@ from __future__ import annotations
 from torch import nn
 
 from cafw.extras import optional_dependency
+from cafw.models.zoo import BUILDERS
 
 
+@BUILDERS.register("resnet50")
 def resnet50(num_classes: int, input_shape: tuple[int, int, int] = (3, 224, 224)) -> nn.Module:
     """torchvision's ResNet-50 with ``num_classes`` outputs and ``input_shape[0]`` input
     channels."""

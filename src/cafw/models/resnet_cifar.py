@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .zoo import BUILDERS
+
 
 class PadShortcut(nn.Module):
     """Option A: subsample by 2 and zero-pad the new channels, so the shortcut has no weights."""
@@ -101,10 +103,12 @@ class CifarResNet(nn.Module):
         return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))
 
 
+@BUILDERS.register("resnet18")
 def resnet18(num_classes: int, input_shape: tuple[int, int, int] = (3, 32, 32)) -> CifarResNet:
     return CifarResNet([64, 128, 256, 512], [2, 2, 2, 2], num_classes, input_shape[0],
                        projection=True)
 
 
+@BUILDERS.register("resnet56")
 def resnet56(num_classes: int, input_shape: tuple[int, int, int] = (3, 32, 32)) -> CifarResNet:
     return CifarResNet([16, 32, 64], [9, 9, 9], num_classes, input_shape[0], projection=False)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from .zoo import BUILDERS
+
 
 def _block(in_channels: int, out_channels: int) -> list[nn.Module]:
     return [nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.BatchNorm2d(out_channels),
@@ -28,5 +30,6 @@ class SmallCNN(nn.Module):
         return self.classifier(self.features(x).mean((2, 3)))
 
 
+@BUILDERS.register("cnn_small")
 def cnn_small(num_classes: int, input_shape: tuple[int, int, int] = (1, 8, 8)) -> SmallCNN:
     return SmallCNN(num_classes, input_shape[0])

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from .zoo import BUILDERS
+
 CFG_VGG16: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M",
                               512, 512, 512, "M", 512, 512, 512, "M"]
 
@@ -32,5 +34,6 @@ class VGG(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
+@BUILDERS.register("vgg16")
 def vgg16(num_classes: int, input_shape: tuple[int, int, int] = (3, 32, 32)) -> VGG:
     return VGG(CFG_VGG16, num_classes, input_shape[0])

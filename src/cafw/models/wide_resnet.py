@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .zoo import BUILDERS
+
 
 class WideBasic(nn.Module):
     def __init__(self, in_planes: int, planes: int, stride: int, dropout: float) -> None:
@@ -59,5 +61,6 @@ class WideResNet(nn.Module):
         return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))
 
 
+@BUILDERS.register("wrn28_10")
 def wrn28_10(num_classes: int, input_shape: tuple[int, int, int] = (3, 32, 32)) -> WideResNet:
     return WideResNet(28, 10, 0.3, num_classes, input_shape[0])

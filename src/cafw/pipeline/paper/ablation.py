@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from ...vocabulary import RESCALES
 from .curves import MeasuredCurve, headline, section
+from .sections import STUDY_SECTIONS
 
 
-def facts(curves: list[MeasuredCurve], claims: list[dict]) -> dict:
+@STUDY_SECTIONS.register("ablation")
+def facts(curves: list[MeasuredCurve], study: dict, claims: list[dict]) -> dict:
     ratio = headline(curves)
     schedules = list(dict.fromkeys(c["schedule"] for c in curves))
     methods = list(dict.fromkeys(c["method"] for c in curves))

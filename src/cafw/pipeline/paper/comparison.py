@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from ...vocabulary import KINDS
 from .curves import MeasuredCurve, compressed_ratios, headline, nearest, section
+from .sections import STUDY_SECTIONS
 
 
-def facts(curves: list[MeasuredCurve], baseline: str, claims: list[dict]) -> dict:
-    """The comparison of one study on one setup; ``baseline``: the config's baseline method;
-    ``claims``: those checked on it."""
+@STUDY_SECTIONS.register("comparison")
+def facts(curves: list[MeasuredCurve], study: dict, claims: list[dict]) -> dict:
+    """The comparison of one study on one setup; ``study``: its row of studies.csv, whose
+    ``baseline`` is the config's baseline method; ``claims``: those checked on it."""
+    baseline = study["baseline"]
     ratio = headline(curves)
     available = compressed_ratios(curves)
     kind = curves[0].rows["kind"].iloc[0]

@@ -11,9 +11,12 @@ from __future__ import annotations
 import math
 
 from .curves import MeasuredCurve, headline, section
+from .sections import STUDY_SECTIONS
 
 
-def facts(curves: list[MeasuredCurve]) -> dict:
+@STUDY_SECTIONS.register("sensitivity")
+def facts(curves: list[MeasuredCurve], study: dict, claims: list[dict]) -> dict:
+    """The sensitivity of one study on one setup (its claims are not quoted here)."""
     ratio = headline(curves)
     methods = list(dict.fromkeys(c["method"] for c in curves))
     out = section("sensitivity", sorted(curves, key=lambda c: (
