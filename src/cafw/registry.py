@@ -1,10 +1,12 @@
 """The one way cafw finds the code behind a name: a registry beside that code.
 
-A table of named objects (constraint sets, models, datasets, compression kinds, charts, paper
-sections) is a ``Registry``, filled where each object is defined, by the decorator
-``register`` or by ``add``.  The names themselves are ``cafw.vocabulary``'s, which planning
-reads without importing any of this code; a test keeps each registry's names equal to its
-vocabulary's.  Torch-free, like the vocabulary.
+A table of named objects (constraint sets, models, datasets and their options, penalties,
+compression kinds, charts, paper sections) is a ``Registry``, filled where each object is
+defined when its module is imported: by the decorator ``register``, by ``add``, or for a class
+hierarchy whose classes take traits from their vocabulary entry (constraint sets, compressors)
+by the base class as each subclass is defined.  The names themselves are ``cafw.vocabulary``'s,
+which planning reads without importing any of this code; a test keeps each registry's names
+equal to its vocabulary table's.  Torch-free, like the vocabulary.
 """
 
 from __future__ import annotations

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from ...vocabulary import RESCALES
 from .curves import MeasuredCurve, headline, section
-from .sections import STUDY_SECTIONS
+from .sections import STUDY_SECTIONS, StudySection
 
 
-@STUDY_SECTIONS.register("ablation")
 def facts(curves: list[MeasuredCurve], study: dict, claims: list[dict]) -> dict:
     ratio = headline(curves)
     schedules = list(dict.fromkeys(c["schedule"] for c in curves))
@@ -41,3 +40,6 @@ def facts(curves: list[MeasuredCurve], study: dict, claims: list[dict]) -> dict:
         "comparisons": kept,
         "claims": claims,
     }
+
+
+STUDY_SECTIONS.add("ablation", StudySection(facts, (("rescaling", "rescale"),)))

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from ...vocabulary import KINDS
 from .curves import MeasuredCurve, compressed_ratios, headline, nearest, section
-from .sections import STUDY_SECTIONS
+from .sections import STUDY_SECTIONS, StudySection
 
 
-@STUDY_SECTIONS.register("comparison")
 def facts(curves: list[MeasuredCurve], study: dict, claims: list[dict]) -> dict:
     """The comparison of one study on one setup; ``study``: its row of studies.csv, whose
     ``baseline`` is the config's baseline method; ``claims``: those checked on it."""
@@ -43,3 +42,6 @@ def facts(curves: list[MeasuredCurve], study: dict, claims: list[dict]) -> dict:
         "best_overall": overall.summary(ratio) if overall not in (best, reference) else None,
         "claims": claims,
     }
+
+
+STUDY_SECTIONS.add("comparison", StudySection(facts))

@@ -53,7 +53,8 @@ def facts(tables: dict[str, pd.DataFrame]) -> dict:
                         "ratios": sorted({round(float(r), 9) for r in rows["ratio"]})})
         for setup, setup_rows in rows.groupby("setup", sort=False):
             found = claims.of_study(tables["claims"], study["study"], setup)
-            section = STUDY_SECTIONS[type_](curves_of(setup_rows, list(families)), study, found)
+            section = STUDY_SECTIONS[type_].facts(curves_of(setup_rows, list(families)), study,
+                                                  found)
             sections += [section, *_beside(chart, section, tables["tuning"])]
     sections += [compute.facts(tables["compute"], families), lr_theory.facts(tables["lr_theory"])]
     if not tables["tuning"].empty:

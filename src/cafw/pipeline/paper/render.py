@@ -73,6 +73,13 @@ def percent(s: dict | None) -> str:
                                        else "")
 
 
+def cell(x) -> str:
+    """Markdown: a setting in a table cell, a number as written in the config, '–' for none."""
+    if x is None or x == "":
+        return "–"
+    return f"{x:g}" if isinstance(x, int | float) else str(x)
+
+
 def effect(x: float | None, measure: str) -> str:
     """Markdown: a claim's effect in its measure's units: accuracy in percentage points, a
     ratio of times."""
@@ -104,7 +111,7 @@ ENV.filters.update(tex_escape=tex_escape, ref_key=ref_key, stat=stat, points=poi
                    number=number, ms=ms, times=times, sci=sci,
                    # Markdown
                    pct=percent, pp=lambda x: effect(x, "area"),
-                   num=lambda x: "–" if x is None else f"{x:g}", effect=effect)
+                   num=lambda x: "–" if x is None else f"{x:g}", cell=cell, effect=effect)
 ENV.globals.update(dataset_names=DATASET_NAMES, model_names=MODEL_NAMES,
                    family_names=FAMILY_NAMES, kind_names=KIND_NAMES, kinds=KINDS,
                    measure_names=MEASURE_NAMES)

@@ -11,10 +11,9 @@ from __future__ import annotations
 import math
 
 from .curves import MeasuredCurve, headline, section
-from .sections import STUDY_SECTIONS
+from .sections import STUDY_SECTIONS, StudySection
 
 
-@STUDY_SECTIONS.register("sensitivity")
 def facts(curves: list[MeasuredCurve], study: dict, claims: list[dict]) -> dict:
     """The sensitivity of one study on one setup (its claims are not quoted here)."""
     ratio = headline(curves)
@@ -38,3 +37,6 @@ def facts(curves: list[MeasuredCurve], study: dict, claims: list[dict]) -> dict:
                        "dense_high": max(dense, key=lambda d: d["mean"], default=None)})
     return out | {"ranges": ranges, **{f"{key}_grid": sorted(
         {row[key] for row in out["curves"] if row[key] is not None}) for key in ("k", "value")}}
+
+
+STUDY_SECTIONS.add("sensitivity", StudySection(facts, (("k", "k"), ("value", "value"))))
