@@ -157,7 +157,8 @@ def planned(run):
         raise WorkflowError(
             f"{run} is not a run of this config's grid: results/tables/manifest.csv and "
             "tuning_plan.csv list the runs (the seeds of a run follow its replicate; see "
-            "the config's replicates block)") from None
+            "the config's replicates block)"
+        ) from None
 
 
 def dataset_ready(run):
