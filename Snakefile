@@ -34,14 +34,16 @@ def link_profiles(output_dir):
 
 
 # A config's outputs (results/, figures/, paper/generated/, paper/main.pdf) go under its
-# `output_dir` (default: the repository), so that configs do not overwrite each other's.
-# A workflow profile names its files relative to where Snakemake starts (e.g. the Slurm
-# plugin's partition file, profiles/slurm/partitions.yaml), and the plugin opens them only
-# after `workdir:` has moved: the output_dir links to the starting directory's profiles.
+# `output_dir` (default: the repository), so that configs do not overwrite each other's.  It
+# is taken relative to the repository, not to the working directory: a cluster job starts
+# in the output_dir already.  A workflow profile names its files relative to where Snakemake
+# starts (e.g. the Slurm plugin's partition file, profiles/slurm/partitions.yaml), and the
+# plugin opens them only after `workdir:` has moved: the output_dir links to the starting
+# directory's profiles.
 if config.get("output_dir"):
-    link_profiles(config["output_dir"])
+    link_profiles(os.path.join(REPO, config["output_dir"]))
 
-    workdir: config["output_dir"]
+    workdir: os.path.join(REPO, config["output_dir"])
 
 
 report: "workflow/report/workflow.rst"
