@@ -134,7 +134,7 @@ def torch_check(needs: Needs) -> Check:
     found = f"torch {torch.__version__}, " + (f"CUDA {build} build" if build else "CPU-only build")
     failed = needs.cuda and build is None
     return Check("torch", FAILED if failed else OK,
-                 found + (f"; {_asked(needs)} (README, 'Install')" if failed else ""))
+                 found + (f"; {_asked(needs)} (docs/install.md)" if failed else ""))
 
 
 def _asked(needs: Needs) -> str:
@@ -421,5 +421,5 @@ def _partitions_check(path: Path) -> Check:
 def latexmk_check() -> Check:
     found = shutil.which("latexmk")
     return Check("latexmk", OK if found else WARNING, found or "not on PATH: the pipeline "
-                 "builds everything but paper/main.pdf (README, 'Install')")
+                 "builds everything but paper/main.pdf (docs/install.md)")
 

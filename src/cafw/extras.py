@@ -11,7 +11,8 @@ Everything else is an extra (``pip install 'cafw[train,prune]'``):
               its Slurm plugin, scipy, matplotlib, seaborn, jinja2
     prune     torch-pruning               physically smaller filter-pruned models
     tensorboard, wandb                    the run configs' tensorboard / wandb logging
-    test      pytest, py-rattler          the test suite
+    test      pytest, py-rattler, ruff,   the test suite, the linters and the
+              snakefmt, mkdocs            documentation build
 """
 
 from __future__ import annotations

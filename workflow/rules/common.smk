@@ -309,7 +309,7 @@ def paper_targets():
     if workflow.is_main_process:
         print(
             "cafw: latexmk is not on PATH, so everything but paper/main.pdf is built "
-            "(README, 'Install')",
+            "(docs/install.md)",
             file=sys.stderr,
         )
     return expand("paper/generated/{name}", name=PAPER_FILES)
