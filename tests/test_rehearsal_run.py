@@ -1,8 +1,8 @@
 """The rehearsal, run (slow): config/rehearsal.yaml over the paper's grid, cut to a slice that
 still runs every rule of the paper's DAG and every model family of the paper with its physical
 filter pruning and low-rank decomposition, from the written datasets to paper/main.pdf.  The
-whole rehearsal of config/paper.yaml (README, "Rehearsing a grid") takes too long for the test
-suite; this slice is what CI runs of it."""
+whole rehearsal of config/paper.yaml (docs/cluster.md, "Rehearsing a grid") takes too long for
+the test suite; this slice is what CI runs of it."""
 
 import json
 import re

@@ -14,8 +14,8 @@ computes (``cafw.spec.UNDIGESTED``).
 
 ``RULES`` names the version of the rules in code (the tuning score and choice, the claims'
 intervals and verdicts); it changes whenever they do, and so does the hash.  A change of
-protocol made after its results were seen is a new protocol version: the README lists each
-with its date, what changed and why.
+protocol made after its results were seen is a new protocol version: docs/evidence.md lists
+each with its date, what changed and why.
 
     protocol_hash(config)   # e.g. '3f0c2a9d81b7'
 """
