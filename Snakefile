@@ -7,9 +7,9 @@
 #   snakemake figures/filter-pruning__digits-cnn.pdf      # one figure
 #   cafw stability --configfile config/config.yaml        # the claims with disjoint seeds
 
-import os
-
 from snakemake.utils import min_version
+
+from cafw.pipeline.workdir import output_dir
 
 min_version("9.0")
 
@@ -25,25 +25,12 @@ if not workflow.overwrite_configfiles:
 REPO = workflow.basedir
 
 
-def link_profiles(output_dir):
-    """Link ``output_dir/profiles`` to the profiles of the directory Snakemake started in."""
-    profiles, link = os.path.abspath("profiles"), os.path.join(output_dir, "profiles")
-    if os.path.isdir(profiles) and not os.path.lexists(link):
-        os.makedirs(output_dir, exist_ok=True)
-        os.symlink(profiles, link)
-
-
 # A config's outputs (results/, figures/, paper/generated/, paper/main.pdf) go under its
-# `output_dir` (default: the repository), so that configs do not overwrite each other's.  It
-# is taken relative to the repository, not to the working directory: a cluster job starts
-# in the output_dir already.  A workflow profile names its files relative to where Snakemake
-# starts (e.g. the Slurm plugin's partition file, profiles/slurm/partitions.yaml), and the
-# plugin opens them only after `workdir:` has moved: the output_dir links to the starting
-# directory's profiles.
+# `output_dir` (default: the repository), so that configs do not overwrite each other's; it is
+# taken relative to the repository, whatever the working directory (cafw.pipeline.workdir).
 if config.get("output_dir"):
-    link_profiles(os.path.join(REPO, config["output_dir"]))
 
-    workdir: os.path.join(REPO, config["output_dir"])
+    workdir: output_dir(REPO, config["output_dir"])
 
 
 report: "workflow/report/workflow.rst"
