@@ -338,14 +338,13 @@ def figure_report(figure):
     return dict(subcategory="{study}", labels=labels)
 
 
-def figure_command(figure):
-    """The rule's `cafw figure` call; a study's figure also names the study and setup."""
-    select = "--study {wildcards.study} --setup {wildcards.setup} "
-    return (
-        "cafw figure {params.draws} --tables {input} "
-        + (select if "{study}" in figure["stem"] else "")
-        + "--out {output.pdf} > {log} 2>&1"
-    )
+def figure_selection(figure):
+    """What the rule's `cafw figure` call adds for a study's figure: the study and setup.  A
+    param, because a param is bound as the rule is defined, and the shell command of a rule
+    defined in a loop is formatted only when its job runs, after the loop has moved on."""
+    if "{study}" not in figure["stem"]:
+        return ""
+    return lambda w: f"--study {w.study} --setup {w.setup} "
 
 
 def paper_targets():

@@ -21,5 +21,6 @@ for name, figure in FIGURE_RULES.items():
             "../../envs/cafw.yaml"
         params:
             draws=figure.get("draws", name),
+            select=figure_selection(figure),
         shell:
-            figure_command(figure)
+            "cafw figure {params.draws} --tables {input} {params.select}--out {output.pdf} > {log} 2>&1"
