@@ -9,6 +9,8 @@
 
 from snakemake.utils import min_version
 
+from cafw.pipeline.workdir import output_dir
+
 min_version("9.0")
 
 
@@ -22,11 +24,13 @@ if not workflow.overwrite_configfiles:
 # The repository (its paper sources): the working directory may be another one, below.
 REPO = workflow.basedir
 
+
 # A config's outputs (results/, figures/, paper/generated/, paper/main.pdf) go under its
-# `output_dir` (default: the repository), so that configs do not overwrite each other's.
+# `output_dir` (default: the repository), so that configs do not overwrite each other's; it is
+# taken relative to the repository, whatever the working directory (cafw.pipeline.workdir).
 if config.get("output_dir"):
 
-    workdir: config["output_dir"]
+    workdir: output_dir(REPO, config["output_dir"])
 
 
 report: "workflow/report/workflow.rst"

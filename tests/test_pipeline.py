@@ -301,7 +301,8 @@ def test_a_tuning_lock_spares_a_fresh_run_the_tuning_runs(tmp_path):
                           cwd=repo, env=env, capture_output=True, text=True, timeout=1200)
     assert tune.returncode == 0, tune.stdout[-4000:] + tune.stderr[-4000:]
     lock = pd.read_csv(repo / "config" / "ci.lock.csv")
-    assert set(lock["replicate"]) == {0, 1} and lock["selected"].sum() == 2 * 2  # 2 curves
+    assert set(lock["replicate"]) == {0, 1}
+    assert lock["selected"].sum() == len(expand(config).digests)  # one per curve and replicate
     assert "choices moved" in tune.stdout
     # elsewhere (a fresh clone: no run on disk), the plan trains no tuning run
     shutil.rmtree(repo / "results")
@@ -317,3 +318,23 @@ def test_a_tuning_lock_spares_a_fresh_run_the_tuning_runs(tmp_path):
     planned = set(re.findall(r"--out results/runs/(\S+) ", plan.stdout))
     assert "digits-cnn__sgd-nuclear+strength=0.1__linear__s0" in planned  # a tuning run
     assert not {run for run in tuning_runs if "rescale=diameter" in run} & planned
+
+
+def test_a_job_started_in_its_output_dir_works_there(tmp_path):
+    """A cluster job's Snakemake starts in the config's output_dir already: the output_dir is
+    the repository's, not one nested below it, and the profiles are found from there too (the
+    Slurm plugin opens its partition file only once the working directory has moved)."""
+    repo = copy_repo(tmp_path / "repo")
+    config = yaml.safe_load((repo / "config" / "ci.yaml").read_text())
+    config["output_dir"] = "outputs/ci"
+    (repo / "config" / "out.yaml").write_text(yaml.safe_dump(config))
+    out = repo / "outputs" / "ci"
+    out.mkdir(parents=True)
+    result = snakemake("-n", "--snakefile", str(repo / "Snakefile"), "--configfile",
+                       str(repo / "config" / "out.yaml"), cwd=out, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not (out / "outputs").exists()
+    # started in the repository, as a user does
+    result = snakemake("-n", "--configfile", "config/out.yaml", cwd=repo, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (out / "profiles" / "slurm" / "partitions.yaml").is_file()

@@ -1,5 +1,6 @@
-"""The SFW optimizer: exact update rule, batched path = per-group path = literal reference,
-convergence to known optima, resumption, schedulers, GradScaler, no host syncs."""
+"""The SFW optimizer: exact update rule, multi-tensor path = single-tensor path (bit for bit on
+the CPU) = literal reference, convergence to known optima, resumption, schedulers, GradScaler,
+no host syncs; ``make_feasible`` without an optimizer."""
 
 import copy
 import io
@@ -20,9 +21,11 @@ from cafw.constraints import (
     SpectralKSupportNormBall,
     Unconstrained,
     base,
+    pack,
     param_groups,
 )
-from cafw.optim import SFW
+from cafw.optim import SFW, make_feasible
+from cafw.optim import sfw as sfw_module
 from cafw.vocabulary import FAMILIES
 from sfw_reference import ReferenceSFW
 
@@ -89,13 +92,28 @@ def _steps_from_the_same_point(models, optimizers, batches):
              for m, o in zip(models, optimizers)]
 
 
-def _assert_same_steps(models, optimizers, batches):
+def _assert_close(first, second):
+    for a, b in zip(first, second, strict=True):
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def _assert_equal(first, second):
+    for a, b in zip(first, second, strict=True):
+        assert torch.equal(a, b)
+
+
+def _assert_paths_equal(models, optimizers, batches, reference=None):
+    """The multi-tensor path (the first optimizer) and the single-tensor path (the second)
+    take the same steps bit for bit: they do the same arithmetic for each group, stacked or
+    alone, which on the CPU rounds the same.  A third optimizer, the literal reference,
+    computes in its own order, so it agrees to rounding."""
+    multi, single = optimizers[:2]
     for params, momenta in _steps_from_the_same_point(models, optimizers, batches):
-        for other_params, other_momenta in zip(params[1:], momenta[1:]):
-            for a, b in zip(params[0], other_params):
-                assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
-            for a, b in zip(momenta[0], other_momenta):
-                assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
+        for tensors in (params, momenta):
+            _assert_equal(tensors[0], tensors[1])
+            if reference is not None:
+                _assert_close(tensors[0], tensors[2])
+        _assert_equal(multi.step_statistics(), single.step_statistics())
 
 
 def _batches64(n):
@@ -104,24 +122,47 @@ def _batches64(n):
 
 @pytest.mark.parametrize("rescale", RESCALES)
 @pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_batched_path_equals_per_group_path_and_reference(family, rescale):
+def test_single_and_multi_tensor_paths_equal_each_other_and_the_reference(family, rescale):
     lr = 0.05 if rescale == "none" else 0.5
     models = [_net().double() for _ in range(3)]
     # the literal reference uses exact LMOs; spectral sets use their exact method there
     exact = {"lmo_method": "svd"} if family.startswith(("spectral", "nuclear")) else {}
+    reference = ReferenceSFW(_groups(models[2], family, **exact), lr=lr, rescale=rescale)
     optimizers = [
         SFW(_groups(models[0], family, **exact), lr=lr, rescale=rescale, foreach=True),
         SFW(_groups(models[1], family, **exact), lr=lr, rescale=rescale, foreach=False),
-        ReferenceSFW(_groups(models[2], family, **exact), lr=lr, rescale=rescale)]
-    _assert_same_steps(models, optimizers, _batches64(4))
+        reference]
+    _assert_paths_equal(models, optimizers, _batches64(4), reference)
 
 
 @pytest.mark.parametrize("family", ["spectral_k_support", "spectral_k_sparse", "nuclear"])
-def test_batched_subspace_iteration_equals_per_group(family):
+def test_subspace_iteration_is_the_same_in_both_paths(family):
     models = [_net().double(), _net().double()]
     optimizers = [SFW(_groups(m, family, lmo_iterations=2), lr=0.5, foreach=f)
                   for m, f in zip(models, (True, False))]
-    _assert_same_steps(models, optimizers, _batches64(5))
+    _assert_paths_equal(models, optimizers, _batches64(5))
+
+
+@pytest.mark.parametrize("foreach, path", [(True, "_multi_tensor_sfw"),
+                                           (None, "_multi_tensor_sfw"),
+                                           (False, "_single_tensor_sfw")])
+def test_foreach_picks_one_path(foreach, path, monkeypatch):
+    """So that the comparisons above compare two paths, not one with itself."""
+    ran = []
+
+    def recording(name):
+        path = getattr(sfw_module, name)
+
+        def recorded(*args, **kwargs):
+            ran.append(name)
+            return path(*args, **kwargs)
+        return recorded
+
+    for name in ("_multi_tensor_sfw", "_single_tensor_sfw"):
+        monkeypatch.setattr(sfw_module, name, recording(name))
+    model = _net()
+    _train(model, SFW(_groups(model, "k_support"), lr=0.5, foreach=foreach), _batches(2))
+    assert ran and set(ran) == {path}
 
 
 @pytest.mark.slow
@@ -129,7 +170,7 @@ def test_the_comparisons_hold_with_other_cpu_kernels():
     """The CPU kernels of another instruction set round differently, as another CPU or BLAS
     build does; ``ATEN_CPU_CAPABILITY=default`` made the former trajectory comparison fail
     here exactly as it failed on Intel machines with MKL."""
-    cases = "equals_per_group_path_and_reference and (nuclear or k_sparse or k_support)"
+    cases = "equal_each_other_and_the_reference and (nuclear or k_sparse or k_support)"
     env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            __file__, "-k", cases], env=env, capture_output=True, text=True)
@@ -337,6 +378,38 @@ def test_step_never_synchronizes_with_the_device(family, monkeypatch):
             opt.step()
             opt.step_statistics()
         assert counter.syncs == [], f"step {i} synchronized: {counter.syncs}"
+
+
+@pytest.mark.parametrize("global_", [False, True], ids=["per-layer", "global"])
+def test_make_feasible_needs_no_optimizer(global_):
+    model = _net()
+    groups = param_groups(model, "group_k_support", k=0.5, value=2.0, init_samples=3,
+                          global_=global_)
+    params, sets = [g["params"] for g in groups], [g["constraint"] for g in groups]
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(10.0)
+
+    def norms():
+        return [c.norm(pack(ps, c.grouping)).item() / c.radius for ps, c in zip(params, sets)]
+
+    before, twin = norms(), copy.deepcopy(model)
+    assert any(n > 1 for n in before)
+    make_feasible(params, sets)
+    # outside: rescaled onto the boundary; inside: untouched
+    for n, m in zip(before, norms()):
+        assert m == pytest.approx(1.0, rel=1e-5) if n > 1 else m == n
+    # the optimizer's method is this function
+    twin_groups = [{"params": list(ps), "constraint": c} for ps, c in
+                   zip(_same_tensors(model, twin, params), sets)]
+    SFW(twin_groups, lr=0.5).make_feasible()
+    _assert_equal(model.parameters(), twin.parameters())
+
+
+def _same_tensors(model, twin, params):
+    """``params`` of ``model`` as the corresponding tensors of its copy ``twin``."""
+    corresponding = dict(zip(map(id, model.parameters()), twin.parameters()))
+    return [[corresponding[id(p)] for p in ps] for ps in params]
 
 
 def test_make_feasible_and_frank_wolfe_gap():

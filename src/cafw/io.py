@@ -68,6 +68,14 @@ def write_csv(frame, path: str | Path) -> None:
     atomic_write(path, lambda f: frame.to_csv(f, index=False))
 
 
+def write_rows(rows: list[dict], path: str | Path, columns: list[str] | None = None) -> None:
+    """A table of rows (dicts, or sequences in the order of ``columns``) as a CSV.  ``columns``
+    is the header of a table without rows, which readers still parse by name."""
+    import pandas as pd  # the [train] extra: only the workflow's tables need it
+
+    write_csv(pd.DataFrame(rows, columns=None if rows else columns), path)
+
+
 def write_records(records: list[dict], path: str | Path) -> None:
     """Rows of a table as CSV, columns in order of first appearance, without pandas (a
     training or sweep job would otherwise import it only to write its last file).  Missing

@@ -378,25 +378,25 @@ def _describe(error: dict, model: type[BaseModel], prefix: str) -> str:
     keys, parent = _keys(model, error["loc"])
     keys = ([prefix] if prefix else []) + keys
     key = ".".join(keys)
-    kind, ctx, given = error["type"], error.get("ctx", {}), error.get("input")
-    if kind == "missing":
+    error_type, ctx, given = error["type"], error.get("ctx", {}), error.get("input")
+    if error_type == "missing":
         return f"missing required key {key!r}"
-    if kind == "extra_forbidden":
+    if error_type == "extra_forbidden":
         where = ".".join(keys[:-1]) or "the run config"
         allowed = ", ".join(_field_names(parent) if parent else []) or "none"
         return f"unknown key {key!r} in {where}; allowed: {allowed}"
-    if kind == "literal_error":
+    if error_type == "literal_error":
         return f"{key!r}: {given!r} is not allowed; allowed: {_options(ctx['expected'])}"
-    if kind == "union_tag_invalid":
+    if error_type == "union_tag_invalid":
         return (f"'{key}.name': {ctx['tag']!r} is not allowed; allowed: "
                 f"{_options(ctx['expected_tags'])}")
-    if kind == "union_tag_not_found":
+    if error_type == "union_tag_not_found":
         return f"{key!r} needs a 'name'; allowed: {', '.join(OPTIMIZERS)}"
-    if kind in _BOUNDS:
-        name, sign = _BOUNDS[kind]
+    if error_type in _BOUNDS:
+        name, sign = _BOUNDS[error_type]
         return f"{key!r} must be {sign} {ctx[name]}, got {given!r}"
-    if kind in _TYPES:
-        return f"{key!r} must be {_TYPES[kind]}, got {given!r}"
+    if error_type in _TYPES:
+        return f"{key!r} must be {_TYPES[error_type]}, got {given!r}"
     message = error["msg"].removeprefix("Value error, ")
     return f"{key!r}: {message}" if key else message
 

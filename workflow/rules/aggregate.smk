@@ -9,10 +9,9 @@ rule manifest:
     params:
         rows=lambda w: grid().manifest,
     run:
-        import pandas as pd
-        from cafw.io import write_csv
+        from cafw.io import write_rows
 
-        write_csv(pd.DataFrame(params.rows), output[0])
+        write_rows(params.rows, output[0])
 
 
 rule studies:
@@ -24,10 +23,9 @@ rule studies:
     params:
         rows=studies_table(config),
     run:
-        import pandas as pd
-        from cafw.io import write_csv
+        from cafw.io import write_rows
 
-        write_csv(pd.DataFrame(params.rows), output[0])
+        write_rows(params.rows, output[0])
 
 
 rule aggregate:

@@ -175,8 +175,8 @@ def dataset_ready_of(setup):
 
 
 def dataset_command(dataset):
-    """How the rule `dataset` makes an on-disk dataset ready: downloaded (CIFAR) or checked
-    (ImageNet); in a rehearsal, a small copy written in its on-disk format instead."""
+    """How the `dataset` rule makes an on-disk dataset ready (downloaded for CIFAR, checked
+    for ImageNet); in a rehearsal, a small copy written in its on-disk format instead."""
     small = config.get("rehearsal", {}).get("datasets", {}).get(dataset)
     if small is None:
         return f"cafw data download {dataset}"
@@ -301,6 +301,52 @@ def figure_chart(study):
     return study_chart(config["studies"][study])
 
 
+# The figure rules (figures.smk) share one skeleton (their tables in; a PDF and the PNG that
+# the report shows out; one `cafw figure` call) and differ only in what this table says: the
+# files' stem (a figure per study and setup has both in it), the tables it reads, the chart
+# that `cafw figure` draws (a study's own chart, or the rule's name) and, for a figure of the
+# whole config, where the report files it (a study's figures are filed under the study).
+FIGURE_RULES = {
+    "study": dict(
+        stem="{study}__{setup}",
+        tables=["results/tables/compression.csv"],
+        chart=lambda w: figure_chart(w.study),
+    ),
+    "dynamics": dict(
+        stem="dynamics__{study}__{setup}",
+        tables=["results/tables/history.csv", "results/tables/manifest.csv"],
+        label="training dynamics",
+    ),
+    "compute": dict(stem="compute", tables=["results/tables/compute.csv"], subcategory="compute"),
+    "lr_theory": dict(
+        stem="lr-theory",
+        tables=["results/tables/lr_theory.csv"],
+        subcategory="learning-rate theory",
+    ),
+    "lr_grid": dict(stem="lr-grid__{study}__{setup}", tables=[TUNING], label="learning-rate grid"),
+}
+
+
+def figure_report(figure):
+    """The report's entry for the figure's PNG: a study's figures are filed under the study
+    and labelled with it and the setup (and the figure, where a study has several)."""
+    if "{study}" not in figure["stem"]:
+        return dict(subcategory=figure["subcategory"])
+    labels = {"study": "{study}", "setup": "{setup}"}
+    if "label" in figure:
+        labels["figure"] = figure["label"]
+    return dict(subcategory="{study}", labels=labels)
+
+
+def figure_selection(figure):
+    """What the rule's `cafw figure` call adds for a study's figure: the study and setup.  A
+    param, because a param is bound as the rule is defined, and the shell command of a rule
+    defined in a loop is formatted only when its job runs, after the loop has moved on."""
+    if "{study}" not in figure["stem"]:
+        return ""
+    return lambda w: f"--study {w.study} --setup {w.setup} "
+
+
 def paper_targets():
     """paper/main.pdf where latexmk can build it (on PATH, or from envs/paper.yaml under
     --sdm conda); else the paper's generated sources, and one notice: TeX is optional."""
@@ -310,7 +356,7 @@ def paper_targets():
     if workflow.is_main_process:
         print(
             "cafw: latexmk is not on PATH, so everything but paper/main.pdf is built "
-            "(README, 'Install')",
+            "(docs/install.md)",
             file=sys.stderr,
         )
     return expand("paper/generated/{name}", name=PAPER_FILES)

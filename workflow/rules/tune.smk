@@ -14,13 +14,10 @@ rule tuning_plan:
     params:
         rows=GRID.tuning,
     run:
-        import pandas as pd
-        from cafw.io import write_csv
+        from cafw.io import write_rows
 
         columns = ["curve", "study", "kind", "replicate", "point", "run", "digest"]
-        write_csv(
-            pd.DataFrame(params.rows, columns=None if params.rows else columns), output[0]
-        )
+        write_rows(params.rows, output[0], columns)
 
 
 checkpoint select:

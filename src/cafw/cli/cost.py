@@ -11,17 +11,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                                          "submitting it")
     p.add_argument("--configfile", type=Path, nargs="+", default=[Path("config/config.yaml")],
                    help="pipeline config files, merged in order as Snakemake merges them")
-    p.add_argument("--readme", type=Path,
-                   help="instead, rewrite this README's paper-grid paragraph (its cost markers)")
+    p.add_argument("--docs", action="store_true",
+                   help="instead, rewrite the paper-grid paragraph of the docs page that states "
+                        "the paper grids' cost (docs/cluster.md; run in the repository)")
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    from ..pipeline.cost import load, text, update_readme
+    from ..pipeline.cost import PAGE, load, text, update_page
 
-    if args.readme:
-        update_readme(args.readme)
-        print(f"updated the paper-grid paragraph of {args.readme}")
+    if args.docs:
+        update_page()
+        print(f"updated the paper-grid paragraph of {PAGE}")
     else:
         print(text(load(args.configfile), " + ".join(map(str, args.configfile))), end="")
     return 0

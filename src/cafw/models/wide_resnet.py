@@ -9,9 +9,12 @@ those the network actually starts from.
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .stages import residual_stages
 from .zoo import BUILDERS
 
 
@@ -42,19 +45,11 @@ class WideResNet(nn.Module):
         n = (depth - 4) // 6
         widths = [16 * widen, 32 * widen, 64 * widen]
         self.conv1 = nn.Conv2d(in_channels, 16, 3, padding=1)
-        stages = []
-        in_planes = 16
-        for stage, planes in enumerate(widths):
-            strides = [1 if stage == 0 else 2] + [1] * (n - 1)
-            blocks = []
-            for stride in strides:
-                blocks.append(WideBasic(in_planes, planes, stride, dropout))
-                in_planes = planes
-            stages.append(nn.Sequential(*blocks))
-        self.stages = nn.Sequential(*stages)
+        self.stages, planes = residual_stages(partial(WideBasic, dropout=dropout), 16,
+                                              widths, [n] * len(widths))
         # momentum=0.9 (PyTorch convention: weight of the new batch) is the authors' choice.
-        self.bn = nn.BatchNorm2d(in_planes, momentum=0.9)
-        self.linear = nn.Linear(in_planes, num_classes)
+        self.bn = nn.BatchNorm2d(planes, momentum=0.9)
+        self.linear = nn.Linear(planes, num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
         out = F.relu(self.bn(self.stages(self.conv1(x))))

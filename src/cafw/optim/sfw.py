@@ -17,22 +17,30 @@ With gradient rescaling and no clipping the step has length lr * ||m_t||, like a
 which decouples the learning rate from the size of the set (Pokutta et al. 2020).
 
 A group usually holds one tensor (``cafw.constraints.param_groups`` builds one per layer); a
-group of several tensors is one set over all of them (global constraints).  Groups whose sets
-differ only in radius are stacked into one batch, so an LMO (top-k, norms, SVD or subspace
-iteration) runs once per distinct shape, and ``torch._foreach_*`` does the momentum and the
-convex combination.  ``foreach=False`` is the plain path, one group at a time with per-tensor
-ops: the same mathematics on batches of one, which the batched path is tested against (and
-both against a literal transcription of the authors' update in the tests).  On accelerators
-a step never waits for the device (the exact SVD that seeds a spectral set's basis on the
-first step aside); on the CPU the top-k selection of the k-sets reads counts on the host,
-which costs nothing there.
+group of several tensors is one set over all of them (global constraints).
+
+The code has the shape of ``torch.optim.sgd``, so that the update reads apart from the
+optimizer's bookkeeping and each way of computing it reads alone: ``SFW.step`` gathers the
+groups' tensors and state and calls the functional ``sfw``, which runs one of two paths.
+``_multi_tensor_sfw`` stacks groups whose sets differ only in radius into one ``SetBatch``,
+so an LMO (top-k, norms, SVD or subspace iteration) runs once per distinct shape, and does
+the momentum and the convex combination with ``torch._foreach_*``.  ``_single_tensor_sfw``
+(``foreach=False``) is the plain path, one group at a time with per-tensor ops: the same
+mathematics on batches of one, and on the CPU the same bits, which the tests hold the
+multi-tensor path to (and both to a literal transcription of the authors' update).  On
+accelerators a step never waits for the device (the exact SVD that seeds a spectral set's
+basis on the first step aside); on the CPU the top-k selection of the k-sets reads counts on
+the host, which costs nothing there.
+
+``make_feasible`` moves tensors into their sets without an optimizer, as a run does before
+it builds a sharded one.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -57,24 +65,41 @@ class StepStatistics(NamedTuple):
     fw_gap: Tensor
 
 
-@dataclass
-class _Batch:
-    """Param groups whose sets differ at most in radius: one batched LMO call per step."""
+@dataclass(frozen=True)
+class SetBatch:
+    """Groups whose sets differ at most in radius, which the multi-tensor path steps with one
+    batched LMO call; the tensors are built once, not every step."""
 
-    indices: list[int]  # param-group index of each member
-    params: list[list[Tensor]]  # each member's tensors (one, unless a global set)
-    groups: list[dict]
+    members: list[int]  # the groups' positions in the lists given to ``sfw``
     constraint: Constraint  # the first member's; class and hyperparameters are shared
     radius: Tensor  # (B,)
     diameter: Tensor  # (B,)
+    rescale: str
 
-    @property
-    def rescale(self) -> str:
-        return self.groups[0]["rescale"]
+    @classmethod
+    def of(cls, members: list[int], constraints: list[Constraint], shape: tuple[int, ...],
+           rescale: str, like: Tensor) -> SetBatch:
+        """The batch of the member groups' ``constraints``, whose tensors pack to ``shape``,
+        with radii and diameters of ``like``'s dtype and device."""
+        return cls(members=members, constraint=constraints[0], rescale=rescale,
+                   radius=torch.tensor([c.radius for c in constraints], dtype=like.dtype,
+                                       device=like.device),
+                   diameter=torch.tensor([c.diameter_per_radius(shape) * c.radius
+                                          for c in constraints],
+                                         dtype=like.dtype, device=like.device))
 
-    @property
-    def foreach(self) -> bool:
-        return self.groups[0]["foreach"] is not False
+
+# what sfw returns: (positions of groups, their step sizes, their Frank-Wolfe gaps)
+StepChunk = tuple[list[int], Tensor, Tensor]
+
+
+@dataclass
+class _Call:
+    """One call of ``sfw`` in a step: the param groups it steps and how."""
+
+    group_indices: list[int]  # param-group index of each position in the call
+    sets: list[SetBatch]
+    foreach: bool
 
 
 class SFW(Optimizer):
@@ -100,11 +125,10 @@ class SFW(Optimizer):
         _check_hyperparameters(lr, momentum, dampening, rescale)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, rescale=rescale,
                         constraint=constraint, foreach=foreach)
-        self._last: list[tuple[list[int], Tensor, Tensor]] = []
+        self._last: list[StepChunk] = []  # with param-group indices for positions
         self._plan_key: tuple | None = None
-        self._batches: list[_Batch] = []
-        self._interleave = False
-        self._stat_index: Tensor | None = None  # param-group index of each batch member
+        self._calls: list[_Call] = []
+        self._stat_index: Tensor | None = None  # param-group index of each statistic
         super().__init__(params, defaults)
 
     def __setstate__(self, state: dict) -> None:
@@ -141,33 +165,43 @@ class SFW(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        batches = self._plan()
-        if self._interleave:  # a batch's tensors stay in cache from momentum to update
-            self._last = []
-            for batch in batches:
-                self._update_momentum([batch])
-                self._last.append(self._frank_wolfe_step(batch))
-        else:  # fewest launches: one momentum update for everything, then the batches
-            self._update_momentum(batches)
-            self._last = [self._frank_wolfe_step(batch) for batch in batches]
+        self._last = []
+        for call in self._plan():
+            groups = [self.param_groups[i] for i in call.group_indices]
+            params = [g["params"] for g in groups]
+            grads = [[p.grad if p.grad is not None else torch.zeros_like(p) for p in ps]
+                     for ps in params]  # a missing gradient counts as 0
+            states = [[self.state[p] for p in ps] for ps in params]
+            momentum_buffers = [[s.get("momentum_buffer") for s in ss] for ss in states]
+            lmo_states = [ss[0].get("lmo", {}) for ss in states]  # kept with the first tensor
+            chunks = sfw(params, grads, momentum_buffers, lmo_states, call.sets,
+                         lr=[g["lr"] for g in groups], momentum=[g["momentum"] for g in groups],
+                         dampening=[g["dampening"] for g in groups], foreach=call.foreach)
+            for ss, buffers, lmo_state in zip(states, momentum_buffers, lmo_states):
+                ss[0]["lmo"] = lmo_state
+                for s, buffer in zip(ss, buffers):
+                    s["momentum_buffer"] = buffer
+            self._last += [([call.group_indices[j] for j in positions], step_size, gap)
+                           for positions, step_size, gap in chunks]
         return loss
 
-    def _plan(self) -> list[_Batch]:
-        """This step's batches, rebuilt only when the groups with gradients, their sets,
-        their rescaling or their ``foreach`` change (sets are immutable).
+    def _plan(self) -> list[_Call]:
+        """This step's calls of ``sfw``, rebuilt only when the groups with gradients, their
+        sets, their rescaling or their ``foreach`` change (sets are immutable).
 
         ``foreach=True`` batches the group with every group of its shape; ``foreach=False``
-        steps it alone with per-tensor ops.  ``None`` picks per device, as measured in
-        on a 2-core CPU: on accelerators batch everything (launches dominate); on the CPU
-        batch only small tensors (per-op overhead dominates) and step each large one alone,
-        interleaved with its momentum update, so it stays in cache for the whole step.
+        steps it alone with per-tensor ops.  ``None`` picks per device, as measured on a
+        2-core CPU: on accelerators batch everything (launches dominate), and one call updates
+        every momentum buffer; on the CPU batch only small tensors (per-op overhead
+        dominates) and step each large one alone, each batch a call of its own, so that its
+        tensors stay in cache from the momentum update to the convex combination.
         """
         active = [(i, g) for i, g in enumerate(self.param_groups)
                   if any(p.grad is not None for p in g["params"])]  # missing grads count as 0
         key = tuple((i, id(g["constraint"]), g["rescale"], g["foreach"], len(g["params"]))
                     for i, g in active)
         if key == self._plan_key:
-            return self._batches
+            return self._calls
         on_cpu = bool(active) and active[0][1]["params"][0].device.type == "cpu"
         members: dict[tuple, list[tuple[int, dict]]] = defaultdict(list)
         for i, g in active:
@@ -178,86 +212,20 @@ class SFW(Optimizer):
             bucket = (c.batch_key(shape), g["rescale"], g["foreach"] is not False, p.dtype,
                       p.device)
             members[bucket if math.prod(shape) <= limit else (i,)].append((i, g))
-        self._batches = [_make_batch(m) for m in members.values()]
-        self._interleave = on_cpu and not all(g["foreach"] is True for _, g in active)
+        batches = [(m, m[0][1]["foreach"] is not False) for m in members.values()]
+        if on_cpu and not all(g["foreach"] is True for _, g in active):
+            self._calls = [_make_call([m], foreach) for m, foreach in batches]
+        else:
+            self._calls = [_make_call(ms, foreach) for foreach in (True, False)
+                           if (ms := [m for m, f in batches if f == foreach])]
         self._plan_key, self._stat_index = key, None
-        return self._batches
-
-    def _update_momentum(self, batches: list[_Batch]) -> None:
-        """m = g on the first step, then m = mu m + (1 - dampening) g."""
-        running: dict[tuple, tuple[list, list]] = defaultdict(lambda: ([], []))
-        for batch in batches:
-            for group, params in zip(batch.groups, batch.params):
-                for p in params:
-                    grad = p.grad if p.grad is not None else torch.zeros_like(p)
-                    state = self.state[p]
-                    if "momentum_buffer" not in state:
-                        state["momentum_buffer"] = grad.detach().clone()
-                        continue
-                    bufs, grads = running[(group["momentum"], 1.0 - group["dampening"],
-                                           batch.foreach)]
-                    bufs.append(state["momentum_buffer"])
-                    grads.append(grad)
-        for (mu, scale, foreach), (bufs, grads) in running.items():
-            if foreach:
-                torch._foreach_mul_(bufs, mu)
-                torch._foreach_add_(bufs, grads, alpha=scale)
-            else:
-                for buf, grad in zip(bufs, grads):
-                    buf.mul_(mu).add_(grad, alpha=scale)
-
-    def _frank_wolfe_step(self, batch: _Batch) -> tuple[list[int], Tensor, Tensor]:
-        grouping = batch.constraint.grouping
-        momenta = _stack([pack([self.state[p]["momentum_buffer"] for p in ps], grouping)
-                          for ps in batch.params])
-        params = _stack([pack(ps, grouping) for ps in batch.params])
-        owners = [self.state[ps[0]] for ps in batch.params]
-        lmo_state = {k: _stack([s["lmo"][k] for s in owners]) for k in owners[0].get("lmo", {})}
-        vertex = batch.constraint.batched_lmo(momenta, batch.radius, lmo_state)
-        for b, state in enumerate(owners):
-            state["lmo"] = {k: v[b] for k, v in lmo_state.items()}
-
-        momenta = momenta.flatten(1)
-        direction = vertex.sub_(params)  # v - theta, in the LMO's fresh output
-        flat_direction = direction.flatten(1)
-        gap = -_row_dot(momenta, flat_direction)  # <m, theta - v>
-        if batch.rescale == "gradient":
-            grad_norm = torch.linalg.vector_norm(momenta, dim=1)
-            dist = torch.linalg.vector_norm(flat_direction, dim=1)
-            factor = grad_norm * inverse_or_zero(dist)
-        elif batch.rescale == "fast_gradient":
-            factor = torch.linalg.vector_norm(momenta, dim=1) * (2.0 / batch.diameter)
-        elif batch.rescale == "diameter":
-            factor = 1.0 / batch.diameter
-        else:
-            factor = torch.ones_like(batch.radius)
-        step_size = (factor * _learning_rates(batch.groups, vertex)).clamp_(0.0, 1.0)
-
-        # theta + eta (v - theta) = (1 - eta) theta + eta v
-        targets, directions, weights = [], [], []
-        for b, ps in enumerate(batch.params):
-            parts = unpack(direction[b], ps, grouping)
-            targets += ps
-            directions += parts
-            weights += [step_size[b]] * len(parts)
-        if batch.foreach:
-            torch._foreach_addcmul_(targets, directions, weights)
-        else:
-            for p, d, w in zip(targets, directions, weights):
-                p.addcmul_(d, w)
-        return batch.indices, step_size, gap
+        return self._calls
 
     # -- utilities ------------------------------------------------------------------------
-    @torch.no_grad()
     def make_feasible(self) -> None:
         """Rescale every group's iterate into its set (the authors' shift_inside)."""
-        for group in self.param_groups:
-            if not group["params"]:
-                continue
-            grouping = group["constraint"].grouping
-            packed = group["constraint"].shift_inside(pack(group["params"], grouping))
-            for p, part in zip(group["params"], unpack(packed, group["params"], grouping)):
-                p.copy_(part)
+        make_feasible([g["params"] for g in self.param_groups],
+                      [g["constraint"] for g in self.param_groups])
 
     def reset_momentum(self) -> None:
         for state in self.state.values():
@@ -294,17 +262,147 @@ class SFW(Optimizer):
             group["constraint"] = constraint
 
 
-def _make_batch(members: list[tuple[int, dict]]) -> _Batch:
-    groups = [g for _, g in members]
-    c, like = groups[0]["constraint"], groups[0]["params"][0]
-    shape = packed_shape([tuple(p.shape) for p in groups[0]["params"]], c.grouping)
-    sets = [g["constraint"] for g in groups]
-    return _Batch(
-        indices=[i for i, _ in members], params=[g["params"] for g in groups], groups=groups,
-        constraint=c,
-        radius=torch.tensor([s.radius for s in sets], dtype=like.dtype, device=like.device),
-        diameter=torch.tensor([s.diameter_per_radius(shape) * s.radius for s in sets],
-                              dtype=like.dtype, device=like.device))
+def _make_call(batches: list[list[tuple[int, dict]]], foreach: bool) -> _Call:
+    """The call that steps ``batches`` of (param-group index, group) pairs."""
+    group_indices, sets = [], []
+    for members in batches:
+        groups = [g for _, g in members]
+        c, like = groups[0]["constraint"], groups[0]["params"][0]
+        shape = packed_shape([tuple(p.shape) for p in groups[0]["params"]], c.grouping)
+        positions = list(range(len(group_indices), len(group_indices) + len(members)))
+        sets.append(SetBatch.of(positions, [g["constraint"] for g in groups], shape,
+                                groups[0]["rescale"], like))
+        group_indices += [i for i, _ in members]
+    return _Call(group_indices, sets, foreach)
+
+
+def sfw(params: list[list[Tensor]], grads: list[list[Tensor]],
+        momentum_buffers: list[list[Tensor | None]], lmo_states: list[dict[str, Tensor]],
+        sets: list[SetBatch], *, lr: list[float | Tensor], momentum: list[float],
+        dampening: list[float], foreach: bool) -> list[StepChunk]:
+    """One SFW step of param groups, in place (the computation of ``SFW.step``).
+
+    Position j of every list is one group: its tensors, their gradients (zeros where
+    missing), their momentum buffers (None before the first step, then replaced by new
+    ones), the state of its set's LMO (replaced by the updated state), and its
+    hyperparameters.  ``sets`` holds every group in exactly one batch.  ``foreach`` picks
+    ``_multi_tensor_sfw``, else ``_single_tensor_sfw``.  Returns the groups' step sizes and
+    Frank-Wolfe gaps as (positions, step_size, fw_gap) chunks.
+    """
+    step = _multi_tensor_sfw if foreach else _single_tensor_sfw
+    return step(params, grads, momentum_buffers, lmo_states, sets, lr=lr, momentum=momentum,
+                dampening=dampening)
+
+
+def _single_tensor_sfw(params: list[list[Tensor]], grads: list[list[Tensor]],
+                       momentum_buffers: list[list[Tensor | None]],
+                       lmo_states: list[dict[str, Tensor]], sets: list[SetBatch], *,
+                       lr: list[float | Tensor], momentum: list[float],
+                       dampening: list[float]) -> list[StepChunk]:
+    """Each group alone, tensor by tensor; its set's LMO sees a batch of one."""
+    chunks = []
+    for batch in sets:
+        grouping = batch.constraint.grouping
+        for b, j in enumerate(batch.members):
+            buffers = momentum_buffers[j]
+            for n, grad in enumerate(grads[j]):
+                if buffers[n] is None:
+                    buffers[n] = grad.detach().clone()
+                else:
+                    buffers[n].mul_(momentum[j]).add_(grad, alpha=1.0 - dampening[j])
+            momenta = pack(buffers, grouping).unsqueeze(0)
+            lmo_state = {k: v.unsqueeze(0) for k, v in lmo_states[j].items()}
+            one = slice(b, b + 1)
+            vertex = batch.constraint.batched_lmo(momenta, batch.radius[one], lmo_state)
+            lmo_states[j] = {k: v[0] for k, v in lmo_state.items()}
+
+            direction = vertex.sub_(pack(params[j], grouping).unsqueeze(0))  # v - theta
+            step_size, gap = _step_size_and_gap(
+                momenta.flatten(1), direction.flatten(1), batch.rescale, batch.diameter[one],
+                _learning_rates([lr[j]], vertex))
+            weight = step_size[0]
+            for p, d in zip(params[j], unpack(direction[0], params[j], grouping)):
+                p.addcmul_(d, weight)  # theta + eta (v - theta) = (1 - eta) theta + eta v
+            chunks.append(([j], step_size, gap))
+    return chunks
+
+
+def _multi_tensor_sfw(params: list[list[Tensor]], grads: list[list[Tensor]],
+                      momentum_buffers: list[list[Tensor | None]],
+                      lmo_states: list[dict[str, Tensor]], sets: list[SetBatch], *,
+                      lr: list[float | Tensor], momentum: list[float],
+                      dampening: list[float]) -> list[StepChunk]:
+    """All momentum buffers with ``torch._foreach_*``, then one stacked LMO per batch, then
+    the convex combination of each batch's tensors with one ``torch._foreach_*`` op."""
+    updates: dict[tuple[float, float], tuple[list, list]] = defaultdict(lambda: ([], []))
+    for j, (buffers, group_grads) in enumerate(zip(momentum_buffers, grads)):
+        for n, grad in enumerate(group_grads):
+            if buffers[n] is None:
+                buffers[n] = grad.detach().clone()
+                continue
+            stale, fresh = updates[(momentum[j], 1.0 - dampening[j])]
+            stale.append(buffers[n])
+            fresh.append(grad)
+    for (mu, scale), (stale, fresh) in updates.items():
+        torch._foreach_mul_(stale, mu)
+        torch._foreach_add_(stale, fresh, alpha=scale)
+
+    chunks = []
+    for batch in sets:
+        grouping, members = batch.constraint.grouping, batch.members
+        momenta = _stack([pack(momentum_buffers[j], grouping) for j in members])
+        thetas = _stack([pack(params[j], grouping) for j in members])
+        lmo_state = {k: _stack([lmo_states[j][k] for j in members])
+                     for k in lmo_states[members[0]]}
+        vertex = batch.constraint.batched_lmo(momenta, batch.radius, lmo_state)
+        for b, j in enumerate(members):
+            lmo_states[j] = {k: v[b] for k, v in lmo_state.items()}
+
+        direction = vertex.sub_(thetas)  # v - theta, in the LMO's fresh output
+        step_size, gap = _step_size_and_gap(
+            momenta.flatten(1), direction.flatten(1), batch.rescale, batch.diameter,
+            _learning_rates([lr[j] for j in members], vertex))
+        # theta + eta (v - theta) = (1 - eta) theta + eta v
+        targets, directions, weights = [], [], []
+        for b, j in enumerate(members):
+            parts = unpack(direction[b], params[j], grouping)
+            targets += params[j]
+            directions += parts
+            weights += [step_size[b]] * len(parts)
+        torch._foreach_addcmul_(targets, directions, weights)
+        chunks.append((members, step_size, gap))
+    return chunks
+
+
+def _step_size_and_gap(momenta: Tensor, direction: Tensor, rescale: str, diameter: Tensor,
+                       lr: Tensor | float) -> tuple[Tensor, Tensor]:
+    """eta = clip(lr * s, 0, 1) and the gap <m, theta - v> of (B, n) momenta and v - theta."""
+    gap = -_row_dot(momenta, direction)
+    if rescale == "gradient":
+        grad_norm = torch.linalg.vector_norm(momenta, dim=1)
+        dist = torch.linalg.vector_norm(direction, dim=1)
+        factor = grad_norm * inverse_or_zero(dist)
+    elif rescale == "fast_gradient":
+        factor = torch.linalg.vector_norm(momenta, dim=1) * (2.0 / diameter)
+    elif rescale == "diameter":
+        factor = 1.0 / diameter
+    else:
+        factor = torch.ones_like(diameter)
+    return (factor * lr).clamp_(0.0, 1.0), gap
+
+
+@torch.no_grad()
+def make_feasible(params: Sequence[Sequence[Tensor]], constraints: Sequence[Constraint]) -> None:
+    """Rescale each group of tensors ``params[j]`` into its set ``constraints[j]``, in place
+    (the authors' shift_inside; not a projection).  Needs no optimizer: a sharded run moves
+    the whole model before it builds its share of one."""
+    for group_params, constraint in zip(params, constraints, strict=True):
+        if not group_params:
+            continue  # as ZeroRedundancyOptimizer gives ranks that own none of a group
+        grouping = constraint.grouping
+        packed = constraint.shift_inside(pack(group_params, grouping))
+        for p, part in zip(group_params, unpack(packed, group_params, grouping)):
+            p.copy_(part)
 
 
 def _stack(tensors: list[Tensor]) -> Tensor:
@@ -320,8 +418,7 @@ def _row_dot(a: Tensor, b: Tensor) -> Tensor:
     return torch.linalg.vecdot(a, b)
 
 
-def _learning_rates(groups: list[dict], like: Tensor) -> Tensor | float:
-    lrs = [g["lr"] for g in groups]
+def _learning_rates(lrs: list[float | Tensor], like: Tensor) -> Tensor | float:
     if all(isinstance(lr, float | int) for lr in lrs) and len(set(lrs)) == 1:
         return float(lrs[0])
     if any(isinstance(lr, Tensor) for lr in lrs):

@@ -8,13 +8,14 @@ replicates and their seeds per replicate, and the compute comparison.  Left out:
 go (``output_dir``), which seed set the replicates use (``seed_offset``: two replicate sets of
 one protocol share its hash, so the stability check compares like with like), the cluster's
 resources, the benchmarks that decide no verdict (``lr_theory``, ``lmo_quality``), the tuning
-lock (a realisation of the tuning rule, not a rule), labels and statements (text), and the run
-keys that change how but not what a run computes (``cafw.spec.UNDIGESTED``).
+lock (a realisation of the tuning rule, not a rule), labels, statements and how a study is
+drawn (``chart``: presentation), and the run keys that change how but not what a run
+computes (``cafw.spec.UNDIGESTED``).
 
 ``RULES`` names the version of the rules in code (the tuning score and choice, the claims'
 intervals and verdicts); it changes whenever they do, and so does the hash.  A change of
-protocol made after its results were seen is a new protocol version: the README lists each
-with its date, what changed and why.
+protocol made after its results were seen is a new protocol version: docs/evidence.md lists
+each with its date, what changed and why.
 
     protocol_hash(config)   # e.g. '3f0c2a9d81b7'
 """
@@ -31,7 +32,7 @@ RULES = "replicates-v3"
 #: top-level keys that decide no verdict
 NOT_PROTOCOL = ("output_dir", "seed_offset", "resources", "lr_theory", "lmo_quality", "tuning")
 #: keys of a setup, method, claim or study entry that decide no verdict
-TEXT = ("label", "statement", "resources")
+TEXT = ("label", "statement", "resources", "chart")
 RUN_HOW = (*UNDIGESTED, "device", "data_root", "download")
 
 

@@ -1,7 +1,7 @@
 """A rehearsal of a grid: the same setups, studies, methods, variants, schedules, claims,
 figures and paper, every run shrunk to toy size on a CPU and trained on small copies of its
-datasets in their real on-disk formats (``config/rehearsal.yaml``; README, "Rehearsing a
-grid").
+datasets in their real on-disk formats (``config/rehearsal.yaml``; docs/cluster.md,
+"Rehearsing a grid").
 
     config = rehearsed(merged)    # a config without a `rehearsal` section is returned as is
 

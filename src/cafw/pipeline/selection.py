@@ -1,8 +1,8 @@
 """Choosing each tuned curve's hyperparameters, in each replicate, from validation accuracy
 alone.
 
-The rule, stated once here and quoted in the README and the paper: in every replicate, every
-grid point of a curve is trained with the replicate's tuning seeds and swept at the study's
+The rule, stated once here and quoted in docs/evidence.md and the paper: in every replicate,
+every grid point of a curve is trained with the replicate's tuning seeds and swept at the study's
 ratios; a point's score is the mean of its dense validation accuracy and its validation
 accuracy averaged over the study's ratios (the normalised area under the accuracy-vs-ratio
 curve, dense included: ``area.normalised_area``), averaged over those seeds; the point with

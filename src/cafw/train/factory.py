@@ -10,7 +10,7 @@ import torch.distributed as dist
 from torch import nn
 
 from ..constraints import param_groups
-from ..optim import SFW, SGD, ProxSGD
+from ..optim import SFW, SGD, ProxSGD, make_feasible
 from ..optim.sfw import StepStatistics
 from ..penalties import TERMS
 from ..spec import ConfigError, OptimizerSpec, RunSpec, SFWSpec, SGDSpec
@@ -36,7 +36,7 @@ def build_optimizer(spec: OptimizerSpec, model: nn.Module, *,
         options = dict(lr=spec.lr, momentum=spec.momentum, dampening=spec.dampening,
                        rescale=spec.rescale)
         if spec.make_feasible:  # every process the whole model, before any sharding
-            SFW(groups, **options).make_feasible()
+            make_feasible([g["params"] for g in groups], [g["constraint"] for g in groups])
     elif isinstance(spec, SGDSpec):
         cls, params = SGD, model.parameters()
         options = dict(lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay,

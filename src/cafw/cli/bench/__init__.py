@@ -1,6 +1,6 @@
 """``cafw bench BENCHMARK``: benchmarks that print ratios measured side by side, one
-subcommand each (a module of this package, the library's in ``cafw.bench``), each writing
-its table to ``--out``."""
+subcommand each (a module of this package named as the subcommand, the library's of the same
+name in ``cafw.bench``), each writing its table to ``--out``."""
 
 from __future__ import annotations
 
@@ -9,17 +9,16 @@ import argparse
 from . import (
     compressed,
     compute,
-    gpu_check,
+    gpu,
     lmo_cost,
     lmo_quality,
     optimizer,
     startup,
     sweep,
-    training,
+    train,
 )
 
-BENCHMARKS = (optimizer, training, sweep, compute, compressed, startup, gpu_check, lmo_quality,
-              lmo_cost)
+BENCHMARKS = (optimizer, train, sweep, compute, compressed, startup, gpu, lmo_quality, lmo_cost)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:

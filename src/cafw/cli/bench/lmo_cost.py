@@ -1,13 +1,21 @@
 """``cafw bench lmo-cost``: what each number of warm subspace iterations costs, against the
-proximal method's full SVDs (``cafw.bench.lmo_quality.cost``); the methods and the setup are
+proximal method's full SVDs (``cafw.bench.lmo_cost``); the methods and the setup are
 the pipeline config's ``lmo_quality.cost`` unless a flag names others."""
 
 from __future__ import annotations
 
 import argparse
 
-from .common import add_device, add_out, add_rounds, device, wrote
-from .lmo_quality import add_iterations, add_pipeline_config, study
+from .common import (
+    add_device,
+    add_iterations,
+    add_out,
+    add_pipeline_config,
+    add_rounds,
+    device,
+    lmo_study,
+    wrote,
+)
 
 
 def add_parser(benchmarks: argparse._SubParsersAction) -> None:
@@ -33,10 +41,11 @@ def add_parser(benchmarks: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from ...bench.lmo_quality import ITERATIONS, cost
+    from ...bench.lmo_cost import run
+    from ...bench.lmo_quality import ITERATIONS
 
-    chosen = study(args.pipeline_config)["cost"]
-    table = cost(args.pipeline_config, args.setup or chosen["setup"],
+    chosen = lmo_study(args.pipeline_config)["cost"]
+    table = run(args.pipeline_config, args.setup or chosen["setup"],
                  baseline=args.baseline or chosen["baseline"],
                  reference=args.reference or chosen["reference"],
                  sfw=args.sfw_method or chosen["sfw"],

@@ -1,36 +1,21 @@
 """``cafw bench lmo-quality``: how exact the spectral LMOs are along real SFW training
-trajectories (``cafw.bench.lmo_quality.run``), as the pipeline config's ``lmo_quality``
+trajectories (``cafw.bench.lmo_quality``), as the pipeline config's ``lmo_quality``
 section names them."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ...errors import ConfigError
-from .common import add_device, add_out, device, wrote
-
-
-def add_pipeline_config(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--pipeline-config", type=Path, default=Path("config/config.yaml"),
-                   help="the pipeline config: its lmo_quality section names the study, its "
-                        "setups and SFW methods give the runs (learning rate, schedule, k)")
-
-
-def add_iterations(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--iterations", type=int, nargs="+",
-                   help="the warm subspace iterations compared (default: 1 2 3 5)")
-
-
-def study(pipeline_config: Path) -> dict:
-    """The config's ``lmo_quality`` section."""
-    import yaml
-
-    config = yaml.safe_load(Path(pipeline_config).read_text()) or {}
-    if "lmo_quality" not in config:
-        raise ConfigError(f"{pipeline_config} has no lmo_quality section; use a config that "
-                          "has one (config/config.yaml) or add it (config/README.md)")
-    return config["lmo_quality"]
+from .common import (
+    add_device,
+    add_iterations,
+    add_out,
+    add_pipeline_config,
+    device,
+    lmo_study,
+    wrote,
+)
 
 
 def add_parser(benchmarks: argparse._SubParsersAction) -> None:
@@ -51,7 +36,7 @@ def add_parser(benchmarks: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from ...bench.lmo_quality import ITERATIONS, Trajectories, run
 
-    section = study(args.pipeline_config)
+    section = lmo_study(args.pipeline_config)
     trajectories = section["trajectories"]
     unknown = set(args.setups or ()) - set(trajectories)
     if unknown:

@@ -1,5 +1,5 @@
 """``cafw bench train``: training throughput, this project's input pipeline against the
-reference's, and the optimizer's share of a step (``cafw.bench.training``)."""
+reference's, and the optimizer's share of a step (``cafw.bench.train``)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def add_parser(benchmarks: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from ...bench.training import run
+    from ...bench.train import run
 
     table = run(batch_size=args.batch_size, rounds=args.rounds, device=device(args.device),
                 out=args.out)

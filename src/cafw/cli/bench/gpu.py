@@ -1,4 +1,4 @@
-"""``cafw bench gpu``: GPU readiness in one table (``cafw.bench.gpu_check``,
+"""``cafw bench gpu``: GPU readiness in one table (``cafw.bench.gpu``,
 scripts/gpu-check.sh); exits with 1 if a check failed."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def add_parser(benchmarks: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from ...bench.gpu_check import run
+    from ...bench.gpu import run
 
     table = run(args.tests, args.paper_config, out=args.out)
     print(f"GPU readiness: {table['device'].iloc[0]}, torch {table['torch'].iloc[0]}\n")

@@ -1,0 +1,25 @@
+"""Where a config's pipeline runs: its ``output_dir``, taken relative to the repository.
+
+A cluster job's Snakemake starts in the output_dir already, so the directory must not be
+taken relative to the working directory (it would nest: ``outputs/x/outputs/x``).  A workflow
+profile names its files relative to where Snakemake starts (the Slurm plugin's partition file,
+``profiles/slurm/partitions.yaml``), and the plugin opens them only after the working directory
+has moved, so the output_dir gets a link to the starting directory's ``profiles``.  Torch-free:
+the Snakefile calls it while planning.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def output_dir(repository: str, configured: str) -> str:
+    """The output_dir ``configured`` (relative to ``repository``, or absolute) as a path that
+    does not depend on the working directory; its ``profiles`` link to the working
+    directory's."""
+    path = os.path.join(repository, configured)
+    profiles, link = os.path.abspath("profiles"), os.path.join(path, "profiles")
+    if os.path.isdir(profiles) and not os.path.lexists(link):
+        os.makedirs(path, exist_ok=True)
+        os.symlink(profiles, link)
+    return path
