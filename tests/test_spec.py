@@ -1,6 +1,8 @@
 """The run definition: one vocabulary shared with the torch registries, a generated workflow
 schema that is never stale, and validation that is torch-free and names the key."""
 
+import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +11,7 @@ import pytest
 import yaml
 
 from cafw import vocabulary
-from cafw.spec import ConfigError, RunSpec, json_schema, load_run
+from cafw.spec import UNDIGESTED, ConfigError, RunSpec, json_schema, load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,6 +75,17 @@ def test_defaults_are_filled_and_round_trip():
     plain = spec.to_dict()
     assert plain["optimizer"]["constraint"]["global"] is False  # spelled as in YAML
     assert load_run(plain) == spec and load_run(plain).digest() == spec.digest()
+
+
+def test_a_width_changes_the_digest_only_when_set():
+    """Runs digested before ``width`` existed keep their digest (a finished run's is checked
+    when it is resumed); a narrower model is another run."""
+    spec = load_run(_run())
+    before = hashlib.sha256(json.dumps(
+        {k: v for k, v in spec.to_dict().items() if k not in (*UNDIGESTED, "width")},
+        sort_keys=True).encode()).hexdigest()[:16]
+    assert spec.digest() == before == load_run(_run(width=1.0)).digest()
+    assert load_run(_run(width=0.25)).digest() != before
 
 
 def test_numbers_in_yaml_strings_are_read_but_booleans_are_not_numbers():

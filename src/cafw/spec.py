@@ -266,6 +266,9 @@ def dataset_options(dataset: str, options: dict | None) -> dict:
 #: run keys that do not change what a run computes (see RunSpec.digest)
 UNDIGESTED = ("tags", "threads", "workers", "deterministic", "shard_optimizer", "tensorboard",
               "wandb", "progress_seconds")
+#: run keys added after runs were first digested: at their default they are left out of the
+#: digest, so that those runs keep theirs (a finished run's digest is checked on resume)
+DIGESTED_IF_SET = ("width",)
 
 
 class RunSpec(_Spec):
@@ -274,6 +277,9 @@ class RunSpec(_Spec):
     optimizer: OptimizerSpec
     dataset: Dataset = "digits"
     model: Model = "cnn_small"
+    width: Real = Field(1.0, gt=0, le=1, description="the model's channels, times the "
+                                                    "published architecture's (a rehearsal's "
+                                                    "toy size)")
     epochs: Count = Field(30, ge=1)
     batch_size: Count = Field(128, ge=1)
     eval_batch_size: Count | None = Field(None, ge=1, description="default: batch_size")
@@ -330,7 +336,9 @@ class RunSpec(_Spec):
         Left out: labels, logging, and how the work is spread over threads, workers and
         processes or which kernels run it, which a resumed run may change.
         """
-        plain = {k: v for k, v in self.to_dict().items() if k not in UNDIGESTED}
+        defaults = {k: type(self).model_fields[k].default for k in DIGESTED_IF_SET}
+        plain = {k: v for k, v in self.to_dict().items()
+                 if k not in UNDIGESTED and not (k in defaults and v == defaults[k])}
         return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -210,7 +210,7 @@ class _Deployment:
             accuracy = row.get("physical_test_accuracy", masked_accuracy)
             row["saved_to"] = str(save_compressed(
                 compressed, Path(self.save_dir) / f"{self.kind}-{ratio:g}", name=rt.spec.model,
-                num_classes=info.num_classes, input_shape=info.input_shape,
+                num_classes=info.num_classes, input_shape=info.input_shape, width=rt.spec.width,
                 about={**self.about, "kind": self.kind, "ratio": ratio,
                        "test_accuracy": accuracy}))
         return row

@@ -14,12 +14,13 @@ from . import mnist, resnet50, resnet_cifar, small, vgg, wide_resnet  # noqa: F4
 from .zoo import BUILDERS
 
 
-def build_model(name: str, num_classes: int, input_shape: tuple[int, int, int]) -> nn.Module:
+def build_model(name: str, num_classes: int, input_shape: tuple[int, int, int],
+                width: float = 1.0) -> nn.Module:
     """Build the model registered as ``name`` for inputs of ``input_shape`` (C, H, W), freshly
-    initialised."""
+    initialised, its channels ``width`` times the published architecture's."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; allowed: {', '.join(sorted(MODELS))}")
-    return BUILDERS[name](num_classes, tuple(input_shape))
+    return BUILDERS[name](num_classes, tuple(input_shape), width)
 
 
 __all__ = ["BUILDERS", "build_model"]

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .stages import residual_stages
-from .zoo import BUILDERS
+from .zoo import BUILDERS, scaled
 
 
 class PadShortcut(nn.Module):
@@ -97,11 +97,14 @@ class CifarResNet(nn.Module):
 
 
 @BUILDERS.register("resnet18")
-def resnet18(num_classes: int, input_shape: tuple[int, int, int] = (3, 32, 32)) -> CifarResNet:
-    return CifarResNet([64, 128, 256, 512], [2, 2, 2, 2], num_classes, input_shape[0],
-                       projection=True)
+def resnet18(num_classes: int, input_shape: tuple[int, int, int] = (3, 32, 32),
+             width: float = 1.0) -> CifarResNet:
+    return CifarResNet([scaled(c, width) for c in (64, 128, 256, 512)], [2, 2, 2, 2],
+                       num_classes, input_shape[0], projection=True)
 
 
 @BUILDERS.register("resnet56")
-def resnet56(num_classes: int, input_shape: tuple[int, int, int] = (3, 32, 32)) -> CifarResNet:
-    return CifarResNet([16, 32, 64], [9, 9, 9], num_classes, input_shape[0], projection=False)
+def resnet56(num_classes: int, input_shape: tuple[int, int, int] = (3, 32, 32),
+             width: float = 1.0) -> CifarResNet:
+    return CifarResNet([scaled(c, width) for c in (16, 32, 64)], [9, 9, 9], num_classes,
+                       input_shape[0], projection=False)
