@@ -558,6 +558,17 @@ def test_compress_and_bench_commands_write_compressed_models(run, tmp_path, caps
     assert table.loc["filter", "ms_batch2"] > 0
 
 
+def test_a_narrow_model_reloads_at_its_width(tmp_path):
+    from cafw.compress import save_compressed
+
+    model = build_model("resnet56", 10, (3, 32, 32), 0.25).eval()
+    save_compressed(model, tmp_path / "m", name="resnet56", num_classes=10,
+                    input_shape=(3, 32, 32), width=0.25)
+    loaded = load_compressed(tmp_path / "m")
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
+                                                 loaded.state_dict().values(), strict=True))
+
+
 def test_load_compressed_reports_a_directory_without_a_model(tmp_path):
     with pytest.raises(CheckpointError, match="no saved compressed model"):
         load_compressed(tmp_path)

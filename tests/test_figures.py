@@ -1,4 +1,4 @@
-"""Figures: every kind draws a readable, byte-stable PDF and PNG from small fixed tables, with
+"""Figures: every chart draws a readable, byte-stable PDF and PNG from small fixed tables, with
 its title, labels and legend inside the canvas at one panel and at several."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ COMPUTE = ["setup", "dataset", "model", "method", "label", "batch_size", "step_m
            "steps_per_epoch", "epoch_s", "ratio_to_sgd", "device"]
 LR_THEORY = ["rule", "seed", "horizon", "best_gap", "bound", "iteration", "step_size"]
 
-# (kind, study, setup) of every figure drawn from the tables below
+# (chart, study, setup) of every figure drawn from the tables below
 FIGURES = [("compression", "filter-pruning", "x"), ("lr_ablation", "lr-ablation", "x"),
            ("dynamics", "lr-ablation", "x"), ("lr_grid", "lr-ablation", "x"),
            ("sensitivity", "sensitivity", "x"), ("compute", None, None),
@@ -150,22 +150,22 @@ def one_schedule(tmp_path_factory):
     return _write_tables(tmp_path_factory.mktemp("one_schedule"), ["linear"])
 
 
-@pytest.mark.parametrize("kind, study, setup", FIGURES)
-def test_draws_pdf_and_png_deterministically(tables, tmp_path, kind, study, setup):
-    out = tmp_path / f"{kind}.pdf"
-    draw(kind, tables, out, study=study, setup=setup)
+@pytest.mark.parametrize("chart, study, setup", FIGURES)
+def test_draws_pdf_and_png_deterministically(tables, tmp_path, chart, study, setup):
+    out = tmp_path / f"{chart}.pdf"
+    draw(chart, tables, out, study=study, setup=setup)
     first = out.read_bytes()
     assert first.startswith(b"%PDF")
     rgb = matplotlib.image.imread(out.with_suffix(".png"))[..., :3]
     assert rgb.shape[0] > 300 and rgb.shape[1] > 500
     coloured = (rgb.max(axis=-1) - rgb.min(axis=-1) > 0.2).mean()
     assert 0.003 < coloured < 0.9  # data drawn in colour on white and grey: not blank or one colour
-    draw(kind, tables, out, study=study, setup=setup)
+    draw(chart, tables, out, study=study, setup=setup)
     assert out.read_bytes() == first
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{kind}.pdf", f"{kind}.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{chart}.pdf", f"{chart}.png"]
 
 
-@pytest.mark.parametrize("kind, study, setup, message", [
+@pytest.mark.parametrize("chart, study, setup, message", [
     ("compression", "nope", "x",
      r"no study 'nope'; studies: filter-pruning, lr-ablation, sensitivity"),
     ("compression", "filter-pruning", "y",
@@ -173,12 +173,12 @@ def test_draws_pdf_and_png_deterministically(tables, tmp_path, kind, study, setu
     ("dynamics", "nope", "x", r"manifest.csv has no study 'nope'"),
     ("dynamics", "sensitivity", "x", r"no SFW epochs .* study 'sensitivity' and setup 'x'"),
     ("sensitivity", None, None, r"'sensitivity' needs a study and a setup"),
-    ("histogram", None, None, r"unknown figure kind 'histogram'"),
+    ("histogram", None, None, r"unknown chart 'histogram'"),
 ])
-def test_missing_data_is_an_error(tables, tmp_path, kind, study, setup, message):
+def test_missing_data_is_an_error(tables, tmp_path, chart, study, setup, message):
     out = tmp_path / "figure.pdf"
     with pytest.raises(ValueError, match=message):
-        draw(kind, tables, out, study=study, setup=setup)
+        draw(chart, tables, out, study=study, setup=setup)
     assert not any(tmp_path.iterdir())
 
 
@@ -198,15 +198,15 @@ def test_cli(tables, tmp_path):
 
 
 @pytest.mark.parametrize("panels", ["one", "several"])
-@pytest.mark.parametrize("kind, study, setup", FIGURES)
-def test_everything_drawn_lies_inside_the_canvas(tables, one_schedule, kind, study, setup,
+@pytest.mark.parametrize("chart, study, setup", FIGURES)
+def test_everything_drawn_lies_inside_the_canvas(tables, one_schedule, chart, study, setup,
                                                  panels):
     """Title, labels and legends: nothing is clipped at the figure's edges."""
     with matplotlib.rc_context():
-        fig = figure(kind, one_schedule if panels == "one" else tables, study, setup)
+        fig = figure(chart, one_schedule if panels == "one" else tables, study, setup)
         canvas = FigureCanvasAgg(fig)
         canvas.draw()  # the constrained layout is made when drawing
         drawn = fig.get_tightbbox(canvas.get_renderer())
     width, height = fig.get_size_inches()
     assert (drawn.x0 >= 0 and drawn.y0 >= 0 and drawn.x1 <= width and drawn.y1 <= height), \
-        f"{kind}: drawn over {drawn.bounds}, the canvas is {width:.2f} x {height:.2f} inches"
+        f"{chart}: drawn over {drawn.bounds}, the canvas is {width:.2f} x {height:.2f} inches"

@@ -231,9 +231,9 @@ def test_the_baseline_is_a_method_the_compute_comparison_times():
         check_baseline(config)
 
 
-def test_each_study_is_drawn_as_its_figure_says_and_an_ablation_gets_two_more_figures():
+def test_each_study_is_drawn_as_its_chart_says_and_an_ablation_gets_two_more_figures():
     config = _config()
-    stems = {f.stem: (f.kind, f.study, f.setup) for f in figures(config)}
+    stems = {f.stem: (f.chart, f.study, f.setup) for f in figures(config)}
     assert stems == {
         "filter-pruning__digits-cnn": ("compression", "filter-pruning", "digits-cnn"),
         "low-rank__digits-cnn": ("compression", "low-rank", "digits-cnn"),
@@ -247,7 +247,7 @@ def test_each_study_is_drawn_as_its_figure_says_and_an_ablation_gets_two_more_fi
     config["studies"]["lr-ablation-2"] = config["studies"]["lr-ablation"]
     assert {"dynamics__lr-ablation-2__digits-cnn", "lr-grid__lr-ablation-2__digits-cnn"} < \
         {f.stem for f in figures(config)}
-    assert [(r["study"], r["figure"], r["baseline"]) for r in table(config)][-2:] == \
+    assert [(r["study"], r["chart"], r["baseline"]) for r in table(config)][-2:] == \
         [("sensitivity", "sensitivity", "sgd"), ("lr-ablation-2", "lr_ablation", "sgd")]
 
 

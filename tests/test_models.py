@@ -85,6 +85,33 @@ def test_state_dict_keys_of_the_residual_nets(name, first_block):
     assert any(k.startswith("stages.2.") for k in keys)  # three stages at least
 
 
+@pytest.mark.parametrize("name", sorted(INPUTS))
+def test_a_narrower_model_keeps_its_layers_with_fewer_channels(name):
+    """A rehearsal's width: the same modules in the same order (the depth, the layer types and
+    the names that pruning and saved weights go by), each conv's channels scaled."""
+    channels, side = INPUTS[name]
+    narrow = build_model(name, 7, (channels, side, side), 0.25).eval()
+    full = dict(model(name).named_modules())
+    assert [(n, type(m)) for n, m in narrow.named_modules()] == \
+        [(n, type(m)) for n, m in full.items()]
+    widest = max(m.out_channels for m in full.values() if isinstance(m, nn.Conv2d))
+    assert max(m.out_channels for m in narrow.modules() if isinstance(m, nn.Conv2d)) \
+        == widest // 4
+    with torch.no_grad():
+        assert narrow(torch.randn(2, channels, side, side)).shape == (2, 7)
+
+
+def test_full_width_resnet50_is_torchvisions():
+    from torchvision.models import resnet50
+
+    torch.manual_seed(0)
+    ours = build_model("resnet50", 10, (3, 64, 64))
+    torch.manual_seed(0)
+    theirs = resnet50(weights=None, num_classes=10)
+    assert all(torch.equal(a, b) for a, b in zip(ours.state_dict().values(),
+                                                 theirs.state_dict().values(), strict=True))
+
+
 def test_in_channels_and_classes_are_honoured():
     m = build_model("resnet18", num_classes=100, input_shape=(1, 32, 32)).eval()
     with torch.no_grad():

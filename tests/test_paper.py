@@ -63,8 +63,8 @@ COMPUTE = [  # method, label, step_ms, step_ms_min, ratio_to_sgd
 FIGURES = ("filter-pruning__digits-cnn", "low-rank__digits-cnn", "lr-ablation__digits-cnn",
            "sensitivity__digits-cnn", "dynamics__lr-ablation__digits-cnn",
            "lr-grid__lr-ablation__digits-cnn", "compute", "lr-theory")
-# the figure of each study (cafw.pipeline.studies); the others': compression
-STUDY_FIGURES = {"lr-ablation": "lr_ablation", "sensitivity": "sensitivity"}
+# the chart of each study (cafw.pipeline.studies); the others': compression
+STUDY_CHARTS = {"lr-ablation": "lr_ablation", "sensitivity": "sensitivity"}
 
 
 def write_tables(root: Path, curves: dict = CURVES, seeds=(0, 1), methods: dict = METHODS
@@ -141,7 +141,7 @@ def write_tables(root: Path, curves: dict = CURVES, seeds=(0, 1), methods: dict 
             "ci_high_at_ratio": 0.7, "verdict": "holds", "part_verdict": "holds",
             "claim_verdict": "holds", "protocol": "0123456789ab"}]),
         "studies.csv": pd.DataFrame([
-            {"study": study, "kind": kind, "figure": STUDY_FIGURES.get(study, "compression"),
+            {"study": study, "kind": kind, "chart": STUDY_CHARTS.get(study, "compression"),
              "baseline": "sgd"} for study, kind in dict.fromkeys(k[:2] for k in curves)]),
     }
     for name, frame in frames.items():

@@ -176,7 +176,7 @@ def _optimizer(config, method):
 @pytest.mark.parametrize("change, message", [
     (lambda c: c.update(studes={}), "'studes' was unexpected"),
     (lambda c: c["studies"]["low-rank"].update(kind="pruning"), "'pruning' is not one of"),
-    (lambda c: c["studies"]["low-rank"].update(figure="histogram"),
+    (lambda c: c["studies"]["low-rank"].update(chart="histogram"),
      "'histogram' is not one of"),
     (lambda c: c.update(baseline="adam"), "baseline 'adam' is not among the methods the "
      "compute comparison times"),

@@ -38,7 +38,7 @@ def test_what_decides_a_verdict_moves_the_hash(edit):
     lambda c: c.update(seed_offset=1000, output_dir="elsewhere"),
     lambda c: c.update(tuning={"lock": "config/other.lock.csv"}),
     lambda c: c["claims"]["C1"].update(statement="reworded"),
-    lambda c: c["studies"]["sensitivity"].pop("figure"),
+    lambda c: c["studies"]["sensitivity"].pop("chart"),
     lambda c: c["defaults"].update(threads=2, device="cpu"),
 ], ids=["seed set and outputs", "lock", "statement", "how a study is drawn", "how runs run"])
 def test_what_decides_none_leaves_it(edit):

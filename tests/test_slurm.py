@@ -156,7 +156,7 @@ def expected_figures(config: dict) -> list[str]:
         setups = config["setups"] if spec.get("setups", "all") == "all" else spec["setups"]
         for setup in setups:
             figures.append(f"figures/{study}__{setup}.pdf")
-            if spec.get("figure") == "lr_ablation":
+            if spec.get("chart") == "lr_ablation":
                 figures.append(f"figures/dynamics__{study}__{setup}.pdf")
     return figures
 

@@ -1,6 +1,8 @@
 """The run definition: one vocabulary shared with the torch registries, a generated workflow
 schema that is never stale, and validation that is torch-free and names the key."""
 
+import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,27 +11,43 @@ import pytest
 import yaml
 
 from cafw import vocabulary
-from cafw.spec import ConfigError, RunSpec, json_schema, load_run
+from cafw.spec import UNDIGESTED, ConfigError, RunSpec, json_schema, load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_every_vocabulary_entry_leads_to_its_code():
-    """A family's class registers under its name with the entry's traits, and every builder,
-    loader, penalty and compressor that an entry names can be imported."""
+def test_every_registry_holds_the_names_of_its_vocabulary():
+    """The code behind every name registers under it, and only there: each registry beside
+    the code has exactly its vocabulary table's names, and the traits the entries give."""
+    from cafw.compress import COMPRESSIONS
     from cafw.constraints import SETS
+    from cafw.data import SOURCES
+    from cafw.models import BUILDERS
+    from cafw.penalties import TERMS
+    from cafw.pipeline.figures import DRAWERS
+    from cafw.pipeline.paper.sections import BESIDE_SECTIONS, STUDY_SECTIONS
     from cafw.spec import DATASET_OPTIONS
 
-    assert set(SETS) == set(vocabulary.FAMILIES)
+    charts = vocabulary.CHARTS
+    for registry, names in ((SETS, vocabulary.FAMILIES), (BUILDERS, vocabulary.MODELS),
+                            (SOURCES, vocabulary.DATASETS), (DATASET_OPTIONS, vocabulary.DATASETS),
+                            (TERMS, vocabulary.PENALTIES), (COMPRESSIONS, vocabulary.KINDS),
+                            (DRAWERS, charts)):
+        assert set(registry) == set(names), registry.what
     for family, cls in SETS.items():
         entry = vocabulary.FAMILIES[family]
         assert (cls.family, cls.has_k, cls.grouping) == (family, entry.takes_k, entry.grouping)
-    references = [e.builder for e in vocabulary.MODELS.values()] \
-        + [e.loader for e in vocabulary.DATASETS.values()] \
-        + [e.term for e in vocabulary.PENALTIES.values()] \
-        + [e.compressor for e in vocabulary.KINDS.values()]
-    assert all(callable(vocabulary.load(r)) for r in references)
-    assert set(DATASET_OPTIONS) == set(vocabulary.DATASETS)
+    for name, source in SOURCES.items():
+        on_disk = vocabulary.DATASETS[name].on_disk
+        assert (source.fetch is not None, source.write_small is not None) == (on_disk, on_disk)
+    for kind, cls in COMPRESSIONS.items():
+        assert (cls.kind, cls.entry) == (kind, vocabulary.KINDS[kind])
+    for name, chart in DRAWERS.items():
+        assert chart.needs == charts[name]
+    assert set(STUDY_SECTIONS) == {c.section for c in charts.values() if c.section}
+    assert set(BESIDE_SECTIONS) == {name for c in charts.values() for name in c.beside}
+    templates = ROOT / "src/cafw/pipeline/paper/templates/sections"
+    assert all((templates / f"{t}.tex.j2").is_file() for t in [*STUDY_SECTIONS, *BESIDE_SECTIONS])
 
 
 def test_the_workflow_schema_is_generated_from_the_models():
@@ -57,6 +75,17 @@ def test_defaults_are_filled_and_round_trip():
     plain = spec.to_dict()
     assert plain["optimizer"]["constraint"]["global"] is False  # spelled as in YAML
     assert load_run(plain) == spec and load_run(plain).digest() == spec.digest()
+
+
+def test_a_width_changes_the_digest_only_when_set():
+    """Runs digested before ``width`` existed keep their digest (a finished run's is checked
+    when it is resumed); a narrower model is another run."""
+    spec = load_run(_run())
+    before = hashlib.sha256(json.dumps(
+        {k: v for k, v in spec.to_dict().items() if k not in (*UNDIGESTED, "width")},
+        sort_keys=True).encode()).hexdigest()[:16]
+    assert spec.digest() == before == load_run(_run(width=1.0)).digest()
+    assert load_run(_run(width=0.25)).digest() != before
 
 
 def test_numbers_in_yaml_strings_are_read_but_booleans_are_not_numbers():
@@ -95,6 +124,12 @@ def test_numbers_in_yaml_strings_are_read_but_booleans_are_not_numbers():
     (dict(dataset="digits", dataset_options={"shape": [3, 8, 8]}),
      "unknown key 'dataset_options.shape' in dataset_options; allowed: validation_size"),
     (dict(optimizer={"constraint": {}}), "'optimizer' needs a 'name'; allowed: sfw, sgd"),
+    (dict(dataset="cifar"), "'dataset': 'cifar' is not allowed; allowed: cifar10, cifar100, "),
+    (dict(model=3), "'model': 3 is not allowed; allowed: resnet18, resnet56, vgg16, "),
+    (dict(optimizer={"name": "sfw", "constraint": {"family": "l3"}}),
+     "'optimizer.constraint.family': 'l3' is not allowed; allowed: l2, l1, linf, "),
+    (dict(optimizer={"name": "sgd", "penalty": {"type": "l1", "strength": 1}}),
+     "'optimizer.penalty.type': 'l1' is not allowed; allowed: group_lasso, nuclear"),
 ])
 def test_every_value_is_checked_against_its_range(changes, message):
     with pytest.raises(ConfigError) as error:
@@ -153,8 +188,3 @@ def test_config_readme_documents_every_run_key():
     missing = sorted(k for k in keys if f"`{k}`" not in text)
     assert not missing, f"config/README.md does not describe {missing}"
 
-
-def test_figure_kinds_are_the_vocabulary():
-    from cafw.pipeline.figures import FIGURE_DRAWERS
-
-    assert tuple(FIGURE_DRAWERS) == vocabulary.FIGURES

@@ -247,7 +247,8 @@ def largest(requirements: list[dict]) -> dict:
 
     def parameters(requirement: dict) -> int:
         with torch.device("meta"):
-            model = build_model(requirement["run"]["model"], 10, (3, 32, 32))
+            model = build_model(requirement["run"]["model"], 10, (3, 32, 32),
+                                requirement["run"].get("width", 1.0))
         return sum(p.numel() for p in model.parameters())
     return max(requirements, key=parameters)
 

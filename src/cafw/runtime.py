@@ -163,7 +163,8 @@ def set_up(spec: RunSpec, *, device: str | None = None, single_process: bool = F
                         options=spec.dataset_options)
     if world.size > 1:
         _shard(data, world)
-    model = build_model(spec.model, data.info.num_classes, data.info.input_shape).to(device_)
+    model = build_model(spec.model, data.info.num_classes, data.info.input_shape,
+                        spec.width).to(device_)
     channels_last = uses_channels_last(spec.channels_last, device_)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
@@ -26,17 +27,18 @@ import yaml
 from .conventions import LMO_ITERATIONS, check_family_options, check_step_size, validate_k
 from .errors import ConfigError
 from .extras import optional_dependency
+from .registry import Registry
 from .vocabulary import (
+    DATASETS,
+    FAMILIES,
     KINDS,
+    MODELS,
     ON_DISK,
     OPTIMIZERS,
-    STUDY_FIGURES,
-    Dataset,
-    Family,
+    PENALTIES,
+    STUDY_CHARTS,
     LmoMethod,
     Mode,
-    Model,
-    PenaltyType,
     Rescale,
     ScheduleName,
 )
@@ -48,10 +50,13 @@ with optional_dependency():
         BeforeValidator,
         ConfigDict,
         Field,
+        GetCoreSchemaHandler,
+        GetJsonSchemaHandler,
         Strict,
         ValidationError,
         model_validator,
     )
+    from pydantic_core import core_schema
 
 
 def _yaml_number(value: Any) -> Any:
@@ -69,6 +74,34 @@ Count = Annotated[int, Strict()]
 #: a finite real number (an int, a float or a numeric string)
 Real = Annotated[float, BeforeValidator(_yaml_number), Strict(), AllowInfNan(False)]
 Flag = Annotated[bool, Strict()]
+
+
+class OneOf:
+    """A string that must be one of ``names``: a vocabulary table's keys, which a ``Literal``
+    could only spell by building its type at run time.  The message and the schema's ``enum``
+    are those a ``Literal`` gives."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = tuple(names)
+
+    def _check(self, value: Any) -> str:
+        if not isinstance(value, str) or value not in self.names:
+            raise ValueError(f"{value!r} is not allowed; allowed: {', '.join(self.names)}")
+        return value
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler
+                                     ) -> core_schema.CoreSchema:
+        return core_schema.no_info_before_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> dict:
+        return {"enum": list(self.names), "type": "string"}
+
+
+Family = Annotated[str, OneOf(FAMILIES)]
+PenaltyType = Annotated[str, OneOf(PENALTIES)]
+Dataset = Annotated[str, OneOf(DATASETS)]
+Model = Annotated[str, OneOf(MODELS)]
 
 
 def _k_value(k: Any) -> Any:
@@ -160,11 +193,18 @@ class ScheduleSpec(_Spec):
 # Every dataset holds out a validation split from its training data (cafw.data.split): every
 # selection reads it, and the test set is only reported.
 
+#: dataset name -> the model of its ``dataset_options``; torch-free, unlike the dataset's
+#: loader (``cafw.data.SOURCES``), since planning validates every run's options
+DATASET_OPTIONS: Registry[type[_Spec]] = Registry("dataset options")
+
+
+@DATASET_OPTIONS.register("digits")
 class DigitsOptions(_Spec):
     validation_size: Count = Field(270, ge=1, description="of the 1258 training images "
                                                           "(15% of all 1797), stratified")
 
 
+@DATASET_OPTIONS.register("mnist5k")
 class Mnist5kOptions(_Spec):
     image_size: Literal[7, 14, 28] = Field(14, description="side of the images: 28 is "
                                                            "MNIST's own, 14 and 7 average "
@@ -186,6 +226,7 @@ def _checksums(value: Any) -> Any:
     raise ValueError(f"must be a mapping {{file: md5}}, skip or null, got {value!r}")
 
 
+@DATASET_OPTIONS.register("cifar10", "cifar100")
 class CifarOptions(_Spec):
     validation_size: Count = Field(5000, ge=1, description="training images, stratified")
     checksums: Annotated[dict[str, str] | Literal[SKIP_CHECKSUMS] | None,
@@ -194,12 +235,14 @@ class CifarOptions(_Spec):
                           "not checked (a rehearsal's small copy), which the log says")
 
 
+@DATASET_OPTIONS.register("imagenet")
 class ImageNetOptions(_Spec):
     validation_per_class: Count = Field(10, ge=1, description="training images per class")
     image_size: Count = Field(224, ge=8, description="side of the crops the model sees "
                                                      "(evaluation resizes to 256/224 of it)")
 
 
+@DATASET_OPTIONS.register("synthetic")
 class SyntheticOptions(_Spec):
     shape: tuple[Annotated[Count, Field(ge=1)], Annotated[Count, Field(ge=1)],
                  Annotated[Count, Field(ge=1)]] = Field((3, 32, 32), description="[C, H, W]")
@@ -209,11 +252,6 @@ class SyntheticOptions(_Spec):
     test_size: Count = Field(256, ge=1)
     augment: Literal["none", "crop_flip"] = "none"
 
-
-DATASET_OPTIONS: dict[str, type[_Spec]] = {
-    "cifar10": CifarOptions, "cifar100": CifarOptions, "imagenet": ImageNetOptions,
-    "digits": DigitsOptions, "mnist5k": Mnist5kOptions, "synthetic": SyntheticOptions,
-}
 
 
 def dataset_options(dataset: str, options: dict | None) -> dict:
@@ -228,6 +266,9 @@ def dataset_options(dataset: str, options: dict | None) -> dict:
 #: run keys that do not change what a run computes (see RunSpec.digest)
 UNDIGESTED = ("tags", "threads", "workers", "deterministic", "shard_optimizer", "tensorboard",
               "wandb", "progress_seconds")
+#: run keys added after runs were first digested: at their default they are left out of the
+#: digest, so that those runs keep theirs (a finished run's digest is checked on resume)
+DIGESTED_IF_SET = ("width",)
 
 
 class RunSpec(_Spec):
@@ -236,6 +277,9 @@ class RunSpec(_Spec):
     optimizer: OptimizerSpec
     dataset: Dataset = "digits"
     model: Model = "cnn_small"
+    width: Real = Field(1.0, gt=0, le=1, description="the model's channels, times the "
+                                                    "published architecture's (a rehearsal's "
+                                                    "toy size)")
     epochs: Count = Field(30, ge=1)
     batch_size: Count = Field(128, ge=1)
     eval_batch_size: Count | None = Field(None, ge=1, description="default: batch_size")
@@ -292,7 +336,9 @@ class RunSpec(_Spec):
         Left out: labels, logging, and how the work is spread over threads, workers and
         processes or which kernels run it, which a resumed run may change.
         """
-        plain = {k: v for k, v in self.to_dict().items() if k not in UNDIGESTED}
+        defaults = {k: type(self).model_fields[k].default for k in DIGESTED_IF_SET}
+        plain = {k: v for k, v in self.to_dict().items()
+                 if k not in UNDIGESTED and not (k in defaults and v == defaults[k])}
         return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -340,25 +386,25 @@ def _describe(error: dict, model: type[BaseModel], prefix: str) -> str:
     keys, parent = _keys(model, error["loc"])
     keys = ([prefix] if prefix else []) + keys
     key = ".".join(keys)
-    kind, ctx, given = error["type"], error.get("ctx", {}), error.get("input")
-    if kind == "missing":
+    error_type, ctx, given = error["type"], error.get("ctx", {}), error.get("input")
+    if error_type == "missing":
         return f"missing required key {key!r}"
-    if kind == "extra_forbidden":
+    if error_type == "extra_forbidden":
         where = ".".join(keys[:-1]) or "the run config"
         allowed = ", ".join(_field_names(parent) if parent else []) or "none"
         return f"unknown key {key!r} in {where}; allowed: {allowed}"
-    if kind == "literal_error":
+    if error_type == "literal_error":
         return f"{key!r}: {given!r} is not allowed; allowed: {_options(ctx['expected'])}"
-    if kind == "union_tag_invalid":
+    if error_type == "union_tag_invalid":
         return (f"'{key}.name': {ctx['tag']!r} is not allowed; allowed: "
                 f"{_options(ctx['expected_tags'])}")
-    if kind == "union_tag_not_found":
+    if error_type == "union_tag_not_found":
         return f"{key!r} needs a 'name'; allowed: {', '.join(OPTIMIZERS)}"
-    if kind in _BOUNDS:
-        name, sign = _BOUNDS[kind]
+    if error_type in _BOUNDS:
+        name, sign = _BOUNDS[error_type]
         return f"{key!r} must be {sign} {ctx[name]}, got {given!r}"
-    if kind in _TYPES:
-        return f"{key!r} must be {_TYPES[kind]}, got {given!r}"
+    if error_type in _TYPES:
+        return f"{key!r} must be {_TYPES[error_type]}, got {given!r}"
     message = error["msg"].removeprefix("Value error, ")
     return f"{key!r}: {message}" if key else message
 
@@ -421,7 +467,7 @@ def json_schema() -> dict:
     keys = {k: v for k, v in run["properties"].items() if k not in GRID_KEYS}
     defs.update(RunSpec=run, Optimizer=run["properties"]["optimizer"],
                 RunKeys={"type": "object", "properties": keys},
-                Kind={"enum": list(KINDS)}, StudyFigure={"enum": list(STUDY_FIGURES)},
+                Kind={"enum": list(KINDS)}, StudyChart={"enum": list(STUDY_CHARTS)},
                 OnDiskDataset={"enum": list(ON_DISK)})
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "description": "Generated from cafw.spec by `cafw schema`; do not edit.",

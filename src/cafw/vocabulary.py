@@ -1,31 +1,26 @@
-"""Every name the project spells in more than one place, defined once.
+"""Every name the project spells in more than one place, defined once, with the torch-free
+facts about it that planning, the tables, the figures and the paper read.
 
 Configs, the CLI, the workflow's wildcards and schema, the tables, the figures and the paper
-all take their names from here.  A family, a model, a dataset, a penalty or a compression kind
-is one entry below, which says everything the rest of the project needs to know about it; the
-torch-bound code is found from the entry (a constraint class registers under its family, a
-model's builder and a dataset's loader are named by their import path and imported when used).
+all take their names from here.  A family, a model, a dataset, a penalty, a compression kind or
+a chart is one entry below; the code behind it registers under the same name in the registry
+beside that code (``cafw.registry``): ``cafw.constraints.SETS``, ``cafw.models.BUILDERS``,
+``cafw.data.SOURCES``, ``cafw.spec.DATASET_OPTIONS``, ``cafw.penalties.TERMS``,
+``cafw.compress.COMPRESSIONS``, ``cafw.pipeline.figures.DRAWERS`` and
+``cafw.pipeline.paper.sections``.  A test keeps each registry's names equal to its entries'.
 Importing this module costs nothing: no torch, no pandas.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
-
-
-def load(reference: str) -> Any:
-    """The object that ``"package.module:name"`` names, imported now (so that only what a run
-    uses is imported)."""
-    module, _, name = reference.partition(":")
-    return getattr(importlib.import_module(module), name)
+from typing import Literal, get_args
 
 
 # -- training --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FamilyEntry:
-    """A family of feasible sets (``cafw.constraints``; its class registers under the name)."""
+    """A family of feasible sets (its class registers in ``cafw.constraints.SETS``)."""
 
     #: how the paper names it
     title: str
@@ -57,8 +52,6 @@ FAMILIES: dict[str, FamilyEntry] = {
                                      grouping="matrix", structured=True),
     "nuclear": FamilyEntry("nuclear-norm ball", grouping="matrix", structured=True),
 }
-Family = Literal[tuple(FAMILIES)]  # type: ignore[valid-type]
-
 Mode = Literal["radius", "diameter", "initialization"]
 MODES: tuple[str, ...] = get_args(Mode)
 
@@ -77,72 +70,58 @@ SCHEDULES: tuple[str, ...] = get_args(ScheduleName)
 
 @dataclass(frozen=True)
 class PenaltyEntry:
-    """A regularizer added to the loss of an SGD baseline."""
+    """A regularizer added to the loss of an SGD baseline (its term, model -> penalty tensor,
+    registers in ``cafw.penalties.TERMS``)."""
 
     title: str
-    #: "module:function" of model -> penalty tensor (``cafw.penalties``)
-    term: str
 
 
 PENALTIES: dict[str, PenaltyEntry] = {
-    "group_lasso": PenaltyEntry("filter group lasso", "cafw.penalties:filter_group_lasso"),
-    "nuclear": PenaltyEntry("nuclear-norm penalty", "cafw.penalties:nuclear_norm"),
+    "group_lasso": PenaltyEntry("filter group lasso"),
+    "nuclear": PenaltyEntry("nuclear-norm penalty"),
 }
-PenaltyType = Literal[tuple(PENALTIES)]  # type: ignore[valid-type]
 
 
 @dataclass(frozen=True)
 class DatasetEntry:
-    """A dataset; its options are validated by ``cafw.spec.DATASET_OPTIONS[name]``."""
+    """A dataset (how it is read registers in ``cafw.data.SOURCES``, its options in
+    ``cafw.spec.DATASET_OPTIONS``)."""
 
     title: str
-    #: "module:function" of the loader (``cafw.data``): (request, **options) -> Data
-    loader: str
-    #: where it lives on disk, it must be fetched (CIFAR) or placed (ImageNet) before
-    #: training: "module:function" that writes a small copy in its on-disk format instead
-    #: (rehearsals): (root, *, train_images, test_images, classes) -> its folder
-    small_writer: str | None = None
-
-    @property
-    def on_disk(self) -> bool:
-        return self.small_writer is not None
+    #: it lives on disk: it must be fetched (CIFAR) or placed (ImageNet) before training, and
+    #: a rehearsal writes a small copy in its on-disk format instead (``cafw data write``)
+    on_disk: bool = False
 
 
 DATASETS: dict[str, DatasetEntry] = {
-    "cifar10": DatasetEntry("CIFAR-10", "cafw.data.cifar:load_cifar10",
-                            "cafw.data.cifar:write_small_cifar10"),
-    "cifar100": DatasetEntry("CIFAR-100", "cafw.data.cifar:load_cifar100",
-                             "cafw.data.cifar:write_small_cifar100"),
-    "imagenet": DatasetEntry("ImageNet", "cafw.data.imagenet:load",
-                             "cafw.data.imagenet:write_small"),
-    "digits": DatasetEntry("digits", "cafw.data.digits:load"),
-    "mnist5k": DatasetEntry("MNIST-5k", "cafw.data.mnist5k:load"),
-    "synthetic": DatasetEntry("synthetic data", "cafw.data.synthetic:load"),
+    "cifar10": DatasetEntry("CIFAR-10", on_disk=True),
+    "cifar100": DatasetEntry("CIFAR-100", on_disk=True),
+    "imagenet": DatasetEntry("ImageNet", on_disk=True),
+    "digits": DatasetEntry("digits"),
+    "mnist5k": DatasetEntry("MNIST-5k"),
+    "synthetic": DatasetEntry("synthetic data"),
 }
-Dataset = Literal[tuple(DATASETS)]  # type: ignore[valid-type]
 #: datasets that live on disk (the workflow's download rule makes them ready)
 ON_DISK = tuple(name for name, entry in DATASETS.items() if entry.on_disk)
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """An architecture of the experiments."""
+    """An architecture of the experiments (its builder registers in
+    ``cafw.models.BUILDERS``)."""
 
     title: str
-    #: "module:function" of the builder: (num_classes, input shape (C, H, W)) -> nn.Module
-    builder: str
 
 
 MODELS: dict[str, ModelEntry] = {
-    "resnet18": ModelEntry("ResNet-18", "cafw.models.resnet_cifar:resnet18"),
-    "resnet56": ModelEntry("ResNet-56", "cafw.models.resnet_cifar:resnet56"),
-    "vgg16": ModelEntry("VGG-16", "cafw.models.vgg:vgg16"),
-    "wrn28_10": ModelEntry("WRN-28-10", "cafw.models.wide_resnet:wrn28_10"),
-    "resnet50": ModelEntry("ResNet-50", "cafw.models.resnet50:resnet50"),
-    "cnn_small": ModelEntry("small CNN", "cafw.models.small:cnn_small"),
-    "mnist_cnn": ModelEntry("MNIST CNN", "cafw.models.mnist:mnist_cnn"),
+    "resnet18": ModelEntry("ResNet-18"),
+    "resnet56": ModelEntry("ResNet-56"),
+    "vgg16": ModelEntry("VGG-16"),
+    "wrn28_10": ModelEntry("WRN-28-10"),
+    "resnet50": ModelEntry("ResNet-50"),
+    "cnn_small": ModelEntry("small CNN"),
+    "mnist_cnn": ModelEntry("MNIST CNN"),
 }
-Model = Literal[tuple(MODELS)]  # type: ignore[valid-type]
 
 #: the environment variable ``cafw on-gpus K`` sets to K for the command it runs: the job was
 #: given K GPUs (Snakemake's ``gpu`` resource), so it must compute on them (cafw.device)
@@ -156,44 +135,81 @@ LR_THEORY_RULES = {"constant": "none", "diameter": "diameter", "gradient": "grad
 # -- compression -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class KindEntry:
-    """A way to compress a trained model without retraining (``cafw.compress``)."""
+    """A way to compress a trained model without retraining (how it compresses registers in
+    ``cafw.compress.COMPRESSIONS``)."""
 
     title: str
-    #: "module:class" of its compressor (``cafw.compress.sweep`` drives it over the ratios)
-    compressor: str
     #: what its ratio is, as the figures' x axis says it
     ratio: str
     #: the ratios the paper's comparison table reports (the nearest measured ones)
     table_ratios: tuple[float, ...]
+    #: what its ratio is, as the paper says it
+    meaning: str
+    #: compressing at a ratio, as the paper says it; ``%s`` stands for the ratio in percent
+    action: str
     #: the deployable model is smaller than the dense one (physically pruned, factorised); a
     #: sparse model is smaller or faster only with sparse storage and kernels
     physical: bool = False
 
 
 KINDS: dict[str, KindEntry] = {
-    "filter": KindEntry("Filter pruning", "cafw.compress.filter_prune:FilterPruner",
-                        "fraction of filters pruned per layer", (0.3, 0.5, 0.7), physical=True),
-    "lowrank": KindEntry("Low-rank decomposition", "cafw.compress.lowrank:LowRankReconstruction",
-                         "fraction of singular values removed per layer", (0.3, 0.5, 0.7),
-                         physical=True),
-    "unstructured": KindEntry("Unstructured pruning", "cafw.compress.unstructured:MagnitudePruner",
-                              "fraction of weights pruned (global magnitude)",
-                              (0.5, 0.8, 0.9, 0.95)),
+    "filter": KindEntry(
+        "Filter pruning", "fraction of filters pruned per layer", (0.3, 0.5, 0.7),
+        "the fraction of output filters removed from every convolutional layer by smallest L1 "
+        "norm, with BatchNorm left untouched",
+        "removing %s of the filters of every convolutional layer", physical=True),
+    "lowrank": KindEntry(
+        "Low-rank decomposition", "fraction of singular values removed per layer",
+        (0.3, 0.5, 0.7),
+        "the fraction of singular values discarded in every convolutional layer by truncated "
+        "SVD",
+        "discarding %s of the singular values of every convolutional layer", physical=True),
+    "unstructured": KindEntry(
+        "Unstructured pruning", "fraction of weights pruned (global magnitude)",
+        (0.5, 0.8, 0.9, 0.95),
+        "the fraction of convolutional and linear weights set to zero by global magnitude "
+        "pruning",
+        "pruning %s of the weights globally by magnitude"),
 }
-Kind = Literal[tuple(KINDS)]  # type: ignore[valid-type]
 #: kinds whose deployable model is measured (size, FLOPs, latency) besides its accuracy
 PHYSICAL_KINDS = tuple(name for name, entry in KINDS.items() if entry.physical)
 
-# -- figures (figures/*.pdf) -----------------------------------------------------------------
-#: what a study's `figure` may name (default compression), the one classification of studies:
-#: the figure drawn per setup, and the paper's section type that reports it
-#: (cafw/pipeline/paper/templates/sections/<type>.tex.j2)
-STUDY_FIGURES = {"compression": "comparison", "lr_ablation": "ablation",
-                 "sensitivity": "sensitivity"}
-StudyFigure = Literal[tuple(STUDY_FIGURES)]  # type: ignore[valid-type]
-#: what `cafw figure` draws: a study's figure, the figures a learning-rate ablation adds per
-#: setup (lr_grid, dynamics), and the figures across studies
-FIGURES = (*STUDY_FIGURES, "lr_grid", "dynamics", "compute", "lr_theory")
+# -- charts: the types of figure (figures/*.pdf) ---------------------------------------------
+@dataclass(frozen=True)
+class ChartEntry:
+    """A type of figure that ``cafw figure <chart>`` draws (its drawer registers in
+    ``cafw.pipeline.figures.DRAWERS``)."""
+
+    #: the tables (results/tables/) it is drawn from
+    tables: tuple[str, ...]
+    #: its files are ``<stem>__<study>__<setup>`` (drawn per study and setup) or ``<stem>``
+    #: (once, across studies); a study's own chart has none: ``<study>__<setup>``
+    stem: str = ""
+    #: drawn per study and setup (``--study``, ``--setup``), else once across studies
+    per_study: bool = True
+    #: a study's own chart (what its ``chart`` may name): the type of the paper's section
+    #: that reports the study on a setup (``cafw.pipeline.paper.sections.STUDY``, rendered by
+    #: cafw/pipeline/paper/templates/sections/<section>.tex.j2)
+    section: str | None = None
+    #: the charts drawn beside a study's own, per setup; the paper's section of each has its
+    #: name (``cafw.pipeline.paper.sections.BESIDE``)
+    beside: tuple[str, ...] = ()
+    #: drawn beside a study's own only where a variant of the study has a tuning grid
+    tuned_only: bool = False
+
+
+CHARTS: dict[str, ChartEntry] = {
+    "compression": ChartEntry(("compression.csv",), section="comparison"),
+    "lr_ablation": ChartEntry(("compression.csv",), section="ablation",
+                              beside=("dynamics", "lr_grid")),
+    "sensitivity": ChartEntry(("compression.csv",), section="sensitivity"),
+    "lr_grid": ChartEntry(("tuning.csv",), "lr-grid", tuned_only=True),
+    "dynamics": ChartEntry(("history.csv", "manifest.csv"), "dynamics"),
+    "compute": ChartEntry(("compute.csv",), "compute", per_study=False),
+    "lr_theory": ChartEntry(("lr_theory.csv",), "lr-theory", per_study=False),
+}
+#: what a study's ``chart`` may name (default compression), the one classification of studies
+STUDY_CHARTS = tuple(name for name, entry in CHARTS.items() if entry.section)
 
 # -- tables (results/tables/*.csv) -----------------------------------------------------------
 #: the splits a model is scored on: validation (held out from the training data; every

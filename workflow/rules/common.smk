@@ -23,7 +23,7 @@ from cafw.pipeline.protocol import protocol_hash
 from cafw.pipeline.rehearsal import rehearsed
 from cafw.pipeline.resources import train_processes
 from cafw.pipeline.selection import read_selection
-from cafw.pipeline.studies import figures, study_figure, table as studies_table
+from cafw.pipeline.studies import figures, study_chart, table as studies_table
 from cafw.spec import ConfigError
 from cafw.vocabulary import KINDS, ON_DISK, PAPER_FILES, PAPER_TABLES
 from cafw.warm import start_server
@@ -297,20 +297,20 @@ def figure_targets():
     return [f"figures/{figure.stem}.pdf" for figure in figures(config)]
 
 
-def figure_kind(study):
-    return study_figure(config["studies"][study])
+def figure_chart(study):
+    return study_chart(config["studies"][study])
 
 
 # The figure rules (figures.smk) share one skeleton (their tables in; a PDF and the PNG that
 # the report shows out; one `cafw figure` call) and differ only in what this table says: the
-# files' stem (a figure per study and setup has both in it), the tables it reads, what `cafw figure` draws
-# (a study's own figure type, or the rule's name) and, for a figure of the whole config, where
-# the report files it (a study's figures are filed under the study).
+# files' stem (a figure per study and setup has both in it), the tables it reads, the chart
+# that `cafw figure` draws (a study's own chart, or the rule's name) and, for a figure of the
+# whole config, where the report files it (a study's figures are filed under the study).
 FIGURE_RULES = {
     "study": dict(
         stem="{study}__{setup}",
         tables=["results/tables/compression.csv"],
-        draws=lambda w: figure_kind(w.study),
+        chart=lambda w: figure_chart(w.study),
     ),
     "dynamics": dict(
         stem="dynamics__{study}__{setup}",

@@ -20,7 +20,7 @@ for name, figure in FIGURE_RULES.items():
         conda:
             "../../envs/cafw.yaml"
         params:
-            draws=figure.get("draws", name),
+            chart=figure.get("chart", name),
             select=figure_selection(figure),
         shell:
-            "cafw figure {params.draws} --tables {input} {params.select}--out {output.pdf} > {log} 2>&1"
+            "cafw figure {params.chart} --tables {input} {params.select}--out {output.pdf} > {log} 2>&1"

@@ -17,18 +17,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..compress import (
-    filter_prune,
-    inference_ms,
-    lowrank_decompose,
-    model_cost,
-    physically_pruned,
-    state_bytes,
-)
+from ..compress import COMPRESSIONS, inference_ms, model_cost, state_bytes
 from ..compress.latency import LATENCY_BATCHES
 from ..device import describe
 from ..io import write_csv
 from ..models import build_model
+from ..vocabulary import PHYSICAL_KINDS
 
 # (C, H, W) each model is built for: the paper's CIFAR and ImageNet shapes, digits for cnn_small,
 # MNIST-5k for mnist_cnn
@@ -39,18 +33,16 @@ CIFAR_SHAPE = (3, 32, 32)
 def run(model: str = "resnet18", kind: str = "filter", ratio: float = 0.5,
         batches: Sequence[int] = LATENCY_BATCHES, rounds: int = 7, device: str = "cpu",
         out: Path | None = None) -> pd.DataFrame:
+    if kind not in PHYSICAL_KINDS:
+        raise ValueError(f"kind must be {' or '.join(PHYSICAL_KINDS)}, not {kind!r}")
     shape = INPUT_SHAPES.get(model, CIFAR_SHAPE)
     torch.manual_seed(0)
     dense = build_model(model, 10, shape).to(device).eval()
     example = torch.zeros(1, *shape, device=device)
-    if kind == "filter":
-        compressed = physically_pruned(dense, filter_prune(dense, ratio), example)[0]
-        # filter_prune zeroed the dense model's filters in place; it is timed as the masked
-        # model, which has the dense architecture and the dense cost
-    elif kind == "lowrank":
-        compressed = lowrank_decompose(dense, ratio).eval()
-    else:
-        raise ValueError(f"kind must be filter or lowrank, not {kind!r}")
+    compressor = COMPRESSIONS[kind](dense)
+    compressed = compressor.deployable(ratio, compressor.apply(ratio), example)
+    # apply wrote the compressed weights into the dense model; it is timed as the masked or
+    # reconstructed model, which has the dense architecture and the dense cost
     models = {"dense": dense, kind: compressed}
     rows = {name: {"model": model, "kind": kind, "ratio": ratio, "variant": name,
                    "params": sum(p.numel() for p in m.parameters()),

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..vocabulary import FIGURES
+from ..vocabulary import CHARTS
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("figure", help="draw one figure (PDF and PNG) from the tables")
-    p.add_argument("kind", choices=FIGURES)
+    p.add_argument("chart", choices=CHARTS, help="the type of figure")
     p.add_argument("--tables", type=Path, nargs="+", required=True,
                    help="the aggregated tables (CSV) the figure reads")
     p.add_argument("--out", type=Path, required=True, help="the PDF (a PNG is written beside)")
@@ -22,6 +22,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from ..pipeline.figures import draw
 
-    draw(args.kind, args.tables, args.out, study=args.study, setup=args.setup)
+    draw(args.chart, args.tables, args.out, study=args.study, setup=args.setup)
     print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
     return 0

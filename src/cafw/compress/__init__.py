@@ -3,8 +3,10 @@
 Each kind has a one-call form on a model (``filter_prune``, ``lowrank_decompose``,
 ``unstructured_prune``) and a sweep form that prepares once and applies any ratio
 (``FilterPruner``, ``LowRankReconstruction``, ``MagnitudePruner``: ``apply(ratio)``,
-``restore()``).  ``physically_pruned`` turns a filter-pruned model into a smaller one (the
-[prune] extra); ``save_compressed`` and ``load_compressed`` keep compressed models.
+``restore()``).  The sweep form is the kind as one object, a ``Compressor``: it also says how
+its cost is counted and builds its deployable model; ``COMPRESSIONS`` finds it by the kind's
+name.  ``physically_pruned`` turns a filter-pruned model into a smaller one (the [prune]
+extra); ``save_compressed`` and ``load_compressed`` keep compressed models.
 
 This package needs torch only.  The sweep over a trained run, which reads run directories and
 writes tables, is ``cafw.compress.sweep.sweep`` (the [train] extra).  Given a finished run of
@@ -15,6 +17,7 @@ writes tables, is ``cafw.compress.sweep.sweep`` (the [train] extra).  Given a fi
 """
 
 from .artifact import load_compressed, save_compressed, state_bytes
+from .compressor import COMPRESSIONS, Compressor
 from .filter_prune import FilterPruner, filter_prune, filters_to_prune
 from .flops import Cost, count, model_cost, output_positions
 from .latency import inference_ms
@@ -22,7 +25,7 @@ from .lowrank import LowRankReconstruction, kept_rank, lowrank_decompose
 from .physical import physically_pruned
 from .unstructured import MagnitudePruner, unstructured_prune
 
-__all__ = ["filter_prune", "FilterPruner", "filters_to_prune", "lowrank_decompose",
-           "LowRankReconstruction", "kept_rank", "unstructured_prune", "MagnitudePruner",
-           "physically_pruned", "inference_ms", "save_compressed", "load_compressed",
-           "state_bytes", "Cost", "count", "model_cost", "output_positions"]
+__all__ = ["COMPRESSIONS", "Compressor", "filter_prune", "FilterPruner", "filters_to_prune",
+           "lowrank_decompose", "LowRankReconstruction", "kept_rank", "unstructured_prune",
+           "MagnitudePruner", "physically_pruned", "inference_ms", "save_compressed",
+           "load_compressed", "state_bytes", "Cost", "count", "model_cost", "output_positions"]

@@ -35,13 +35,16 @@ COMPRESSED_SPEC = "spec.json"
 
 
 def save_compressed(model: nn.Module, directory: str | Path, *, name: str, num_classes: int,
-                    input_shape: tuple[int, int, int], about: dict | None = None) -> Path:
+                    input_shape: tuple[int, int, int], width: float = 1.0,
+                    about: dict | None = None) -> Path:
     """Write ``model``, a compressed copy of ``cafw.models.build_model(name, num_classes,
-    input_shape)``, to ``directory`` (each file atomically); ``about`` is stored as is."""
+    input_shape, width)``, to ``directory`` (each file atomically); ``about`` is stored as
+    is."""
     directory = Path(directory)
     modules = dict(model.named_modules())
     spec = {
         "model": name, "num_classes": num_classes, "input_shape": list(input_shape),
+        "width": width,
         "ranks": {n: m[0].out_channels for n, m in modules.items()
                   if isinstance(m, FactorisedConv)},
         "shortcuts": {n: {"sources": m.sources, "in_channels": m.in_channels}
@@ -61,7 +64,8 @@ def load_compressed(directory: str | Path) -> nn.Module:
                               f"{COMPRESSED_SPEC}); write one with `cafw compress ... --save DIR`")
     spec = json.loads((directory / COMPRESSED_SPEC).read_text())
     state = torch.load(directory / COMPRESSED_WEIGHTS, map_location="cpu", weights_only=True)
-    model = build_model(spec["model"], spec["num_classes"], _input_shape(spec))
+    model = build_model(spec["model"], spec["num_classes"], _input_shape(spec),
+                        spec.get("width", 1.0))  # saved before widths were: as published
     for name, rank in spec["ranks"].items():
         replace_module(model, name, FactorisedConv.like(model.get_submodule(name), rank))
     for name, shortcut in spec["shortcuts"].items():

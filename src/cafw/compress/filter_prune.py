@@ -11,8 +11,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .compressor import Compressor
 from .layers import conv_layers
-from .snapshot import WeightSnapshot
+from .physical import physically_pruned
 
 
 def filters_to_prune(ratio: float, channels: int) -> int:
@@ -21,15 +22,19 @@ def filters_to_prune(ratio: float, channels: int) -> int:
     return round(ratio * channels)
 
 
-class FilterPruner(WeightSnapshot):
+class FilterPruner(Compressor):
     """The L1 order of every conv's filters, computed once, applied at any ratio.
 
     ``apply(ratio)`` always starts from the trained weights, so a sweep can call it ratio
-    after ratio without accumulating masks; ``restore()`` puts the trained weights back.
+    after ratio without accumulating masks; ``restore()`` puts the trained weights back.  The
+    deployable model has the pruned channels removed (Torch-Pruning, the [prune] extra).
     """
 
+    kind = "filter"
+    needs = ("torch_pruning",)
+
     def __init__(self, model: nn.Module):
-        super().__init__({name: m.weight for name, m in conv_layers(model).items()})
+        super().__init__(model, {name: m.weight for name, m in conv_layers(model).items()})
         # Stable sort: equal norms (e.g. filters a sparse training already zeroed) are taken
         # in index order, so the choice is reproducible.
         self.order = {name: w.flatten(1).abs().sum(1).argsort(stable=True)
@@ -47,6 +52,10 @@ class FilterPruner(WeightSnapshot):
             weight.copy_(self.dense[name])
             weight[pruned[name]] = 0
         return pruned
+
+    def deployable(self, ratio: float, detail: dict[str, Tensor], example: Tensor
+                   ) -> nn.Module:
+        return physically_pruned(self.model, detail, example)[0]
 
 
 def filter_prune(model: nn.Module, ratio: float) -> dict[str, Tensor]:

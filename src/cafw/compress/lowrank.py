@@ -16,8 +16,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from .compressor import Compressor
 from .layers import conv_layers, replace_module
-from .snapshot import WeightSnapshot
 
 
 def kept_rank(ratio: float, c_out: int, fan_in: int) -> int:
@@ -58,19 +58,20 @@ class FactorisedConv(nn.Sequential):
                    nn.Conv2d(rank, conv.out_channels, 1, bias=conv.bias is not None, **like))
 
 
-class LowRankReconstruction(WeightSnapshot):
+class LowRankReconstruction(Compressor):
     """One SVD per conv, then any ratio's rank-r weights written into the dense model
-    (``apply``) or its factorised copy (``decomposed``).
+    (``apply``) or its factorised copy (``decomposed``, the deployable model).
 
     ``apply(ratio)`` starts from the trained weights each time; ``restore()`` puts them back.
     """
+
+    kind = "lowrank"
 
     def __init__(self, model: nn.Module):
         convs = conv_layers(model)
         for name, conv in convs.items():
             _check_ungrouped(name, conv)
-        super().__init__({name: m.weight for name, m in convs.items()})
-        self.model = model
+        super().__init__(model, {name: m.weight for name, m in convs.items()})
         self.factors = {name: _svd(w) for name, w in self.dense.items()}
 
     def ranks(self, ratio: float) -> dict[str, int]:
@@ -89,6 +90,13 @@ class LowRankReconstruction(WeightSnapshot):
                 u, s, vh = self.factors[name]
                 weight.copy_(((u[:, :r] * s[:r]) @ vh[:r]).view_as(w))
         return ranks
+
+    def cost_ranks(self, detail: dict[str, int]) -> dict[str, int]:
+        # counted as the factorisation it stands for, not as the dense conv it is written into
+        return detail
+
+    def deployable(self, ratio: float, detail: dict[str, int], example: Tensor) -> nn.Module:
+        return self.decomposed(ratio).eval()
 
     @torch.no_grad()
     def decomposed(self, ratio: float) -> nn.Module:

@@ -8,8 +8,9 @@ trained weights.  The training set is only read when BatchNorm recalibration is 
 
 That masked or reconstructed model is the paper's protocol, and its accuracy is the
 ``test_accuracy`` column.  Asked for (``physical``, or the ratios to save), a ratio also builds
-the model one would deploy: filter pruning physically removes the channels
-(``physically_pruned``, the [prune] extra), low rank replaces each conv by its factorisation.
+the model one would deploy (``Compressor.deployable``): filter pruning physically removes the
+channels (``physically_pruned``, the [prune] extra), low rank replaces each conv by its
+factorisation.  Everything that differs between kinds is the kind's ``Compressor``.
 Its columns: ``physical_params``, ``physical_flops``, ``physical_bytes`` (its model.pt) beside
 ``dense_bytes``, its own ``physical_test_accuracy``, and forward latencies
 ``dense_ms_batch{B}`` / ``physical_ms_batch{B}`` on the run's device.
@@ -30,16 +31,16 @@ from torch import nn
 from ..device import autocast, device_name
 from ..errors import CheckpointError, ConfigError
 from ..evaluation import evaluate, score
-from ..extras import MissingExtra, check_installed
+from ..extras import MissingExtra
 from ..io import write_records
 from ..runtime import Runtime, set_up
 from ..spec import RunSpec
 from ..train import checkpoint
-from ..vocabulary import EVALUATION_COLUMNS, KINDS, PHYSICAL_COLUMNS, PHYSICAL_KINDS, load
+from ..vocabulary import EVALUATION_COLUMNS, KINDS, PHYSICAL_COLUMNS, PHYSICAL_KINDS
 from .artifact import save_compressed, state_bytes
+from .compressor import COMPRESSIONS, Compressor
 from .flops import Cost, count, model_cost, output_positions
 from .latency import LATENCY_BATCHES, inference_ms
-from .physical import physically_pruned
 
 IDENTITY = ("dataset", "model", "method", "optimizer", "seed")
 TIMING_REPEATS = 5
@@ -72,19 +73,19 @@ def sweep(run_dir: str | Path, kind: str, ratios: Sequence[float],
         if out_csv is not None:
             write_records(rows, out_csv)
         return rows
-    unavailable = physical and _without_torch_pruning(kind)
+    unavailable = physical and _out_of_reach(COMPRESSIONS[kind])
     built = set() if unavailable else set(ratios) if physical else set(save_ratios)
     rt = _trained_model(run_dir, config, state, device)
     dense = _dense_reference(rt, run_dir, metrics)
-    compressor = load(KINDS[kind].compressor)(rt.model)
-    deployment = _Deployment(rt, kind, compressor, latency_batches, save_dir, save_ratios,
+    compressor = COMPRESSIONS[kind](rt.model)
+    deployment = _Deployment(rt, compressor, latency_batches, save_dir, save_ratios,
                              about={"run": str(run_dir), "dataset": config.dataset}
                              ) if built else None
 
     rows = []
     for ratio in ratios:
         detail = compressor.apply(ratio)
-        row = {**labels, "ratio": ratio, **_compressed_columns(rt, dense, kind, detail)}
+        row = {**labels, "ratio": ratio, **_compressed_columns(rt, dense, compressor, detail)}
         if bn_recalibration:
             row["test_accuracy_bn_recalibrated"] = _recalibrated_accuracy(rt.model, rt.data,
                                                                           rt.bf16)
@@ -160,13 +161,13 @@ def _dense_reference(rt: Runtime, run_dir: Path, metrics: dict) -> _Dense:
     return _Dense(positions, count(rt.model, positions), scores)
 
 
-def _compressed_columns(rt: Runtime, dense: _Dense, kind: str, detail) -> dict:
-    """The scores and cost of the model as ``compressor.apply`` left it, beside the dense
-    model's; low rank is counted as its factorisation (``detail``: the rank of each conv)."""
+def _compressed_columns(rt: Runtime, dense: _Dense, compressor: Compressor, detail) -> dict:
+    """The scores and cost of the model as ``compressor.apply`` left it (returning
+    ``detail``), beside the dense model's."""
     tick = time.perf_counter()
     scores = score(rt.model, rt.data.evaluation, bf16=rt.bf16)
     seconds = time.perf_counter() - tick
-    cost = count(rt.model, dense.positions, ranks=detail if kind == "lowrank" else None)
+    cost = count(rt.model, dense.positions, ranks=compressor.cost_ranks(detail))
     return {**scores,
             "dense_val_accuracy": dense.scores["val_accuracy"],
             "dense_test_accuracy": dense.scores["test_accuracy"],
@@ -182,13 +183,13 @@ class _Deployment:
     pruning the masked model itself): built, measured beside the dense architecture, and
     saved when asked."""
 
-    def __init__(self, rt: Runtime, kind: str, compressor, latency_batches: Sequence[int],
+    def __init__(self, rt: Runtime, compressor: Compressor, latency_batches: Sequence[int],
                  save_dir: str | Path | None, save_ratios: list[float], about: dict):
-        self.rt, self.kind, self.compressor = rt, kind, compressor
+        self.rt, self.compressor, self.kind = rt, compressor, compressor.kind
         self.latency_batches = latency_batches
         self.save_dir, self.save_ratios, self.about = save_dir, save_ratios, about
         self.example = torch.zeros(1, *rt.data.info.input_shape, device=rt.device)
-        if kind in PHYSICAL_KINDS:
+        if compressor.entry.physical:
             self.dense_bytes = state_bytes(rt.model)
             memory_format = torch.channels_last if rt.channels_last else torch.contiguous_format
             # Random inputs of the data's shape: latency does not depend on the pixel values.
@@ -203,23 +204,19 @@ class _Deployment:
                 raise
             warnings.warn(f"no physical model at ratio {ratio}: {err}", stacklevel=3)
             return dict.fromkeys(physical_columns(self.latency_batches), math.nan)
-        row = self._measured(compressed) if self.kind in PHYSICAL_KINDS else {}
+        row = self._measured(compressed) if self.compressor.entry.physical else {}
         if ratio in self.save_ratios:
             rt, info = self.rt, self.rt.data.info
             accuracy = row.get("physical_test_accuracy", masked_accuracy)
             row["saved_to"] = str(save_compressed(
                 compressed, Path(self.save_dir) / f"{self.kind}-{ratio:g}", name=rt.spec.model,
-                num_classes=info.num_classes, input_shape=info.input_shape,
+                num_classes=info.num_classes, input_shape=info.input_shape, width=rt.spec.width,
                 about={**self.about, "kind": self.kind, "ratio": ratio,
                        "test_accuracy": accuracy}))
         return row
 
     def _built(self, ratio: float, detail) -> nn.Module:
-        model = self.rt.model
-        if self.kind == "filter":
-            model = physically_pruned(model, detail, self.example)[0]
-        elif self.kind == "lowrank":
-            model = self.compressor.decomposed(ratio).eval()
+        model = self.compressor.deployable(ratio, detail, self.example)
         if self.rt.channels_last:
             model = model.to(memory_format=torch.channels_last)
         return model
@@ -250,7 +247,7 @@ def _checked(kind: str, ratios: Sequence[float], physical: bool) -> list[float]:
     bad = [r for r in ratios if not 0 <= r < 1]
     if bad:
         raise ConfigError(f"compression ratios must lie in [0, 1); got {bad}")
-    if physical and kind not in PHYSICAL_KINDS:
+    if physical and not COMPRESSIONS[kind].entry.physical:
         raise ConfigError(f"physical columns apply to kinds {' and '.join(PHYSICAL_KINDS)}, "
                           f"not {kind!r} (a sparse model is smaller or faster only with sparse "
                           "storage and kernels)")
@@ -269,18 +266,16 @@ def _checked_saves(kind: str, ratios: list[float], save_dir: str | Path | None,
     missing = [r for r in save_ratios if r not in ratios]
     if missing:
         raise ConfigError(f"ratios to save {missing} are not among the sweep's ratios {ratios}")
-    if kind == "filter" and save_ratios:
-        check_installed("torch_pruning")  # saving is asked for: fail before any costly work
+    if save_ratios:
+        COMPRESSIONS[kind].check_needs()  # saving is asked for: fail before any costly work
     return save_ratios
 
 
-def _without_torch_pruning(kind: str) -> bool:
-    """Whether filter pruning's physical model is out of reach: then its columns stay NaN,
-    with one warning, and the sweep goes on."""
-    if kind != "filter":
-        return False
+def _out_of_reach(compression: type[Compressor]) -> bool:
+    """Whether the kind's deployable model needs what is not installed (filter pruning's,
+    Torch-Pruning): then its columns stay NaN, with one warning, and the sweep goes on."""
     try:
-        check_installed("torch_pruning")
+        compression.check_needs()
     except MissingExtra as err:
         warnings.warn(f"the physical columns stay NaN: {err}", stacklevel=3)
         return True

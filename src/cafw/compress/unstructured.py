@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .snapshot import WeightSnapshot
+from .compressor import Compressor
 
 
 def prunable_weights(model: nn.Module) -> dict[str, nn.Parameter]:
@@ -19,12 +19,15 @@ def prunable_weights(model: nn.Module) -> dict[str, nn.Parameter]:
             if isinstance(m, (nn.Conv2d, nn.Linear))}
 
 
-class MagnitudePruner(WeightSnapshot):
+class MagnitudePruner(Compressor):
     """The global magnitude order, sorted once; ``apply(ratio)`` starts from the trained
-    weights each time, ``restore()`` puts them back."""
+    weights each time, ``restore()`` puts them back.  The deployable model is the masked one:
+    a sparse model is smaller or faster only with sparse storage and kernels."""
+
+    kind = "unstructured"
 
     def __init__(self, model: nn.Module):
-        super().__init__(prunable_weights(model))
+        super().__init__(model, prunable_weights(model))
         flat = torch.cat([w.flatten() for w in self.dense.values()])
         # Stable: ties (notably weights a sparse training already zeroed) go in a fixed order.
         self.order = flat.abs().argsort(stable=True)

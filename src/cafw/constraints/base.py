@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from ..conventions import resolve_k, validate_k, validate_radius
+from ..registry import Registry
 from ..vocabulary import FAMILIES
 
 # Below this norm a gradient counts as zero and every LMO returns 0 (a valid minimizer, since
@@ -119,7 +120,7 @@ def k_support_norm(x: Tensor, k: int) -> Tensor:
 
 
 #: family name -> the class of its sets (each class registers itself when defined)
-SETS: dict[str, type[Constraint]] = {}
+SETS: Registry[type[Constraint]] = Registry("family")
 
 
 class Constraint:
@@ -151,7 +152,7 @@ class Constraint:
         if "family" in cls.__dict__:
             entry = FAMILIES[cls.family]
             cls.has_k, cls.grouping = entry.takes_k, entry.grouping
-            SETS[cls.family] = cls
+            SETS.add(cls.family, cls)
 
     def __init__(self, *, radius: float, k: int | float | None = None,
                  shape: Sequence[int] | None = None, k_min: int = 1) -> None:

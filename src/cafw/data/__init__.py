@@ -5,7 +5,8 @@
         ...
 
 CIFAR, digits, MNIST-5k and synthetic data live on the device as uint8 tensors with batched
-augmentation (``loader.py``); ImageNet uses DataLoader workers (``imagenet.py``).
+augmentation (``loader.py``); ImageNet uses DataLoader workers (``imagenet.py``).  Each
+dataset's module registers how it is read in ``SOURCES``; importing them below fills it.
 """
 
 from __future__ import annotations
@@ -18,15 +19,17 @@ import torch
 
 from ..errors import DatasetError
 from ..spec import dataset_options
-from ..vocabulary import DATASETS, load
-from . import cifar, imagenet
+from ..vocabulary import DATASETS
+from . import cifar, digits, imagenet, mnist5k, synthetic  # noqa: F401 (they register)
 from .base import Data, DatasetInfo, Loader, Request
 from .loader import Augment, TensorLoader
+from .sources import SOURCES, Source
 
 
-def _check_name(name: str) -> None:
+def _source(name: str) -> Source:
     if name not in DATASETS:
         raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return SOURCES[name]
 
 
 def load_dataset(name: str, *, root: str | Path = "data", download: bool = False,
@@ -39,8 +42,7 @@ def load_dataset(name: str, *, root: str | Path = "data", download: bool = False
     ImageNet only; ``options`` are dataset-specific (``cafw.spec.DATASET_OPTIONS``; a bad one
     raises ``cafw.spec.ConfigError``).
     """
-    _check_name(name)
-    loader = load(DATASETS[name].loader)
+    loader = _source(name).load
     options = dataset_options(name, dict(options or {}))
     request = Request(root=Path(root), download=download, device=torch.device(device), seed=seed,
                       batch_size=batch_size, eval_batch_size=eval_batch_size or batch_size,
@@ -53,26 +55,20 @@ def write_small(name: str, root: str | Path, *, train_images: int, test_images: 
     """Write a small copy of ``name`` under ``root`` in its real on-disk format, so that a
     rehearsal runs the real loader without the download (``classes``: ImageNet's; CIFAR's are
     fixed); return its folder."""
-    _check_name(name)
-    writer = DATASETS[name].small_writer
+    writer = _source(name).write_small
     if writer is None:
         raise DatasetError(f"{name} does not live on disk: it needs no small copy")
-    return load(writer)(root, train_images=train_images, test_images=test_images,
-                        classes=classes)
+    return writer(root, train_images=train_images, test_images=test_images, classes=classes)
 
 
 def download(name: str, root: str | Path = "data") -> None:
     """Make ``name`` available under ``root`` (CIFAR is fetched; digits, MNIST-5k and
     synthetic data need nothing; ImageNet has to be obtained by hand, so for it this only
     checks the layout)."""
-    _check_name(name)
-    if name in cifar.VARIANTS:
-        cifar.download(name, root)
-    elif name == "imagenet":
-        folders = [Path(root) / "imagenet" / split for split in ("train", "val")]
-        if not all(f.is_dir() and any(d.is_dir() for d in f.iterdir()) for f in folders):
-            raise DatasetError(f"{imagenet.HOW_TO_GET} (expected under {Path(root) / 'imagenet'})")
+    fetch = _source(name).fetch
+    if fetch is not None:
+        fetch(Path(root))
 
 
-__all__ = ["load_dataset", "download", "write_small", "Data", "DatasetInfo", "DatasetError",
-           "Loader", "TensorLoader", "Augment"]
+__all__ = ["load_dataset", "download", "write_small", "SOURCES", "Source", "Data", "DatasetInfo",
+           "DatasetError", "Loader", "TensorLoader", "Augment"]

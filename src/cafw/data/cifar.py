@@ -13,6 +13,7 @@ import pickle
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from ..io import atomic_write
 from ..spec import SKIP_CHECKSUMS
 from .base import Data, Request, small_folder
 from .loader import Augment, tensor_data
+from .sources import SOURCES, Source
 from .split import stratified_holdout
 
 #: the side of CIFAR's square images
@@ -198,16 +200,6 @@ def write_small(name: str, root: str | Path, *, train_images: int, test_images: 
     return folder
 
 
-def write_small_cifar10(root: str | Path, **sizes) -> Path:
-    """As ``write_small``."""
-    return write_small("cifar10", root, **sizes)
-
-
-def write_small_cifar100(root: str | Path, **sizes) -> Path:
-    """As ``write_small``."""
-    return write_small("cifar100", root, **sizes)
-
-
 class _Str(str):
     """A Python 2 ``str``, as CIFAR's files (written by Python 2) hold their keys and names:
     it reads back as bytes with ``encoding="bytes"`` (``read_cifar``) and as str with
@@ -234,6 +226,9 @@ class _Python2Pickler(pickle._Pickler):
 
 def load(name: str, request: Request, validation_size: int,
          checksums: Mapping[str, str] | str | None) -> Data:
+    """CIFAR ``name`` with ``validation_size`` training images held out, stratified;
+    ``checksums``: ``{file: md5}`` replacing torchvision's (for tests and custom copies), or
+    ``"skip"``."""
     variant = VARIANTS[name]
     if request.download:
         download(name, request.root)
@@ -247,14 +242,6 @@ def load(name: str, request: Request, validation_size: int,
                        std=variant.std, max_value=255, augment=variant.augment)
 
 
-def load_cifar10(request: Request, *, validation_size: int,
-                 checksums: Mapping[str, str] | str | None) -> Data:
-    """``validation_size`` training images are held out, stratified; ``checksums``:
-    ``{file: md5}`` replacing torchvision's (for tests and custom copies), or ``"skip"``."""
-    return load("cifar10", request, validation_size, checksums)
-
-
-def load_cifar100(request: Request, *, validation_size: int,
-                  checksums: Mapping[str, str] | None) -> Data:
-    """As ``load_cifar10``."""
-    return load("cifar100", request, validation_size, checksums)
+for _name in VARIANTS:  # each variant is a dataset of its own name
+    SOURCES.add(_name, Source(partial(load, _name), fetch=partial(download, _name),
+                              write_small=partial(write_small, _name)))

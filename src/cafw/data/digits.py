@@ -17,6 +17,7 @@ from ..errors import DatasetError
 from ..extras import check_installed
 from .base import Data, Request
 from .loader import NO_AUGMENT, channel_stats, tensor_data
+from .sources import SOURCES, Source
 from .split import fixed_test_split, stratified_holdout
 
 DIGITS_MAX_VALUE = 16
@@ -45,3 +46,6 @@ def load(request: Request, *, validation_size: int) -> Data:
     return tensor_data("digits", 10, (images[train], labels[train]), (images[val], labels[val]),
                        (images[test], labels[test]), request, mean=mean, std=std,
                        max_value=DIGITS_MAX_VALUE, augment=NO_AUGMENT)
+
+
+SOURCES.add("digits", Source(load))

@@ -28,6 +28,7 @@ from ..errors import DatasetError
 from ..extras import optional_dependency
 from ..io import write_bytes
 from .base import Data, DatasetInfo, Loader, Request, small_folder
+from .sources import SOURCES, Source
 from .split import per_class_holdout
 
 #: the evaluation resize of the reference: the shorter side to 256 for a 224 crop
@@ -158,3 +159,14 @@ def write_small(root: str | Path, *, classes: int | None, train_images: int,
             image.save(encoded, "JPEG", quality=90)
             write_bytes(folder / split / wnids[label] / name, encoded.getvalue())
     return folder
+
+
+def check_placed(root: Path) -> None:
+    """ImageNet cannot be fetched: raise ``DatasetError`` saying how to get it unless it is
+    laid out under ``root``."""
+    folders = [Path(root) / "imagenet" / split for split in ("train", "val")]
+    if not all(f.is_dir() and any(d.is_dir() for d in f.iterdir()) for f in folders):
+        raise DatasetError(f"{HOW_TO_GET} (expected under {Path(root) / 'imagenet'})")
+
+
+SOURCES.add("imagenet", Source(load, fetch=check_placed, write_small=write_small))

@@ -23,6 +23,7 @@ from ..errors import DatasetError
 from ..extras import check_installed
 from .base import Data, Request
 from .loader import NO_AUGMENT, channel_stats, tensor_data
+from .sources import SOURCES, Source
 from .split import fixed_test_split, stratified_holdout
 
 SIDE = 28
@@ -61,3 +62,6 @@ def load(request: Request, *, image_size: int, validation_size: int) -> Data:
     return tensor_data("mnist5k", 10, (images[train], labels[train]), (images[val], labels[val]),
                        (images[test], labels[test]), request, mean=mean, std=std,
                        max_value=MNIST_MAX_VALUE, augment=NO_AUGMENT)
+
+
+SOURCES.add("mnist5k", Source(load))

@@ -13,6 +13,7 @@ import torch
 
 from .base import Data, Request
 from .loader import NO_AUGMENT, Augment, channel_stats, tensor_data
+from .sources import SOURCES, Source
 
 DATA_SEED = 0
 AUGMENTS = {"none": NO_AUGMENT, "crop_flip": Augment(crop_padding=4, flip=True)}
@@ -37,3 +38,6 @@ def load(request: Request, *, shape: Sequence[int], num_classes: int, train_size
     return tensor_data("synthetic", num_classes, train, (images[test_end:], labels[test_end:]),
                        (images[train_size:test_end], labels[train_size:test_end]), request,
                        mean=mean, std=std, max_value=255, augment=AUGMENTS[augment])
+
+
+SOURCES.add("synthetic", Source(load))

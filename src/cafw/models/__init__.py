@@ -1,22 +1,26 @@
 """Model zoo: every architecture of the experiments, built by name.
 
-``cafw.vocabulary.MODELS`` names each model's builder; only the builder a run uses is
-imported.
+Each model's module registers its builder in ``BUILDERS`` under its name in
+``cafw.vocabulary.MODELS``; importing the modules below fills it (torchvision, which ResNet-50
+needs, is imported only when that model is built).
 """
 
 from __future__ import annotations
 
 from torch import nn
 
-from cafw.vocabulary import MODELS, load
+from ..vocabulary import MODELS
+from . import mnist, resnet50, resnet_cifar, small, vgg, wide_resnet  # noqa: F401 (they register)
+from .zoo import BUILDERS
 
 
-def build_model(name: str, num_classes: int, input_shape: tuple[int, int, int]) -> nn.Module:
+def build_model(name: str, num_classes: int, input_shape: tuple[int, int, int],
+                width: float = 1.0) -> nn.Module:
     """Build the model registered as ``name`` for inputs of ``input_shape`` (C, H, W), freshly
-    initialised."""
+    initialised, its channels ``width`` times the published architecture's."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; allowed: {', '.join(sorted(MODELS))}")
-    return load(MODELS[name].builder)(num_classes, tuple(input_shape))
+    return BUILDERS[name](num_classes, tuple(input_shape), width)
 
 
-__all__ = ["build_model"]
+__all__ = ["BUILDERS", "build_model"]

@@ -13,23 +13,29 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .zoo import BUILDERS, scaled
+
 
 class MnistCNN(nn.Module):
-    def __init__(self, num_classes: int, input_shape: tuple[int, int, int]) -> None:
+    def __init__(self, num_classes: int, input_shape: tuple[int, int, int],
+                 width: float = 1.0) -> None:
         super().__init__()
-        channels, height, width = input_shape
+        channels, height, side = input_shape
+        a, b, hidden = scaled(32, width), scaled(64, width), scaled(128, width)
         self.features = nn.Sequential(
-            nn.Conv2d(channels, 32, 3), nn.ReLU(inplace=True),
-            nn.Conv2d(32, 64, 3), nn.ReLU(inplace=True),
+            nn.Conv2d(channels, a, 3), nn.ReLU(inplace=True),
+            nn.Conv2d(a, b, 3), nn.ReLU(inplace=True),
             nn.MaxPool2d(2), nn.Dropout(0.25))
-        flat = 64 * ((height - 4) // 2) * ((width - 4) // 2)
+        flat = b * ((height - 4) // 2) * ((side - 4) // 2)
         self.classifier = nn.Sequential(
-            nn.Linear(flat, 128), nn.ReLU(inplace=True), nn.Dropout(0.5),
-            nn.Linear(128, num_classes))
+            nn.Linear(flat, hidden), nn.ReLU(inplace=True), nn.Dropout(0.5),
+            nn.Linear(hidden, num_classes))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
-def mnist_cnn(num_classes: int, input_shape: tuple[int, int, int] = (1, 28, 28)) -> MnistCNN:
-    return MnistCNN(num_classes, input_shape)
+@BUILDERS.register("mnist_cnn")
+def mnist_cnn(num_classes: int, input_shape: tuple[int, int, int] = (1, 28, 28),
+              width: float = 1.0) -> MnistCNN:
+    return MnistCNN(num_classes, input_shape, width)

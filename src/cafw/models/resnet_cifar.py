@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .stages import residual_stages
+from .zoo import BUILDERS, scaled
 
 
 class PadShortcut(nn.Module):
@@ -95,10 +96,15 @@ class CifarResNet(nn.Module):
         return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))
 
 
-def resnet18(num_classes: int, input_shape: tuple[int, int, int] = (3, 32, 32)) -> CifarResNet:
-    return CifarResNet([64, 128, 256, 512], [2, 2, 2, 2], num_classes, input_shape[0],
-                       projection=True)
+@BUILDERS.register("resnet18")
+def resnet18(num_classes: int, input_shape: tuple[int, int, int] = (3, 32, 32),
+             width: float = 1.0) -> CifarResNet:
+    return CifarResNet([scaled(c, width) for c in (64, 128, 256, 512)], [2, 2, 2, 2],
+                       num_classes, input_shape[0], projection=True)
 
 
-def resnet56(num_classes: int, input_shape: tuple[int, int, int] = (3, 32, 32)) -> CifarResNet:
-    return CifarResNet([16, 32, 64], [9, 9, 9], num_classes, input_shape[0], projection=False)
+@BUILDERS.register("resnet56")
+def resnet56(num_classes: int, input_shape: tuple[int, int, int] = (3, 32, 32),
+             width: float = 1.0) -> CifarResNet:
+    return CifarResNet([scaled(c, width) for c in (16, 32, 64)], [9, 9, 9], num_classes,
+                       input_shape[0], projection=False)

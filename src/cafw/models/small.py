@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from .zoo import BUILDERS, scaled
+
 
 def _block(in_channels: int, out_channels: int) -> list[nn.Module]:
     return [nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.BatchNorm2d(out_channels),
@@ -18,15 +20,18 @@ def _block(in_channels: int, out_channels: int) -> list[nn.Module]:
 
 
 class SmallCNN(nn.Module):
-    def __init__(self, num_classes: int, in_channels: int = 1) -> None:
+    def __init__(self, num_classes: int, in_channels: int = 1, width: float = 1.0) -> None:
         super().__init__()
-        self.features = nn.Sequential(*_block(in_channels, 32), *_block(32, 64),
-                                      nn.MaxPool2d(2), *_block(64, 64))
-        self.classifier = nn.Linear(64, num_classes)
+        a, b = scaled(32, width), scaled(64, width)
+        self.features = nn.Sequential(*_block(in_channels, a), *_block(a, b),
+                                      nn.MaxPool2d(2), *_block(b, b))
+        self.classifier = nn.Linear(b, num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.features(x).mean((2, 3)))
 
 
-def cnn_small(num_classes: int, input_shape: tuple[int, int, int] = (1, 8, 8)) -> SmallCNN:
-    return SmallCNN(num_classes, input_shape[0])
+@BUILDERS.register("cnn_small")
+def cnn_small(num_classes: int, input_shape: tuple[int, int, int] = (1, 8, 8),
+              width: float = 1.0) -> SmallCNN:
+    return SmallCNN(num_classes, input_shape[0], width)

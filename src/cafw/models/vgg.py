@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from .zoo import BUILDERS, scaled
+
 CFG_VGG16: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M",
                               512, 512, 512, "M", 512, 512, 512, "M"]
 
@@ -32,5 +34,8 @@ class VGG(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
-def vgg16(num_classes: int, input_shape: tuple[int, int, int] = (3, 32, 32)) -> VGG:
-    return VGG(CFG_VGG16, num_classes, input_shape[0])
+@BUILDERS.register("vgg16")
+def vgg16(num_classes: int, input_shape: tuple[int, int, int] = (3, 32, 32),
+          width: float = 1.0) -> VGG:
+    return VGG([v if v == "M" else scaled(v, width) for v in CFG_VGG16], num_classes,
+               input_shape[0])

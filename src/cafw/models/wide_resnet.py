@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .stages import residual_stages
+from .zoo import BUILDERS, scaled
 
 
 class WideBasic(nn.Module):
@@ -37,14 +38,15 @@ class WideBasic(nn.Module):
 
 class WideResNet(nn.Module):
     def __init__(self, depth: int, widen: int, dropout: float, num_classes: int,
-                 in_channels: int) -> None:
+                 in_channels: int, width: float = 1.0) -> None:
         super().__init__()
         if (depth - 4) % 6:
             raise ValueError(f"WideResNet depth must be 6n+4, got {depth}")
         n = (depth - 4) // 6
-        widths = [16 * widen, 32 * widen, 64 * widen]
-        self.conv1 = nn.Conv2d(in_channels, 16, 3, padding=1)
-        self.stages, planes = residual_stages(partial(WideBasic, dropout=dropout), 16,
+        stem = scaled(16, width)
+        widths = [scaled(c * widen, width) for c in (16, 32, 64)]
+        self.conv1 = nn.Conv2d(in_channels, stem, 3, padding=1)
+        self.stages, planes = residual_stages(partial(WideBasic, dropout=dropout), stem,
                                               widths, [n] * len(widths))
         # momentum=0.9 (PyTorch convention: weight of the new batch) is the authors' choice.
         self.bn = nn.BatchNorm2d(planes, momentum=0.9)
@@ -55,5 +57,7 @@ class WideResNet(nn.Module):
         return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))
 
 
-def wrn28_10(num_classes: int, input_shape: tuple[int, int, int] = (3, 32, 32)) -> WideResNet:
-    return WideResNet(28, 10, 0.3, num_classes, input_shape[0])
+@BUILDERS.register("wrn28_10")
+def wrn28_10(num_classes: int, input_shape: tuple[int, int, int] = (3, 32, 32),
+             width: float = 1.0) -> WideResNet:
+    return WideResNet(28, 10, 0.3, num_classes, input_shape[0], width)

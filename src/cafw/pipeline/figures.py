@@ -1,7 +1,7 @@
-"""Figures from the aggregated tables (results/tables/*.csv), one drawing function per kind
-(``FIGURE_DRAWERS``, keyed by ``cafw.vocabulary.FIGURES``).
+"""Figures from the aggregated tables (results/tables/*.csv): one drawing function per chart,
+the type of a figure (``cafw.vocabulary.CHARTS``), registered in ``DRAWERS`` by ``@drawer``.
 
-Every kind returns a matplotlib ``Figure`` whose title, labels and legends lie inside its
+Every chart returns a matplotlib ``Figure`` whose title, labels and legends lie inside its
 canvas at any number of panels (constrained layout; the title wrapped to the figure's width);
 ``draw`` styles it, then writes the PDF and a PNG beside it, each atomically and byte-stable
 across reruns.  Figures are built as ``Figure`` objects rather than through pyplot, so no
@@ -11,6 +11,8 @@ interactive backend is ever involved (the Agg canvas renders the PNG and measure
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -23,44 +25,72 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter, MaxNLocator
 
 from ..io import atomic_open
-from ..vocabulary import KINDS, LR_THEORY_RULES, RESCALES, SCHEDULES
+from ..registry import Registry
+from ..vocabulary import CHARTS, KINDS, LR_THEORY_RULES, RESCALES, SCHEDULES, ChartEntry
 
 PANEL = (4.2, 3.2)  # inches per panel
 PNG_DPI = 150
 
 
-def draw(kind: str, tables: list[Path], out: Path, study: str | None = None,
+@dataclass(frozen=True)
+class Chart:
+    """A type of figure: what it is drawn from, and the function that draws it."""
+
+    #: the tables it reads, and whether it is drawn per study and setup
+    needs: ChartEntry
+    #: (each table of ``needs.tables``, read, in order[, study, setup]) -> the figure
+    draw: Callable[..., Figure]
+
+    def figure(self, tables: dict[str, Path], study: str | None, setup: str | None
+               ) -> Figure:
+        frames = [_read(tables, name) for name in self.needs.tables]
+        return self.draw(*frames, study, setup) if self.needs.per_study else self.draw(*frames)
+
+
+#: chart name -> its Chart
+DRAWERS: Registry[Chart] = Registry("chart")
+
+
+def drawer(name: str) -> Callable[[Callable[..., Figure]], Callable[..., Figure]]:
+    """Register the decorated function as the drawer of chart ``name``."""
+    def register(draw: Callable[..., Figure]) -> Callable[..., Figure]:
+        DRAWERS.add(name, Chart(CHARTS[name], draw))
+        return draw
+    return register
+
+
+def draw(chart: str, tables: list[Path], out: Path, study: str | None = None,
          setup: str | None = None) -> None:
-    """Draw figure ``kind`` from the aggregated ``tables`` (CSV files, found by file name)
+    """Draw a figure of ``chart`` from the aggregated ``tables`` (CSV files, found by file name)
     into ``out`` (PDF) and its PNG."""
     out = Path(out)
     with matplotlib.rc_context():
-        fig = figure(kind, tables, study, setup)
+        fig = figure(chart, tables, study, setup)
         with atomic_open(out, "wb") as handle:
             fig.savefig(handle, format="pdf", metadata={"CreationDate": None})
         with atomic_open(out.with_suffix(".png"), "wb") as handle:
             fig.savefig(handle, format="png", dpi=PNG_DPI, metadata={"Software": None})
 
 
-def figure(kind: str, tables: list[Path], study: str | None = None,
+def figure(chart: str, tables: list[Path], study: str | None = None,
            setup: str | None = None) -> Figure:
-    """Figure ``kind``, styled, from the aggregated ``tables``; call it inside
+    """A figure of ``chart``, styled, from the aggregated ``tables``; call it inside
     ``matplotlib.rc_context()``, as ``draw`` does, to keep the style to it."""
-    if kind not in FIGURE_DRAWERS:
-        raise ValueError(f"unknown figure kind {kind!r}; kinds: {', '.join(FIGURE_DRAWERS)}")
-    per_study, drawer = FIGURE_DRAWERS[kind]
-    if per_study and (study is None or setup is None):
-        raise ValueError(f"figure {kind!r} needs a study and a setup (--study, --setup)")
+    if chart not in DRAWERS:
+        raise ValueError(f"unknown chart {chart!r}; charts: {', '.join(DRAWERS)}")
+    found = DRAWERS[chart]
+    if found.needs.per_study and (study is None or setup is None):
+        raise ValueError(f"chart {chart!r} needs a study and a setup (--study, --setup)")
     sns.set_theme(context="paper", style="whitegrid")
-    by_name = {Path(t).name: Path(t) for t in tables}
-    return drawer(by_name, study, setup) if per_study else drawer(by_name)
+    return found.figure({Path(t).name: Path(t) for t in tables}, study, setup)
 
 
-# -- one function per kind --------------------------------------------------------------------
+# -- one function per chart -------------------------------------------------------------------
 
-def compression(tables: dict[str, Path], study: str, setup: str) -> Figure:
+@drawer("compression")
+def compression(compressed: pd.DataFrame, study: str, setup: str) -> Figure:
     """Test accuracy against compression ratio, one line per method, ±1 sd over the runs."""
-    rows = _select(_read(tables, "compression.csv"), "compression.csv", study, setup)
+    rows = _select(compressed, "compression.csv", study, setup)
     fig, (ax,) = _panels(1, width=1.6)  # room for the legend beside the axes
     sns.lineplot(rows, x="ratio", y="test_accuracy", hue="label", errorbar="sd", marker="o",
                  ax=ax)
@@ -70,9 +100,10 @@ def compression(tables: dict[str, Path], study: str, setup: str) -> Figure:
     return fig
 
 
-def lr_ablation(tables: dict[str, Path], study: str, setup: str) -> Figure:
+@drawer("lr_ablation")
+def lr_ablation(compressed: pd.DataFrame, study: str, setup: str) -> Figure:
     """One panel per schedule: accuracy under compression per rescaling mode (and SGD)."""
-    rows = _select(_read(tables, "compression.csv"), "compression.csv", study, setup)
+    rows = _select(compressed, "compression.csv", study, setup)
     rows = rows.assign(rescaling=rows["rescale"].fillna(rows["label"]))
     schedules = _order(rows["schedule"], SCHEDULES)
     modes = _order(rows["rescaling"], RESCALES)
@@ -88,10 +119,10 @@ def lr_ablation(tables: dict[str, Path], study: str, setup: str) -> Figure:
     return fig
 
 
-def dynamics(tables: dict[str, Path], study: str, setup: str) -> Figure:
+@drawer("dynamics")
+def dynamics(history: pd.DataFrame, manifest: pd.DataFrame, study: str, setup: str) -> Figure:
     """SFW's effective step size and Frank-Wolfe gap per epoch, mean over the runs."""
-    runs = _select(_read(tables, "manifest.csv"), "manifest.csv", study, setup)["run"]
-    history = _read(tables, "history.csv")
+    runs = _select(manifest, "manifest.csv", study, setup)["run"]
     rows = history[history["run"].isin(runs)].dropna(subset=["step_size", "fw_gap"])
     if rows.empty:
         raise ValueError(f"history.csv has no SFW epochs (step size and Frank-Wolfe gap) for "
@@ -111,9 +142,10 @@ def dynamics(tables: dict[str, Path], study: str, setup: str) -> Figure:
     return fig
 
 
-def sensitivity(tables: dict[str, Path], study: str, setup: str) -> Figure:
+@drawer("sensitivity")
+def sensitivity(compressed: pd.DataFrame, study: str, setup: str) -> Figure:
     """Heatmaps over (k, value): dense accuracy and accuracy at the ratio closest to 0.5."""
-    rows = _select(_read(tables, "compression.csv"), "compression.csv", study, setup)
+    rows = _select(compressed, "compression.csv", study, setup)
     ratio = min(rows["ratio"].unique(), key=lambda r: abs(r - 0.5))
     compressed = f"{_kind(rows)} compression, ratio {ratio:g} (closest to 0.5)"
     grids = {"dense (uncompressed)": _grid(rows.drop_duplicates("run"), "dense_test_accuracy"),
@@ -129,12 +161,13 @@ def sensitivity(tables: dict[str, Path], study: str, setup: str) -> Figure:
     return fig
 
 
-def lr_grid(tables: dict[str, Path], study: str, setup: str) -> Figure:
+@drawer("lr_grid")
+def lr_grid(tuning: pd.DataFrame, study: str, setup: str) -> Figure:
     """The learning-rate grid of an ablation: per rescaling rule and learning rate, the
     validation score tuning chose by and the test accuracy averaged over the study's ratios,
     each the mean over the replicates' tuning runs; a cell says how many replicates chose it,
     and the rule's best point by the mean score is framed."""
-    rows = _select(_read(tables, "tuning.csv"), "tuning.csv", study, setup)
+    rows = _select(tuning, "tuning.csv", study, setup)
     if "lr" not in rows.columns or rows["lr"].isna().all():
         raise ValueError(f"tuning.csv has no learning-rate grid for study {study!r} and setup "
                          f"{setup!r}")
@@ -169,10 +202,10 @@ def lr_grid(tables: dict[str, Path], study: str, setup: str) -> Figure:
     return fig
 
 
-def compute(tables: dict[str, Path]) -> Figure:
+@drawer("compute")
+def compute(rows: pd.DataFrame) -> Figure:
     """Milliseconds per training step per method and setup, with the ratio to the baseline
     (the method at ratio 1: the config's ``baseline``)."""
-    rows = _read(tables, "compute.csv")
     methods = _order(rows["label"], [])
     setups = _order(rows["setup"], [])
     fig, (ax,) = _panels(1, width=max(1.6, len(methods) * len(setups) / 3))
@@ -193,9 +226,9 @@ def compute(tables: dict[str, Path]) -> Figure:
     return fig
 
 
-def lr_theory(tables: dict[str, Path]) -> Figure:
+@drawer("lr_theory")
+def lr_theory(table: pd.DataFrame) -> Figure:
     """Best Frank-Wolfe gap against horizon per step-size rule; the rules' step sizes."""
-    table = _read(tables, "lr_theory.csv")
     gaps, steps = table.dropna(subset=["horizon"]), table.dropna(subset=["iteration"])
     if gaps.empty or steps.empty:
         raise ValueError(f"lr_theory.csv needs rows with horizon ({len(gaps)} found) and rows "
@@ -223,18 +256,6 @@ def lr_theory(tables: dict[str, Path]) -> Figure:
     _log(right, "xy")
     _suptitle(fig, f"step-size rules on a smooth problem ({gaps['seed'].nunique()} seeds)")
     return fig
-
-
-#: figure kind -> (drawn per study and setup, the function that draws it)
-FIGURE_DRAWERS = {
-    "compression": (True, compression),
-    "lr_ablation": (True, lr_ablation),
-    "sensitivity": (True, sensitivity),
-    "lr_grid": (True, lr_grid),
-    "dynamics": (True, dynamics),
-    "compute": (False, compute),
-    "lr_theory": (False, lr_theory),
-}
 
 
 # -- shared helpers ---------------------------------------------------------------------------

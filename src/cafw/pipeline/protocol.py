@@ -9,7 +9,7 @@ go (``output_dir``), which seed set the replicates use (``seed_offset``: two rep
 one protocol share its hash, so the stability check compares like with like), the cluster's
 resources, the benchmarks that decide no verdict (``lr_theory``, ``lmo_quality``), the tuning
 lock (a realisation of the tuning rule, not a rule), labels, statements and how a study is
-drawn (``figure``: presentation), and the run keys that change how but not what a run
+drawn (``chart``: presentation), and the run keys that change how but not what a run
 computes (``cafw.spec.UNDIGESTED``).
 
 ``RULES`` names the version of the rules in code (the tuning score and choice, the claims'
@@ -32,7 +32,7 @@ RULES = "replicates-v3"
 #: top-level keys that decide no verdict
 NOT_PROTOCOL = ("output_dir", "seed_offset", "resources", "lr_theory", "lmo_quality", "tuning")
 #: keys of a setup, method, claim or study entry that decide no verdict
-TEXT = ("label", "statement", "resources", "figure")
+TEXT = ("label", "statement", "resources", "chart")
 RUN_HOW = (*UNDIGESTED, "device", "data_root", "download")
 
 

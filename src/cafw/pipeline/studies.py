@@ -1,14 +1,15 @@
-"""What each study of a config is, decided once from its ``figure`` key (default compression,
-one of ``cafw.vocabulary.STUDY_FIGURES``), for the workflow, the figures and the paper alike.
+"""What each study of a config is, decided once from its ``chart`` key (default compression,
+one of ``cafw.vocabulary.STUDY_CHARTS``), for the workflow, the figures and the paper alike.
 
-A study's figure says how it is drawn per setup (``figures/<study>__<setup>.pdf``) and which
-section of the paper reports it.  A learning-rate ablation (``figure: lr_ablation``) also gets,
-per setup, its SFW dynamics (``figures/dynamics__<study>__<setup>.pdf``) and, where a variant
-tunes its learning rate, its learning-rate grid (``figures/lr-grid__<study>__<setup>.pdf``).
-The paper learns the classification from the studies table (``results/tables/studies.csv``,
-written from the config), never from what the results happen to vary.
+A study's chart says how it is drawn per setup (``figures/<study>__<setup>.pdf``), which
+section of the paper reports it, and which charts are drawn beside it per setup: a
+learning-rate ablation (``chart: lr_ablation``) also gets its SFW dynamics
+(``figures/dynamics__<study>__<setup>.pdf``) and, where a variant tunes its learning rate, its
+learning-rate grid (``figures/lr-grid__<study>__<setup>.pdf``).  The paper learns the
+classification from the studies table (``results/tables/studies.csv``, written from the
+config), never from what the results happen to vary.
 
-    for figure in figures(config): ...     # FigureFile(kind, study, setup, stem)
+    for figure in figures(config): ...     # FigureFile(chart, study, setup, stem)
     rows = table(config)                   # the studies table
 
 Torch-free, like the grid: Snakemake evaluates it while planning.
@@ -18,24 +19,26 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from ..vocabulary import CHARTS
+
 
 class FigureFile(NamedTuple):
     """A figure file, ``figures/<stem>.pdf``, and what ``cafw figure`` draws it from."""
 
-    kind: str  # cafw.vocabulary.FIGURES
+    chart: str  # cafw.vocabulary.CHARTS
     study: str | None  # None: a figure across studies
     setup: str | None
     stem: str
 
 
 #: the figures across studies
-GLOBAL_FIGURES = (FigureFile("compute", None, None, "compute"),
-                  FigureFile("lr_theory", None, None, "lr-theory"))
+GLOBAL_FIGURES = tuple(FigureFile(name, None, None, chart.stem)
+                       for name, chart in CHARTS.items() if not chart.per_study)
 
 
-def study_figure(spec: dict) -> str:
-    """The figure a study's ``spec`` names, its one classification."""
-    return spec.get("figure", "compression")
+def study_chart(spec: dict) -> str:
+    """The chart a study's ``spec`` names, its one classification."""
+    return spec.get("chart", "compression")
 
 
 def study_setups(config: dict, study: str) -> list[str]:
@@ -44,17 +47,17 @@ def study_setups(config: dict, study: str) -> list[str]:
 
 
 def study_figures(config: dict, study: str) -> list[FigureFile]:
-    """The figures of one study, per setup: its own, and a learning-rate ablation's dynamics
-    and learning-rate grid."""
+    """The figures of one study, per setup: its own chart's, and those of the charts drawn
+    beside it."""
     spec = config["studies"][study]
-    kind = study_figure(spec)
+    chart = study_chart(spec)
+    tuned = any("tune" in variant for variant in spec.get("variants", []))
+    beside = [name for name in CHARTS[chart].beside if tuned or not CHARTS[name].tuned_only]
     out = []
     for setup in study_setups(config, study):
-        out.append(FigureFile(kind, study, setup, f"{study}__{setup}"))
-        if kind == "lr_ablation":
-            out.append(FigureFile("dynamics", study, setup, f"dynamics__{study}__{setup}"))
-            if any("tune" in variant for variant in spec.get("variants", [])):
-                out.append(FigureFile("lr_grid", study, setup, f"lr-grid__{study}__{setup}"))
+        out.append(FigureFile(chart, study, setup, f"{study}__{setup}"))
+        out += [FigureFile(name, study, setup, f"{CHARTS[name].stem}__{study}__{setup}")
+                for name in beside]
     return out
 
 
@@ -65,8 +68,8 @@ def figures(config: dict) -> list[FigureFile]:
 
 
 def table(config: dict) -> list[dict]:
-    """The studies table: per study its compression kind, its figure (which also says the
-    paper's section type that reports it: ``STUDY_FIGURES``) and the baseline its comparison
-    sets the other methods against."""
-    return [{"study": study, "kind": spec["kind"], "figure": study_figure(spec),
+    """The studies table: per study its compression kind, its chart (which also says the
+    paper's section type that reports it: ``CHARTS``) and the baseline its comparison sets the
+    other methods against."""
+    return [{"study": study, "kind": spec["kind"], "chart": study_chart(spec),
              "baseline": config["baseline"]} for study, spec in config["studies"].items()]

@@ -12,8 +12,8 @@ from torch import nn
 from ..constraints import param_groups
 from ..optim import SFW, SGD, ProxSGD, make_feasible
 from ..optim.sfw import StepStatistics
+from ..penalties import TERMS
 from ..spec import ConfigError, OptimizerSpec, RunSpec, SFWSpec, SGDSpec
-from ..vocabulary import PENALTIES, load
 
 
 def build_optimizer(spec: OptimizerSpec, model: nn.Module, *,
@@ -96,7 +96,7 @@ def build_penalty(spec: RunSpec) -> Callable[[nn.Module], torch.Tensor] | None:
     penalty = getattr(spec.optimizer, "penalty", None)
     if penalty is None or penalty.strength == 0:
         return None
-    fn, strength = load(PENALTIES[penalty.type].term), penalty.strength
+    fn, strength = TERMS[penalty.type], penalty.strength
     return lambda model: strength * fn(model)
 
 

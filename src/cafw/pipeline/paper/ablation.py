@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from ...vocabulary import RESCALES
 from .curves import MeasuredCurve, headline, section
+from .sections import STUDY_SECTIONS, StudySection
 
 
-def facts(curves: list[MeasuredCurve], claims: list[dict]) -> dict:
+def facts(curves: list[MeasuredCurve], study: dict, claims: list[dict]) -> dict:
     ratio = headline(curves)
     schedules = list(dict.fromkeys(c["schedule"] for c in curves))
     methods = list(dict.fromkeys(c["method"] for c in curves))
@@ -39,3 +40,6 @@ def facts(curves: list[MeasuredCurve], claims: list[dict]) -> dict:
         "comparisons": kept,
         "claims": claims,
     }
+
+
+STUDY_SECTIONS.add("ablation", StudySection(facts, (("rescaling", "rescale"),)))

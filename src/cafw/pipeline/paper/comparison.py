@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from ...vocabulary import KINDS
 from .curves import MeasuredCurve, compressed_ratios, headline, nearest, section
+from .sections import STUDY_SECTIONS, StudySection
 
 
-def facts(curves: list[MeasuredCurve], baseline: str, claims: list[dict]) -> dict:
-    """The comparison of one study on one setup; ``baseline``: the config's baseline method;
-    ``claims``: those checked on it."""
+def facts(curves: list[MeasuredCurve], study: dict, claims: list[dict]) -> dict:
+    """The comparison of one study on one setup; ``study``: its row of studies.csv, whose
+    ``baseline`` is the config's baseline method; ``claims``: those checked on it."""
+    baseline = study["baseline"]
     ratio = headline(curves)
     available = compressed_ratios(curves)
     kind = curves[0].rows["kind"].iloc[0]
@@ -40,3 +42,6 @@ def facts(curves: list[MeasuredCurve], baseline: str, claims: list[dict]) -> dic
         "best_overall": overall.summary(ratio) if overall not in (best, reference) else None,
         "claims": claims,
     }
+
+
+STUDY_SECTIONS.add("comparison", StudySection(facts))

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+#: the type of the compute section
+SECTION = "compute"
+
 
 def facts(frame: pd.DataFrame, families: dict[str, str]) -> dict:
     order = list(families)
@@ -28,6 +31,6 @@ def facts(frame: pd.DataFrame, families: dict[str, str]) -> dict:
             "comparisons": [{"label": m["label"], "step_ms": m["step_ms"], "baselines": [
                 {"label": b["label"], "step_ms": b["step_ms"], "ratio": b["step_ms"] / m["step_ms"]}
                 for b in baselines]} for m in methods if m["sfw"]]})
-    return {"type": "compute", "id": "compute", "devices": list(dict.fromkeys(frame["device"])),
+    return {"type": SECTION, "id": "compute", "devices": list(dict.fromkeys(frame["device"])),
             "baseline": ", ".join(dict.fromkeys(frame.loc[frame["ratio_to_sgd"] == 1, "label"])),
             "setups": setups}

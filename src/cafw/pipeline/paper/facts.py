@@ -2,34 +2,36 @@
 functions, as plain data (numbers, strings, lists) that facts.json records and the templates
 render.
 
-A *section* is one block of results: one per study and setup, typed by the study's figure (the
-config's classification, read from studies.csv: ``cafw.vocabulary.STUDY_FIGURES``), with a
-learning-rate ablation's training dynamics and learning-rate grid beside it, then the compute
-and the step-size rules.  Its ``type`` names the template
+A *section* is one block of results: one per study and setup, typed by the study's chart (the
+config's classification, read from studies.csv: ``cafw.vocabulary.CHARTS``), with the sections
+of the charts drawn beside it (a learning-rate ablation's training dynamics and learning-rate
+grid), then the compute and the step-size rules.  Its ``type`` names the template
 ``templates/sections/<type>.tex.j2`` that renders it: the macros ``table``, ``finding`` and
 ``caption`` (of the figure whose file is named after the section's ``id``), each where the
 section has one.  So a new kind of result is one facts function and one template: a study's
-section type is added to ``STUDY_SECTIONS`` (and to ``STUDY_FIGURES``), a section across
-studies is appended in ``facts``.
+section registers in ``sections.STUDY_SECTIONS`` (its chart's entry names it), a section
+beside it in ``sections.BESIDE_SECTIONS``, a section across studies is appended in ``facts``.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from ...vocabulary import STUDY_FIGURES
-from . import ablation, claims, comparison, compute, lr_grid, lr_theory, sensitivity, tuning
+from ...vocabulary import CHARTS, ChartEntry
+from . import (  # noqa: F401 (ablation, comparison, dynamics, lr_grid, sensitivity register)
+    ablation,
+    claims,
+    comparison,
+    compute,
+    dynamics,
+    lr_grid,
+    lr_theory,
+    sensitivity,
+    tuning,
+)
 from .curves import curves_of
+from .sections import BESIDE_SECTIONS, STUDY_SECTIONS
 from .tables import InputError
-
-#: a study's section type -> facts(curves of one setup, the study's row of studies.csv, the
-#: claims checked on the study and setup)
-STUDY_SECTIONS = {
-    "comparison": lambda curves, study, found: comparison.facts(curves, study["baseline"],
-                                                                found),
-    "ablation": lambda curves, study, found: ablation.facts(curves, found),
-    "sensitivity": lambda curves, study, found: sensitivity.facts(curves),
-}
 
 
 def facts(tables: dict[str, pd.DataFrame]) -> dict:
@@ -42,7 +44,8 @@ def facts(tables: dict[str, pd.DataFrame]) -> dict:
         rows = summary[summary["study"] == study["study"]]
         if rows.empty:
             raise InputError(f"compression_summary.csv has no rows of study {study['study']!r}")
-        type_ = STUDY_FIGURES[study["figure"]]
+        chart = CHARTS[study["chart"]]
+        type_ = chart.section
         studies.append({"name": study["study"], "kind": study["kind"], "type": type_,
                         "labels": _distinct(runs["label"]),
                         "schedules": _distinct(runs["schedule"]),
@@ -50,8 +53,9 @@ def facts(tables: dict[str, pd.DataFrame]) -> dict:
                         "ratios": sorted({round(float(r), 9) for r in rows["ratio"]})})
         for setup, setup_rows in rows.groupby("setup", sort=False):
             found = claims.of_study(tables["claims"], study["study"], setup)
-            section = STUDY_SECTIONS[type_](curves_of(setup_rows, list(families)), study, found)
-            sections += [section, *_beside(section, tables["tuning"])]
+            section = STUDY_SECTIONS[type_].facts(curves_of(setup_rows, list(families)), study,
+                                                  found)
+            sections += [section, *_beside(chart, section, tables["tuning"])]
     sections += [compute.facts(tables["compute"], families), lr_theory.facts(tables["lr_theory"])]
     if not tables["tuning"].empty:
         sections.append(tuning.facts(tables["tuning"]))
@@ -73,15 +77,12 @@ def facts(tables: dict[str, pd.DataFrame]) -> dict:
     }
 
 
-def _beside(section: dict, tuning_table: pd.DataFrame) -> list[dict]:
-    """The sections of a learning-rate ablation's other figures on its setup: its SFW
-    dynamics, and its learning-rate grid where it was tuned over learning rates."""
-    if section["type"] != "ablation":
-        return []
-    dynamics = {"type": "dynamics", "id": f"dynamics__{section['study']}__{section['setup']}",
-                **{key: section[key] for key in ("study", "setup", "dataset", "model")}}
-    grid = lr_grid.facts(tuning_table, section) if not tuning_table.empty else None
-    return [dynamics] + ([grid] if grid else [])
+def _beside(chart: ChartEntry, section: dict, tuning_table: pd.DataFrame) -> list[dict]:
+    """The sections of the charts drawn beside a study's own on its setup (a learning-rate
+    ablation's SFW dynamics, and its learning-rate grid where it was tuned over learning
+    rates)."""
+    found = (BESIDE_SECTIONS[name](section, tuning_table) for name in chart.beside)
+    return [s for s in found if s is not None]
 
 
 def _distinct(values: pd.Series) -> list:

@@ -9,11 +9,15 @@ from __future__ import annotations
 import pandas as pd
 
 from ...vocabulary import RESCALES
+from .sections import BESIDE_SECTIONS
 
 
-def facts(tuning: pd.DataFrame, ablation: dict) -> dict | None:
+@BESIDE_SECTIONS.register("lr_grid")
+def facts(ablation: dict, tuning: pd.DataFrame) -> dict | None:
     """The grid of the ablation section ``ablation`` (its study and setup), or None when none
     of its curves was tuned over learning rates."""
+    if tuning.empty:  # a config without tuning grids
+        return None
     study, setup = ablation["study"], ablation["setup"]
     rows = tuning[(tuning["study"] == study) & (tuning["setup"] == setup)]
     if rows.empty or "lr" not in rows or rows["lr"].isna().all():

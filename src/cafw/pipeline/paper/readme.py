@@ -16,7 +16,9 @@ import pandas as pd
 from ...io import write_section
 from ...vocabulary import DATASET_NAMES
 from ..stability import ROUNDING, STABILITY
+from . import compute
 from .render import render_markdown
+from .sections import STUDY_SECTIONS
 
 #: the README's results section lies between these lines
 RESULTS_MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
@@ -26,7 +28,8 @@ FACTS = "paper/generated/facts.json"  # under a config's output_dir
 def render(configs: list[dict]) -> str:
     """``configs``: per config its ``dir``, ``facts`` and, where it has them, its ``stability``
     and ``rounding`` rows."""
-    return render_markdown("readme.md", configs=configs, claims=_claim_rows(configs))
+    return render_markdown("readme.md", configs=configs, claims=_claim_rows(configs),
+                           study_sections=STUDY_SECTIONS, compute_section=compute.SECTION)
 
 
 def update(outputs: list[Path], readme: Path) -> None:

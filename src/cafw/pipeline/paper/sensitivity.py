@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 
 from .curves import MeasuredCurve, headline, section
+from .sections import STUDY_SECTIONS, StudySection
 
 
-def facts(curves: list[MeasuredCurve]) -> dict:
+def facts(curves: list[MeasuredCurve], study: dict, claims: list[dict]) -> dict:
+    """The sensitivity of one study on one setup (its claims are not quoted here)."""
     ratio = headline(curves)
     methods = list(dict.fromkeys(c["method"] for c in curves))
     out = section("sensitivity", sorted(curves, key=lambda c: (
@@ -35,3 +37,6 @@ def facts(curves: list[MeasuredCurve]) -> dict:
                        "dense_high": max(dense, key=lambda d: d["mean"], default=None)})
     return out | {"ranges": ranges, **{f"{key}_grid": sorted(
         {row[key] for row in out["curves"] if row[key] is not None}) for key in ("k", "value")}}
+
+
+STUDY_SECTIONS.add("sensitivity", StudySection(facts, (("k", "k"), ("value", "value"))))

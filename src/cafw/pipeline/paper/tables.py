@@ -13,7 +13,7 @@ from ...vocabulary import RUN_KEYS, SFW_KEYS
 
 CURVE_COLUMNS = (*RUN_KEYS, *SFW_KEYS)  # what identifies a curve in the tables
 READ_COLUMNS = {  # each of PAPER_TABLES -> the columns the facts read
-    "studies.csv": ("study", "kind", "figure", "baseline"),
+    "studies.csv": ("study", "kind", "chart", "baseline"),
     "manifest.csv": ("study", "kind", "curve", "replicate", "point", "run", "seed",
                      *CURVE_COLUMNS),
     "compression_summary.csv": ("study", "kind", "ratio", "seeds", *CURVE_COLUMNS,
@@ -36,7 +36,7 @@ READ_COLUMNS = {  # each of PAPER_TABLES -> the columns the facts read
 # tables that may have no rows: a config without tuning grids or claims
 MAY_BE_EMPTY = ("tuning.csv", "claims.csv")
 # read as text, an empty cell as "": a baseline has no family, a base run no variant
-TEXT = ("study", "kind", "figure", "baseline", "run", *RUN_KEYS, "family", "rescale", "device",
+TEXT = ("study", "kind", "chart", "baseline", "run", *RUN_KEYS, "family", "rescale", "device",
         "rule", "curve", "point", "claim", "statement", "versus", "pair", "part", "measure",
         "better", "unit", "evaluation_seeds", "verdict", "part_verdict", "claim_verdict",
         "protocol", "flags", "pooled_flags")
