@@ -44,7 +44,7 @@ def _compression(curves):
     return pd.DataFrame(rows)
 
 
-def _spec(**claim):
+def _definitions(**claim):
     return {"C": {"statement": "x", "study": "s", "ratio": 0.5, "measures": {"area": 0.02},
                   **claim}}
 
@@ -58,7 +58,7 @@ def _tuning(scores):
 def test_a_claim_compares_areas_paired_within_replicates_over_the_replicates():
     table = _compression({("sfw", "gradient"): [0.80, 0.82, 0.85],
                           ("sgd", None): [0.50, 0.51, 0.55]})
-    row = claims(_spec(method={"method": "sfw"}, versus={"method": "sgd"}), table,
+    row = claims(_definitions(method={"method": "sfw"}, versus={"method": "sgd"}), table,
                  NO_TRAINING, NO_TUNING, protocol="abc").iloc[0]
     advantages = np.array([0.30, 0.31, 0.30])
     assert row["effect"] == pytest.approx(advantages.mean())
@@ -76,12 +76,12 @@ def test_a_side_of_several_curves_takes_in_each_replicate_the_best_tuned_one():
     table = _compression({("sfw", "gradient"): [0.90, 0.90],
                           ("sgd", None): [0.50, 0.60], ("lasso", None): [0.85, 0.70]})
     tuning = _tuning({"sgd-None": [0.9, 0.5], "lasso-None": [0.8, 0.6]})
-    row = claims(_spec(method={"method": "sfw"}, versus={"method": ["sgd", "lasso"]}), table,
+    row = claims(_definitions(method={"method": "sfw"}, versus={"method": ["sgd", "lasso"]}), table,
                  NO_TRAINING, tuning).iloc[0]
     assert row["effect"] == pytest.approx(((0.90 - 0.50) + (0.90 - 0.70)) / 2)
     assert row["versus"] == "SGD (1 replicate), LASSO (1 replicate)"
     with pytest.raises(ValueError, match="is not tuned"):
-        claims(_spec(method={"method": "sfw"}, versus={"method": ["sgd", "lasso"]}), table,
+        claims(_definitions(method={"method": "sfw"}, versus={"method": ["sgd", "lasso"]}), table,
                NO_TRAINING, NO_TUNING)
 
 
@@ -91,8 +91,8 @@ def test_the_area_reads_the_whole_range_not_one_ratio():
     method = [{0.0: 1.0, 0.5: dip, 0.9: 0.9} for dip in (0.9, 0.3, 0.9, 0.9, 0.9)]
     versus = [{0.0: 1.0, 0.5: 0.5, 0.9: 0.1}] * 5
     table = _compression({("sfw", "gradient"): method, ("sgd", None): versus})
-    spec = _spec(method={"method": "sfw"}, versus={"method": "sgd"})
-    row = claims(spec, table, NO_TRAINING, NO_TUNING).iloc[0]
+    definitions = _definitions(method={"method": "sfw"}, versus={"method": "sgd"})
+    row = claims(definitions, table, NO_TRAINING, NO_TUNING).iloc[0]
     assert row["ci_low_at_ratio"] < 0 < row["ci_high_at_ratio"]
     assert row["ci_low"] > 0 and row["verdict"] == "holds"
 
@@ -104,9 +104,9 @@ def test_convergence_reads_dense_accuracy_and_training_loss_and_states_each_part
     })
     training = pd.DataFrame({"run": table["run"].unique()})
     training["train_loss"] = [0.1 if "gradient" in r else 0.3 for r in training["run"]]
-    spec = _spec(method={"rescale": "gradient"}, versus={"rescale": "none"},
+    definitions = _definitions(method={"rescale": "gradient"}, versus={"rescale": "none"},
                  measures={"area": 0.02, "dense_accuracy": 0.005, "train_loss": 0.01})
-    rows = claims(spec, table, training, NO_TUNING).set_index("measure")
+    rows = claims(definitions, table, training, NO_TUNING).set_index("measure")
     assert list(rows.index) == ["area", "dense_accuracy", "train_loss"]
     assert rows.loc["train_loss", "effect"] == pytest.approx(0.2)  # lower loss: an advantage
     assert rows.loc["train_loss", "better"] == "lower"
@@ -127,10 +127,10 @@ def _rounds(device_b="cpu"):
 def test_claims_about_compute_read_a_ratio_with_its_interval_from_the_rounds():
     table = _compression({("sfw", "gradient"): [0.80, 0.82, 0.81],
                           ("nuc", None): [0.81, 0.815, 0.80]})
-    spec = _spec(method={"method": "sfw"}, versus={"method": "nuc"}, margin=0.01,
+    definitions = _definitions(method={"method": "sfw"}, versus={"method": "nuc"}, margin=0.01,
                  measures={"area": 0.0, "step_ratio": 1.5},
                  compute={"setup": "big", "at_least": 1.25})
-    rows = claims(spec, table, NO_TRAINING, NO_TUNING, _rounds()).set_index("measure")
+    rows = claims(definitions, table, NO_TRAINING, NO_TUNING, _rounds()).set_index("measure")
     step = rows.loc["step_ratio"]
     ratios = np.array([20 / 10, 23 / 11, 17 / 9, 21 / 10])
     assert step["effect"] == pytest.approx(np.exp(np.log(ratios).mean()))
@@ -147,10 +147,10 @@ def test_claims_about_compute_read_a_ratio_with_its_interval_from_the_rounds():
 
 def test_a_ratio_of_step_times_from_two_devices_is_refused():
     table = _compression({("sfw", "gradient"): [0.80, 0.8], ("nuc", None): [0.81, 0.8]})
-    spec = _spec(method={"method": "sfw"}, versus={"method": "nuc"},
+    definitions = _definitions(method={"method": "sfw"}, versus={"method": "nuc"},
                  measures={"step_ratio": 1.5}, compute={"setup": "big", "at_least": 1.25})
     with pytest.raises(ValueError, match="not measured on one device"):
-        claims(spec, table, NO_TRAINING, NO_TUNING, _rounds("NVIDIA H100"))
+        claims(definitions, table, NO_TRAINING, NO_TUNING, _rounds("NVIDIA H100"))
 
 
 def test_pairs_each_compares_every_curve_of_one_side_with_every_curve_of_the_other():
@@ -160,9 +160,9 @@ def test_pairs_each_compares_every_curve_of_one_side_with_every_curve_of_the_oth
         ("sfw", "diameter"): [{0.0: 0.99, 0.5: 0.7, 0.9: 0.3}] * 3,
         ("sfw", "none"): [{0.0: 0.98, 0.5: 0.5, 0.9: 0.1}] * 3,
     })
-    spec = _spec(method={"rescale": ["gradient", "fast_gradient"]},
+    definitions = _definitions(method={"rescale": ["gradient", "fast_gradient"]},
                  versus={"rescale": ["diameter", "none"]}, pairs="each")
-    rows = claims(spec, table, NO_TRAINING, NO_TUNING)
+    rows = claims(definitions, table, NO_TRAINING, NO_TUNING)
     assert list(rows["pair"]) == [
         "rescale=gradient vs rescale=diameter", "rescale=gradient vs rescale=none",
         "rescale=fast_gradient vs rescale=diameter", "rescale=fast_gradient vs rescale=none"]

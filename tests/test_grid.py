@@ -14,7 +14,7 @@ from cafw.pipeline.grid import (
     GridError,
     check_baseline,
     check_claims,
-    compute_spec,
+    compute_runs,
     curves,
     expand,
     replicates,
@@ -44,8 +44,8 @@ def test_every_run_of_every_config_is_a_valid_run_config(name):
     for run_config in grid.runs.values():
         load_run(run_config)  # raises ConfigError on any bad key or value
     for setup in config["setups"]:
-        for spec in compute_spec(config, setup)["methods"].values():
-            load_run(spec["run"])
+        for method in compute_runs(config, setup)["methods"].values():
+            load_run(method["run"])
 
 
 def test_replicates_have_disjoint_seeds_tuning_seeds_first():

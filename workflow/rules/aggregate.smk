@@ -73,16 +73,16 @@ rule compute_config:
         "results/logs/compute_config/{setup}.log",
     localrule: True
     params:
-        spec=lambda w: compute_spec(config, w.setup),
+        runs=lambda w: compute_runs(config, w.setup),
     run:
         from cafw.io import write_yaml
 
-        write_yaml(output[0], params.spec)
+        write_yaml(output[0], params.runs)
 
 
 rule compute:
     input:
-        spec="results/compute/{setup}.yaml",
+        runs="results/compute/{setup}.yaml",
         data=lambda w: dataset_ready_of(w.setup),
     output:
         summary="results/compute/{setup}.csv",
@@ -101,7 +101,7 @@ rule compute:
         steps=config["compute"]["steps"],
         rounds=config["compute"]["rounds"],
     shell:
-        "exec cafw on-gpus {resources.gpu} cafw bench compute --config {input.spec} "
+        "exec cafw on-gpus {resources.gpu} cafw bench compute --config {input.runs} "
         "--baseline {params.baseline} --steps {params.steps} --rounds {params.rounds} "
         "--out {output.summary} --rounds-out {output.rounds} > {log} 2>&1"
 
@@ -145,23 +145,23 @@ rule lr_theory:
         "--seeds {params.seeds} --noise {params.noise} --out {output} > {log} 2>&1"
 
 
-rule claims_spec:
+rule claims_protocol:
     output:
         "results/tables/claims.yaml",
     log:
-        "results/logs/claims_spec.log",
+        "results/logs/claims_protocol.log",
     localrule: True
     params:
-        spec={"protocol": protocol_hash(config), "claims": config.get("claims", {})},
+        protocol={"protocol": protocol_hash(config), "claims": config.get("claims", {})},
     run:
         from cafw.io import write_yaml
 
-        write_yaml(output[0], params.spec)
+        write_yaml(output[0], params.protocol)
 
 
 rule claims:
     input:
-        spec="results/tables/claims.yaml",
+        protocol="results/tables/claims.yaml",
         compression="results/tables/compression.csv",
         training="results/tables/training.csv",
         tuning=TUNING,
@@ -174,7 +174,7 @@ rule claims:
     conda:
         "../../envs/cafw.yaml"
     shell:
-        "cafw claims --spec {input.spec} --compression {input.compression} "
+        "cafw claims --protocol {input.protocol} --compression {input.compression} "
         "--training {input.training} --tuning {input.tuning} "
         "--compute-rounds {input.compute_rounds} --out {output} "
         "> {log} 2>&1"

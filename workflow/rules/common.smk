@@ -14,7 +14,7 @@ from cafw.pipeline.grid import (
     check_baseline,
     check_claims,
     compute_setups,
-    compute_spec,
+    compute_runs,
     expand as expand_grid,
 )
 from cafw.pipeline import lock

@@ -40,9 +40,9 @@ def run(config_path: Path, baseline: str | None = None, steps: int = 10, rounds:
     ``config_path``: YAML ``{setup: name, methods: {name: {label: ..., run: run config}},
     baseline: name}`` with the run configs of one setup (same dataset, model and batch size);
     ``baseline``, the method the others' steps are relative to, overrides the file's."""
-    spec = yaml.safe_load(Path(config_path).read_text())
-    baseline = _baseline(spec, baseline, config_path)
-    configs = {name: load_run(m["run"]) for name, m in spec["methods"].items()}
+    comparison = yaml.safe_load(Path(config_path).read_text())
+    baseline = _baseline(comparison, baseline, config_path)
+    configs = {name: load_run(m["run"]) for name, m in comparison["methods"].items()}
     rt = set_up(next(iter(configs.values())))  # the setup is shared: its data and model
     batches = list(itertools.islice(rt.data.train.epoch(0), steps))
 
@@ -60,8 +60,8 @@ def run(config_path: Path, baseline: str | None = None, steps: int = 10, rounds:
     times = interleaved_times({name: trainer(c) for name, c in configs.items()}, rounds,
                               rt.device)
     per_round = pd.DataFrame([
-        {"setup": spec["setup"], "dataset": config.dataset, "model": config.model,
-         "method": name, "label": spec["methods"][name]["label"],
+        {"setup": comparison["setup"], "dataset": config.dataset, "model": config.model,
+         "method": name, "label": comparison["methods"][name]["label"],
          "batch_size": config.batch_size, "round": i, "step_ms": 1e3 * seconds / len(batches),
          "device": describe(rt.device)}
         for name, config in configs.items() for i, seconds in enumerate(times[name])])
@@ -73,14 +73,14 @@ def run(config_path: Path, baseline: str | None = None, steps: int = 10, rounds:
     return table
 
 
-def _baseline(spec: dict, baseline: str | None, path: Path) -> str:
-    baseline = baseline or spec.get("baseline")
+def _baseline(comparison: dict, baseline: str | None, path: Path) -> str:
+    baseline = baseline or comparison.get("baseline")
     if baseline is None:
         raise ConfigError(f"{path}: name the method the step times are relative to: "
                           "'baseline' in the file or --baseline METHOD")
-    if baseline not in spec["methods"]:
+    if baseline not in comparison["methods"]:
         raise ConfigError(f"{path}: the baseline {baseline!r} is not among its methods "
-                          f"({', '.join(spec['methods'])})")
+                          f"({', '.join(comparison['methods'])})")
     return baseline
 
 

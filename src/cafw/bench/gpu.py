@@ -36,7 +36,7 @@ import yaml
 
 from ..device import synchronize
 from ..io import write_csv, write_yaml
-from ..pipeline.grid import compute_spec
+from ..pipeline.grid import compute_runs
 from ..runtime import set_up
 from ..spec import load_run
 from ..train.step import train_step
@@ -150,7 +150,7 @@ def compute_comparison(paper_config: Path, model: str = "resnet18", batch_size: 
     baseline = config["baseline"]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "compute.yaml"
-        write_yaml(path, compute_spec(config, setup))
+        write_yaml(path, compute_runs(config, setup))
         table = compute.run(path, baseline=baseline, steps=steps or config["compute"]["steps"],
                             rounds=rounds or config["compute"]["rounds"])
     label = config["methods"][baseline]["label"]

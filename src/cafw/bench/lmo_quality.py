@@ -112,12 +112,12 @@ def quality(v: Tensor, d: Tensor, exact: float) -> float:
 def pipeline_runs(config: dict, setup: str, methods: Sequence[str], **overrides) -> dict:
     """The pipeline's run config of each method on ``setup`` (first seed, its default
     schedule), as the compute comparison builds them, with ``overrides`` on top."""
-    from ..pipeline.grid import compute_spec
+    from ..pipeline.grid import compute_runs
 
-    spec = compute_spec({**config, "compute": {**config.get("compute", {}),
+    comparison = compute_runs({**config, "compute": {**config.get("compute", {}),
                                                "methods": list(methods)}}, setup)
     runs = {}
-    for name, method in spec["methods"].items():
+    for name, method in comparison["methods"].items():
         run = {**method["run"], **overrides}
         run.pop("tags", None)
         runs[name] = load_run(run)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("claims", help="check the paper's claims on the runs")
-    p.add_argument("--spec", type=Path, required=True,
+    p.add_argument("--protocol", type=Path, required=True,
                    help="the config's claims and its protocol hash (YAML)")
     p.add_argument("--compression", type=Path, required=True, help="compression.csv")
     p.add_argument("--training", type=Path, required=True,
@@ -28,11 +28,11 @@ def handle(args: argparse.Namespace) -> int:
     from ..io import write_csv
     from ..pipeline.claims import claims
 
-    spec = yaml.safe_load(args.spec.read_text()) or {}
+    protocol = yaml.safe_load(args.protocol.read_text()) or {}
     rounds = pd.read_csv(args.compute_rounds) if args.compute_rounds else None
     tuning = pd.read_csv(args.tuning, keep_default_na=False, na_values=[""])
-    table = claims(spec.get("claims", {}), pd.read_csv(args.compression),
-                   pd.read_csv(args.training), tuning, rounds, spec.get("protocol", ""))
+    table = claims(protocol.get("claims", {}), pd.read_csv(args.compression),
+                   pd.read_csv(args.training), tuning, rounds, protocol.get("protocol", ""))
     write_csv(table, args.out)
     for row in table.itertuples():
         print(f"{row.claim} {row.setup} {row.pair or ''} {row.measure}: {row.effect:+.4g} "

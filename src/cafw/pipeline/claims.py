@@ -91,16 +91,17 @@ CLAIMS_COLUMNS = [  # of claims.csv
     "ci_high_at_ratio", "verdict", "part_verdict", "claim_verdict", "protocol"]
 
 
-def claims(spec: dict, compression: pd.DataFrame, training: pd.DataFrame,
+def claims(definitions: dict, compression: pd.DataFrame, training: pd.DataFrame,
            tuning: pd.DataFrame, compute_rounds: pd.DataFrame | None = None,
            protocol: str = "") -> pd.DataFrame:
-    """Rows as the module docstring says.  ``compression`` has one row per (study, run, ratio)
+    """Rows as the module docstring says, for the claims ``definitions`` (the config's
+    ``claims``).  ``compression`` has one row per (study, run, ratio)
     with ``curve``, ``replicate``, ``seed``, ``run`` and ``test_accuracy``; ``training`` one
     row per run with ``train_loss``; ``tuning`` the tuning table (``selection.select``);
     ``compute_rounds`` one row per (setup, method, round) with ``step_ms`` and ``device``."""
     rows = []
     scores = _tuning_scores(tuning)
-    for name, claim in spec.items():
+    for name, claim in definitions.items():
         study = compression[compression["study"] == claim["study"]]
         if study.empty:
             raise ValueError(f"claim {name}: compression.csv has no study {claim['study']!r}")

@@ -74,12 +74,12 @@ def replicates(config: dict) -> list[Replicate]:
     evaluation_seeds`` consecutive seeds starting at ``seed_offset + r * block``, tuning seeds
     first, so no seed serves two replicates or two purposes.  A curve that no claim reads (it
     is drawn and tabulated only) runs in the first ``unclaimed`` of them (default all)."""
-    spec, offset = config["replicates"], config.get("seed_offset", 0)
-    tuning, evaluation = spec["tuning_seeds"], spec["evaluation_seeds"]
+    counts, offset = config["replicates"], config.get("seed_offset", 0)
+    tuning, evaluation = counts["tuning_seeds"], counts["evaluation_seeds"]
     block = tuning + evaluation
     return [Replicate(r, tuple(range(offset + r * block, offset + r * block + tuning)),
                       tuple(range(offset + r * block + tuning, offset + (r + 1) * block)))
-            for r in range(spec["count"])]
+            for r in range(counts["count"])]
 
 
 @dataclass(frozen=True)
@@ -246,32 +246,33 @@ def point_text(point: dict) -> str:
 
 def curves(config: dict) -> list[Curve]:
     out = []
-    for study, spec in config["studies"].items():
-        kind = spec["kind"]
+    for study, definition in config["studies"].items():
+        kind = definition["kind"]
         if kind not in KINDS:
             raise GridError(f"study {study!r}: kind {kind!r} is not one of {', '.join(KINDS)}")
         if 0.0 not in config["ratios"].get(kind, []):
             raise GridError(f"study {study!r}: ratios.{kind} must include 0.0, the dense model "
                             "(tuning and the claims read the whole curve)")
-        if spec.get("physical") and kind not in PHYSICAL_KINDS:
+        if definition.get("physical") and kind not in PHYSICAL_KINDS:
             raise GridError(f"study {study!r}: physical applies to kinds "
                             f"{' and '.join(PHYSICAL_KINDS)}, not {kind!r}")
-        save_ratios = _save_ratios(config, spec, study)
-        setups = _names(config, "setups", spec.get("setups", "all"), study)
-        methods = _names(config, "methods", spec["methods"], study)
-        schedules = _names(config, "schedules", spec.get("schedules", [config["schedule"]]), study)
-        count = spec.get("replicates", config["replicates"]["count"])
+        save_ratios = _save_ratios(config, definition, study)
+        setups = _names(config, "setups", definition.get("setups", "all"), study)
+        methods = _names(config, "methods", definition["methods"], study)
+        schedules = _names(config, "schedules",
+                           definition.get("schedules", [config["schedule"]]), study)
+        count = definition.get("replicates", config["replicates"]["count"])
         unclaimed = min(count, config["replicates"].get("unclaimed", count))
         claims = [c for c in config.get("claims", {}).values() if c["study"] == study]
         for setup, method, schedule in itertools.product(setups, methods, schedules):
             base = config["methods"][method]
-            for variant in _variants(base, spec, study):
+            for variant in _variants(base, definition, study):
                 overrides = {k: v for k, v in variant.items() if k != "tune"}
-                grid = variant.get("tune", base.get("tune", {})) if spec.get("tune", True) \
+                grid = variant.get("tune", base.get("tune", {})) if definition.get("tune", True) \
                     else {}
                 _check_keys(base, {**overrides, **grid}, study)
                 curve = Curve(study, kind, setup, method, schedule, overrides, grid,
-                              tuple(replicates(config)[:count]), spec.get("physical", False),
+                              tuple(replicates(config)[:count]), definition.get("physical", False),
                               tuple(save_ratios))
                 if not any(_matches(config, curve, c[side]) for c in claims
                            for side in ("method", "versus")):  # drawn, not claimed
@@ -344,13 +345,14 @@ def check_baseline(config: dict) -> None:
                         f"times; compute.methods: {', '.join(timed)}")
 
 
-def _save_ratios(config: dict, spec: dict, study: str) -> list[float]:
-    saved = spec.get("save_ratios", [])
-    swept = config["ratios"].get(spec["kind"], [])
+def _save_ratios(config: dict, definition: dict, study: str) -> list[float]:
+    saved = definition.get("save_ratios", [])
+    swept = config["ratios"].get(definition["kind"], [])
     unknown = [r for r in saved if r not in swept]
     if unknown:
-        raise GridError(f"study {study!r} saves ratio {unknown[0]}, which its kind "
-                        f"{spec['kind']!r} does not sweep; ratios.{spec['kind']}: {swept}")
+        kind = definition["kind"]
+        raise GridError(f"study {study!r} saves ratio {unknown[0]}, which its kind {kind!r} "
+                        f"does not sweep; ratios.{kind}: {swept}")
     return saved
 
 
@@ -365,10 +367,10 @@ def _names(config: dict, section: str, chosen, study: str) -> list[str]:
     return list(chosen)
 
 
-def _variants(method: dict, spec: dict, study: str) -> list[dict]:
+def _variants(method: dict, definition: dict, study: str) -> list[dict]:
     """The overrides of each variant: the product of ``vary`` (key -> values) and/or the
     explicit list ``variants``.  Methods other than SFW are not varied."""
-    vary, listed = spec.get("vary", {}), spec.get("variants", [])
+    vary, listed = definition.get("vary", {}), definition.get("variants", [])
     if method["optimizer"]["name"] != "sfw" or not (vary or listed):
         return [{}]
     product = [dict(zip(vary, values)) for values in itertools.product(*vary.values())]
@@ -441,7 +443,7 @@ def compute_setups(config: dict) -> list[str]:
     return [*config["setups"], *config.get("benchmark_setups", {})]
 
 
-def compute_spec(config: dict, setup: str) -> dict:
+def compute_runs(config: dict, setup: str) -> dict:
     """The run configs whose training steps the compute comparison times on ``setup``."""
     config = {**config, "setups": {**config["setups"], **config.get("benchmark_setups", {})}}
     methods = config["compute"]["methods"]

@@ -58,10 +58,10 @@ def rehearsed(config: dict) -> dict:
             if options:
                 setup["dataset_options"] = {**setup.get("dataset_options", {}), **options}
     if "epochs" in plan["run"]:
-        out["schedules"] = {name: _within(spec, plan["run"]["epochs"])
-                            for name, spec in out["schedules"].items()}
-    out["resources"] = {rule: _on_cpu(spec, plan["resources"])
-                        for rule, spec in config["resources"].items()}
+        out["schedules"] = {name: _within(schedule, plan["run"]["epochs"])
+                            for name, schedule in out["schedules"].items()}
+    out["resources"] = {rule: _on_cpu(requested, plan["resources"])
+                        for rule, requested in config["resources"].items()}
     preflight = preflight_setups(config)
     for name, setup in out["setups"].items():
         processes = min(train_processes(config, name), plan["processes"])
@@ -134,7 +134,7 @@ def _kept_ratios(config: dict, kind: str, count: int) -> list[float]:
     """Up to ``count`` of the kind's ratios, in their order: 0 (the dense model), those the
     claims and save_ratios of its studies name (all of them, even beyond ``count``), then the
     largest."""
-    studies = {name for name, spec in config["studies"].items() if spec["kind"] == kind}
+    studies = {name for name, study in config["studies"].items() if study["kind"] == kind}
     named = {0.0}
     for claim in config.get("claims", {}).values():
         if claim["study"] in studies:

@@ -36,9 +36,10 @@ GLOBAL_FIGURES = tuple(FigureFile(name, None, None, chart.stem)
                        for name, chart in CHARTS.items() if not chart.per_study)
 
 
-def study_chart(spec: dict) -> str:
-    """The chart a study's ``spec`` names, its one classification."""
-    return spec.get("chart", "compression")
+def study_chart(definition: dict) -> str:
+    """The chart a study's ``definition`` (its entry in the config's ``studies``) names, its
+    one classification."""
+    return definition.get("chart", "compression")
 
 
 def study_setups(config: dict, study: str) -> list[str]:
@@ -49,9 +50,9 @@ def study_setups(config: dict, study: str) -> list[str]:
 def study_figures(config: dict, study: str) -> list[FigureFile]:
     """The figures of one study, per setup: its own chart's, and those of the charts drawn
     beside it."""
-    spec = config["studies"][study]
-    chart = study_chart(spec)
-    tuned = any("tune" in variant for variant in spec.get("variants", []))
+    definition = config["studies"][study]
+    chart = study_chart(definition)
+    tuned = any("tune" in variant for variant in definition.get("variants", []))
     beside = [name for name in CHARTS[chart].beside if tuned or not CHARTS[name].tuned_only]
     out = []
     for setup in study_setups(config, study):
@@ -71,5 +72,5 @@ def table(config: dict) -> list[dict]:
     """The studies table: per study its compression kind, its chart (which also says the
     paper's section type that reports it: ``CHARTS``) and the baseline its comparison sets the
     other methods against."""
-    return [{"study": study, "kind": spec["kind"], "chart": study_chart(spec),
-             "baseline": config["baseline"]} for study, spec in config["studies"].items()]
+    return [{"study": study, "kind": definition["kind"], "chart": study_chart(definition),
+             "baseline": config["baseline"]} for study, definition in config["studies"].items()]
