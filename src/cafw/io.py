@@ -21,6 +21,9 @@ def atomic_open(path: str | Path, mode: str = "w") -> IO:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # mkstemp makes the file private (0600); a result is as readable as open() would make it,
+    # for the group that shares a cluster's results
+    os.fchmod(fd, 0o666 & ~_umask())
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
@@ -30,6 +33,12 @@ def atomic_open(path: str | Path, mode: str = "w") -> IO:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it
+    os.umask(mask)
+    return mask
 
 
 def atomic_write(path: str | Path, write: Callable[[IO], None], binary: bool = False) -> None:
