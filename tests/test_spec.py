@@ -77,15 +77,19 @@ def test_defaults_are_filled_and_round_trip():
     assert load_run(plain) == spec and load_run(plain).digest() == spec.digest()
 
 
-def test_a_width_changes_the_digest_only_when_set():
-    """Runs digested before ``width`` existed keep their digest (a finished run's is checked
-    when it is resumed); a narrower model is another run."""
+def test_a_width_is_written_and_digested_only_when_set():
+    """Runs planned before ``width`` existed keep their run config and digest (a finished
+    run's is checked when it is resumed, a tuning lock's is made from run configs); a narrower
+    model is another run."""
     spec = load_run(_run())
+    assert "width" not in spec.to_dict() and spec.width == 1.0
     before = hashlib.sha256(json.dumps(
-        {k: v for k, v in spec.to_dict().items() if k not in (*UNDIGESTED, "width")},
+        {k: v for k, v in spec.to_dict().items() if k not in UNDIGESTED},
         sort_keys=True).encode()).hexdigest()[:16]
     assert spec.digest() == before == load_run(_run(width=1.0)).digest()
-    assert load_run(_run(width=0.25)).digest() != before
+    narrow = load_run(_run(width=0.25))
+    assert narrow.to_dict()["width"] == 0.25 and load_run(narrow.to_dict()) == narrow
+    assert narrow.digest() != before
 
 
 def test_numbers_in_yaml_strings_are_read_but_booleans_are_not_numbers():

@@ -266,9 +266,10 @@ def dataset_options(dataset: str, options: dict | None) -> dict:
 #: run keys that do not change what a run computes (see RunSpec.digest)
 UNDIGESTED = ("tags", "threads", "workers", "deterministic", "shard_optimizer", "tensorboard",
               "wandb", "progress_seconds")
-#: run keys added after runs were first digested: at their default they are left out of the
-#: digest, so that those runs keep theirs (a finished run's digest is checked on resume)
-DIGESTED_IF_SET = ("width",)
+#: run keys added after runs were first planned: written out only when they differ from their
+#: default, so that those runs keep their run configs, their digests (a finished run's is
+#: checked on resume) and the tuning locks made from them
+WRITTEN_IF_SET = ("width",)
 
 
 class RunSpec(_Spec):
@@ -328,7 +329,9 @@ class RunSpec(_Spec):
         return self
 
     def to_dict(self) -> dict:
-        return self.model_dump(mode="json", by_alias=True)
+        plain = self.model_dump(mode="json", by_alias=True)
+        return {k: v for k, v in plain.items()
+                if not (k in WRITTEN_IF_SET and v == type(self).model_fields[k].default)}
 
     def digest(self) -> str:
         """A short hash of everything that changes the training trajectory.
@@ -336,9 +339,7 @@ class RunSpec(_Spec):
         Left out: labels, logging, and how the work is spread over threads, workers and
         processes or which kernels run it, which a resumed run may change.
         """
-        defaults = {k: type(self).model_fields[k].default for k in DIGESTED_IF_SET}
-        plain = {k: v for k, v in self.to_dict().items()
-                 if k not in UNDIGESTED and not (k in defaults and v == defaults[k])}
+        plain = {k: v for k, v in self.to_dict().items() if k not in UNDIGESTED}
         return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:16]
 
 
