@@ -179,7 +179,7 @@ def test_replicas_that_differ_stop_the_run(tmp_path):
     assert not (tmp_path / "run" / "metrics.json").exists()
 
 
-def _linear(name, num_classes, input_shape):
+def _linear(name, num_classes, input_shape, width=1.0):
     """No BatchNorm: then a step depends on the batch alone, not on how it is split."""
     return nn.Sequential(nn.Flatten(), nn.Linear(input_shape[0] * 8 * 8, num_classes))
 
