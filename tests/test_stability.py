@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 import yaml
 
 from cafw.errors import ConfigError
@@ -90,10 +89,9 @@ def _fake_snakemake(monkeypatch, effects):
 
 def test_the_rounding_check_reruns_the_same_seeds_with_lower_kernels(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
     Path("c.yaml").write_text(yaml.safe_dump({"studies": {}}))
     calls = _fake_snakemake(monkeypatch, [0.1, 0.2])
-    table = run_rounding([Path("c.yaml")], ["--cores", "1"])
+    table = run_rounding([Path("c.yaml")], ["--cores", "1"], "AVX512")
     (own, own_env), (other, other_env) = calls
     assert "--config" not in own and own_env.get("ATEN_CPU_CAPABILITY") is None
     assert "output_dir=rounding-avx2" in other and "seed_offset" not in " ".join(other)
@@ -106,11 +104,10 @@ def test_the_rounding_check_reruns_the_same_seeds_with_lower_kernels(tmp_path, m
 
 
 def test_the_rounding_check_refuses_a_cpu_without_lower_kernels(tmp_path, monkeypatch):
-    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "SVE256")
     (tmp_path / "c.yaml").write_text(yaml.safe_dump({"studies": {}}))
     calls = _fake_snakemake(monkeypatch, [])
     with pytest.raises(ConfigError, match="AVX2 or AVX-512"):
-        run_rounding([tmp_path / "c.yaml"], [])
+        run_rounding([tmp_path / "c.yaml"], [], "SVE256")
     assert not calls
 
 

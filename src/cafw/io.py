@@ -101,8 +101,3 @@ def write_records(records: list[dict], path: str | Path) -> None:
 
     atomic_write(path, write)
 
-
-def save_torch(obj, path: str | Path) -> None:
-    import torch
-
-    atomic_write(path, lambda f: torch.save(obj, f), binary=True)

@@ -31,7 +31,10 @@ def handle(args: argparse.Namespace) -> int:
 
     snakemake = snakemake_arguments(args.cores, args.snakemake)
     if args.rounding:
-        table, written = run_rounding(args.configfile, snakemake), ROUNDING
+        import torch  # the kernels this CPU runs; the pipeline itself needs no torch
+
+        capability = torch.backends.cpu.get_cpu_capability()
+        table, written = run_rounding(args.configfile, snakemake, capability), ROUNDING
         sets = ("kernels_a", "kernels_b")
     else:
         table, written = run(args.configfile, args.seed_offset, snakemake), STABILITY

@@ -22,9 +22,10 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError
-from ..io import save_torch, write_json
+from ..io import write_json
 from ..models import build_model
 from ..models.resnet_cifar import PrunedPadShortcut
+from ..train import checkpoint
 from .layers import replace_module
 from .lowrank import FactorisedConv
 
@@ -51,7 +52,7 @@ def save_compressed(model: nn.Module, directory: str | Path, *, name: str, num_c
                       for n, m in modules.items() if isinstance(m, PrunedPadShortcut)},
         "about": about or {},
     }
-    save_torch(_cpu_state(model), directory / COMPRESSED_WEIGHTS)
+    checkpoint.save(directory / COMPRESSED_WEIGHTS, _cpu_state(model))
     write_json(directory / COMPRESSED_SPEC, spec)  # last: a directory with a spec is complete
     return directory
 

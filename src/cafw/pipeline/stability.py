@@ -92,12 +92,11 @@ def run(configfiles: list[Path], offset: int, snakemake_args: list[str]) -> pd.D
     return table
 
 
-def run_rounding(configfiles: list[Path], snakemake_args: list[str]) -> pd.DataFrame:
-    """The claims with this CPU's kernels and with a lower instruction set's, compared and
-    written to the config's ``results/tables/rounding.csv``."""
-    import torch
-
-    capability = torch.backends.cpu.get_cpu_capability()
+def run_rounding(configfiles: list[Path], snakemake_args: list[str], capability: str
+                 ) -> pd.DataFrame:
+    """The claims with this CPU's kernels (torch's ``capability``, e.g. ``"AVX512"``) and
+    with a lower instruction set's, compared and written to the config's
+    ``results/tables/rounding.csv``."""
     if capability not in LOWER_KERNELS:
         raise ConfigError(f"no lower kernels are known for this CPU's {capability!r}: the "
                           "rounding check needs an x86 CPU with AVX2 or AVX-512")

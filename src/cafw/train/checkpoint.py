@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError
-from ..io import save_torch, write_yaml
+from ..io import atomic_write, write_yaml
 from ..spec import RunSpec, load_run
 
 RUN_CONFIG = "run.yaml"
@@ -29,7 +29,8 @@ METRICS = "metrics.json"
 
 
 def save(path: Path, state: dict) -> None:
-    save_torch(state, path)  # temp file + rename: a kill mid-write leaves the old file intact
+    # temp file + rename: a kill mid-write leaves the old file intact
+    atomic_write(path, lambda f: torch.save(state, f), binary=True)
 
 
 def discard(run_dir: Path) -> None:
