@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+from cafw.compress.filter_prune import filters_to_prune
 from cafw.models import build_model
 from cafw.vocabulary import MODELS
 
@@ -99,6 +100,17 @@ def test_a_narrower_model_keeps_its_layers_with_fewer_channels(name):
         == widest // 4
     with torch.no_grad():
         assert narrow(torch.randn(2, channels, side, side)).shape == (2, 7)
+
+
+@pytest.mark.parametrize("name", sorted(INPUTS))
+def test_a_narrower_model_keeps_a_filter_in_every_conv_at_the_largest_ratio(name):
+    """Filter pruning at the paper's largest ratio, 0.9, leaves every conv of a quarter-width
+    model a filter, so that the rehearsal's physical sweep has a model at every ratio (a
+    quarter of WRN-28-10's 16-channel stem is 4, all of which it would remove)."""
+    channels, side = INPUTS[name]
+    narrow = build_model(name, 7, (channels, side, side), 0.25)
+    convs = [m.out_channels for m in narrow.modules() if isinstance(m, nn.Conv2d)]
+    assert all(filters_to_prune(0.9, c) < c for c in convs)
 
 
 def test_full_width_resnet50_is_torchvisions():
