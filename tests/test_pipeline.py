@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from cafw.pipeline.grid import expand
+from cafw.pipeline.workdir import command_path
 from repo_copy import ROOT, copy_repo
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -150,6 +151,29 @@ def path_without(program: str, links: Path) -> str:
             folder = str(links)
         folders.append(folder)
     return os.pathsep.join(dict.fromkeys(folders))
+
+
+def test_jobs_run_the_cafw_of_the_environment_that_runs_snakemake(tmp_path):
+    """Found by a rehearsal run as `.venv/bin/snakemake` without activating the environment:
+    every job failed with 'cafw: command not found'.  Jobs now find the cafw beside the
+    interpreter that runs Snakemake, before any other on PATH."""
+    repo = copy_repo(tmp_path / "repo")
+    env = {**os.environ, "PATH": path_without("cafw", tmp_path / "bin")}
+    result = subprocess.run([*SNAKEMAKE, "results/data/cifar10.ready", "--cores", "1",
+                             "--configfile", "config/paper.yaml", "config/rehearsal.yaml"],
+                            cwd=repo, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (repo / "outputs/rehearsal/data/cifar-10-batches-py/data_batch_1").is_file()
+
+
+def test_the_jobs_path_starts_with_the_environment_that_holds_cafw(tmp_path):
+    env_bin, other = tmp_path / "env" / "bin", tmp_path / "other"
+    env_bin.mkdir(parents=True)
+    interpreter = str(env_bin / "python")
+    assert command_path(f"{other}:/usr/bin", interpreter) == f"{other}:/usr/bin"  # no cafw
+    (env_bin / "cafw").touch()
+    assert command_path(f"{other}:{env_bin}:/usr/bin", interpreter) == \
+        f"{env_bin}:{other}:/usr/bin"
 
 
 def test_without_latexmk_everything_but_the_pdf_is_planned_with_one_notice(tmp_path):

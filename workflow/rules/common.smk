@@ -24,6 +24,7 @@ from cafw.pipeline.rehearsal import rehearsed
 from cafw.pipeline.resources import train_processes
 from cafw.pipeline.selection import read_selection
 from cafw.pipeline.studies import figures, study_chart, table as studies_table
+from cafw.pipeline.workdir import command_path
 from cafw.spec import ConfigError
 from cafw.vocabulary import KINDS, ON_DISK, PAPER_FILES, PAPER_TABLES
 from cafw.warm import start_server
@@ -32,6 +33,16 @@ TUNING = "results/tables/tuning.csv"
 # The repository, for envs/cafw.post-deploy.sh (the conda env's install of cafw): Snakemake
 # runs it in the working directory, which a config's output_dir moves elsewhere.
 os.environ.update(CAFW_REPO=workflow.basedir)
+# Jobs inherit this PATH (Slurm's too: sbatch exports the environment).
+os.environ["PATH"] = command_path(os.environ.get("PATH", ""), sys.executable)
+if shutil.which("cafw") is None and not (
+    DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+):
+    raise WorkflowError(
+        f"cafw is not installed beside {sys.executable}, which runs Snakemake, nor on "
+        "PATH, so no job could run it: install it there (bash scripts/setup.sh), or run "
+        "the Snakemake of its environment (source .venv/bin/activate)"
+    )
 
 
 def lock_path():
