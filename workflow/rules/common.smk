@@ -34,7 +34,7 @@ TUNING = "results/tables/tuning.csv"
 # runs it in the working directory, which a config's output_dir moves elsewhere.
 os.environ.update(CAFW_REPO=workflow.basedir)
 # Jobs inherit this PATH (Slurm's too: sbatch exports the environment).
-os.environ["PATH"] = command_path(os.environ.get("PATH", ""), sys.executable)
+os.environ.update(PATH=command_path(os.environ.get("PATH", ""), sys.executable))
 if shutil.which("cafw") is None and not (
     DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 ):

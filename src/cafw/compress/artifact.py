@@ -22,10 +22,9 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError
-from ..io import write_json
+from ..io import atomic_write, write_json
 from ..models import build_model
 from ..models.resnet_cifar import PrunedPadShortcut
-from ..train import checkpoint
 from .layers import replace_module
 from .lowrank import FactorisedConv
 
@@ -52,7 +51,8 @@ def save_compressed(model: nn.Module, directory: str | Path, *, name: str, num_c
                       for n, m in modules.items() if isinstance(m, PrunedPadShortcut)},
         "about": about or {},
     }
-    checkpoint.save(directory / COMPRESSED_WEIGHTS, _cpu_state(model))
+    atomic_write(directory / COMPRESSED_WEIGHTS, lambda f: torch.save(_cpu_state(model), f),
+                 binary=True)
     write_json(directory / COMPRESSED_SPEC, spec)  # last: a directory with a spec is complete
     return directory
 
