@@ -112,7 +112,7 @@ def test_a_recorded_choice_is_used_while_its_tuning_runs_are_the_grid_s():
     assert expand(config, lock=every).all_locked()
 
 
-@pytest.mark.parametrize("name", ["config.yaml"])  # mnist.yaml: not yet tuned under v3
+@pytest.mark.parametrize("name", ["config.yaml", "mnist.yaml"])
 def test_the_committed_lock_makes_every_choice_of_its_config(name):
     """A change of code that changes what the planner writes into run configs invalidates the
     committed tuning locks (a fresh clone would tune again): it must be a new protocol."""
