@@ -24,7 +24,7 @@ def _stages(config) -> dict:
 @pytest.mark.parametrize("paths", [PAPER, REDUCED], ids=["paper", "reduced"])
 def test_tuning_jobs_are_what_snakemake_plans(paths):
     config = cost.load(paths)
-    result = snakemake("-n", "--configfile", *map(str, paths), timeout=120)
+    result = snakemake("-n", "--configfile", *map(str, paths), timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     counts = job_counts(result.stdout)
     stages = _stages(config)

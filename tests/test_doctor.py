@@ -138,7 +138,7 @@ def test_the_default_config_has_no_preflight_job_and_the_paper_one_per_gpu_setup
     assert "preflight" not in job_counts(plan.stdout)
     run = "imagenet-resnet50__sgd__linear__s0"
     plan = snakemake("-n", "-p", f"results/runs/{run}/metrics.json", "--configfile",
-                     "config/paper.yaml", "--workflow-profile", "profiles/slurm", timeout=120)
+                     "config/paper.yaml", "--workflow-profile", "profiles/slurm", timeout=600)
     assert plan.returncode == 0, plan.stderr[-3000:]
     assert job_counts(plan.stdout)["preflight"] == 1
     assert "cafw on-gpus 4 cafw doctor --requirement results/preflight/imagenet-resnet50.yaml" \
